@@ -1,0 +1,32 @@
+# Tagwise: every command a developer or CI needs. Only Python 3.11+ is assumed.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Apply migrations and serve web, worker and beat on http://127.0.0.1:$${PORT:-8000}.
+run: $(STAMP)
+	$(BIN)/tagwise db upgrade
+	$(BIN)/tagwise run
+
+## The whole test suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,288 @@
+"""The small interfaces every connector sits behind, and the canonical records they produce.
+
+Inbound connectors turn a vendor payload into one of the records below; nothing past a
+connector sees a vendor field name. Outbound connectors implement :class:`TagWriter`. HTTP
+goes through :class:`ApiClient`, the one place where retries are classified, bounded and
+recorded.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import requests
+
+# --------------------------------------------------------------------------- errors
+
+
+class ConnectorError(Exception):
+    """A failure talking to, or understanding, an outside system; carries a machine reason."""
+
+    reason = "connector_error"
+
+    def __init__(self, message: str, *, reason: str | None = None, status: int | None = None):
+        super().__init__(message)
+        if reason:
+            self.reason = reason
+        self.status = status
+
+
+class TransientError(ConnectorError):
+    """Worth retrying later: 429, 5xx, timeouts, connection failures, throttling."""
+
+    reason = "transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class PermanentError(ConnectorError):
+    """Retrying will not help: other 4xx, a rejected payload, revoked credentials."""
+
+    reason = "permanent"
+
+
+class PayloadError(ConnectorError):
+    """An inbound payload that cannot be turned into a canonical record."""
+
+    reason = "malformed_payload"
+
+
+# --------------------------------------------------------------------------- canonical records
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    """A store customer as the platform reports it (guests have ``platform_id`` None)."""
+
+    platform_id: str | None
+    email: str | None
+    accepts_marketing: bool | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineItemRecord:
+    """One line of an order; ``product_type`` is the category used for affinity."""
+
+    product_id: str | None
+    variant_id: str | None
+    product_type: str | None
+    vendor: str | None
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRecord:
+    """Money returned on an order; keyed by the platform's refund id so replays are no-ops."""
+
+    platform_id: str
+    order_platform_id: str
+    amount: Decimal
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """An order in shop money, with timestamps in UTC (the store timezone is kept on Store)."""
+
+    platform_id: str
+    customer: CustomerRecord | None
+    created_at: datetime
+    updated_at: datetime
+    currency: str
+    total: Decimal
+    subtotal: Decimal
+    discount_total: Decimal
+    discount_codes: tuple[str, ...]
+    financial_status: str
+    cancelled_at: datetime | None
+    line_items: tuple[LineItemRecord, ...]
+    refunds: tuple[RefundRecord, ...] = ()
+    is_test: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """A platform resource that no longer exists (``kind`` is ``customer`` or ``order``)."""
+
+    kind: str
+    platform_id: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TagsEcho:
+    """The platform telling us which tags a customer now carries (possibly our own write)."""
+
+    customer_platform_id: str
+    tags: frozenset[str]
+    updated_at: datetime | None = None
+
+
+CanonicalEvent = CustomerRecord | OrderRecord | RefundRecord | Deletion | TagsEcho
+
+
+# --------------------------------------------------------------------------- outbound
+
+
+@dataclass(frozen=True, slots=True)
+class TagChange:
+    """What one customer gained and lost since the last confirmed write to a destination.
+
+    ``tags`` is the complete set of our tags the customer should carry now; ``add`` and
+    ``remove`` are the difference against what the destination last confirmed.
+    ``properties`` are profile scalars (R/F/M, rfm_group, predictions) for destinations
+    that store them.
+    """
+
+    customer_id: int
+    platform_customer_id: str | None
+    email: str | None
+    tags: frozenset[str]
+    add: frozenset[str]
+    remove: frozenset[str]
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    """How one :class:`TagChange` fared: ``ok``, ``transient`` (try later) or ``permanent``."""
+
+    customer_id: int
+    status: str
+    error: str | None = None
+
+
+class TagWriter(Protocol):
+    """A destination that can apply tag changes in bulk."""
+
+    def write(self, changes: Sequence[TagChange]) -> list[ChangeOutcome]:
+        """Apply the changes with as few requests as the vendor allows; never raise per change."""
+        ...
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One HTTP attempt, as recorded for the operator."""
+
+    method: str
+    url: str
+    status: int | None
+    duration_ms: float
+    error: str | None
+
+
+ERROR_TEXT_LIMIT = 500
+DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_ATTEMPTS = 4
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Read a ``Retry-After`` header in seconds ("2", "2.0"); None when absent or a date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+@dataclass
+class RetryPolicy:
+    """Classified, bounded retries: 429 honours Retry-After, 5xx/timeouts back off with jitter."""
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    base_seconds: float = BACKOFF_BASE_SECONDS
+    cap_seconds: float = BACKOFF_CAP_SECONDS
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before attempt ``attempt + 1`` (full jitter, capped)."""
+        if retry_after is not None:
+            return min(retry_after, self.cap_seconds)
+        return self.rng.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
+
+
+class ApiClient:
+    """Base for every connector's ``client.py``: one session, timeouts, retries, attempt log.
+
+    Subclasses build URLs and bodies; :meth:`request` does the sending. 429, 5xx, timeouts
+    and connection errors are retried up to ``policy.max_attempts`` and then raised as
+    :class:`TransientError`; any other 4xx raises :class:`PermanentError` at once.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        policy: RetryPolicy | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.on_attempt = on_attempt
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send with retries; return the first 2xx/3xx response or raise a classified error."""
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        kwargs.setdefault("timeout", self.timeout)
+        last: TransientError | None = None
+        for attempt in range(self.policy.max_attempts):
+            if attempt:
+                self.policy.sleep(self.policy.backoff(attempt - 1, last.retry_after if last else None))
+            started = time.perf_counter()
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                last = TransientError(f"{type(exc).__name__}: {exc}", reason="network")
+                self._record(method, url, None, started, str(last))
+                continue
+            status = response.status_code
+            if status == 429 or status >= 500:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                last = TransientError(
+                    f"HTTP {status}: {response.text[:ERROR_TEXT_LIMIT]}",
+                    reason="rate_limited" if status == 429 else "server_error",
+                    status=status,
+                    retry_after=retry_after,
+                )
+                self._record(method, url, status, started, str(last))
+                continue
+            if status >= 400:
+                error = PermanentError(
+                    f"HTTP {status}: {response.text[:ERROR_TEXT_LIMIT]}",
+                    reason="client_error",
+                    status=status,
+                )
+                self._record(method, url, status, started, str(error))
+                error.response = response  # type: ignore[attr-defined]
+                raise error
+            self._record(method, url, status, started, None)
+            return response
+        assert last is not None
+        raise last
+
+    def _record(self, method: str, url: str, status: int | None, started: float, error: str | None):
+        if self.on_attempt is not None:
+            duration_ms = (time.perf_counter() - started) * 1000
+            self.on_attempt(Attempt(method, url, status, duration_ms, (error or None) and error[:ERROR_TEXT_LIMIT]))
