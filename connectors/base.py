@@ -249,7 +249,8 @@ class ApiClient:
         last: TransientError | None = None
         for attempt in range(self.policy.max_attempts):
             if attempt:
-                self.policy.sleep(self.policy.backoff(attempt - 1, last.retry_after if last else None))
+                retry_after = last.retry_after if last else None
+                self.policy.sleep(self.policy.backoff(attempt - 1, retry_after))
             started = time.perf_counter()
             try:
                 response = self.session.request(method, url, **kwargs)
@@ -285,4 +286,5 @@ class ApiClient:
     def _record(self, method: str, url: str, status: int | None, started: float, error: str | None):
         if self.on_attempt is not None:
             duration_ms = (time.perf_counter() - started) * 1000
-            self.on_attempt(Attempt(method, url, status, duration_ms, (error or None) and error[:ERROR_TEXT_LIMIT]))
+            truncated = error[:ERROR_TEXT_LIMIT] if error else None
+            self.on_attempt(Attempt(method, url, status, duration_ms, truncated))

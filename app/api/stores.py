@@ -1,0 +1,64 @@
+"""Stores, their destinations and their inbox."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from app.api import bp, serialise
+from app.api.lookup import get_store
+from app.db_access import db
+from app.errors import ApiError
+from app.models import Destination as DestinationRow
+from app.models import InboxEvent, Store, SyncAttempt
+
+RECENT_FAILURES = 20
+INBOX_PAGE = 100
+INBOX_STATUSES = {"pending", "done", "ignored", "parked"}
+
+
+@bp.get("/stores")
+def list_stores():
+    """Every store this deployment serves."""
+    with db().session() as session:
+        rows = session.execute(select(Store).order_by(Store.id)).scalars()
+        return jsonify({"stores": [serialise.store(s) for s in rows]})
+
+
+@bp.get("/stores/<int:store_id>")
+def show_store(store_id: int):
+    """One store."""
+    with db().session() as session:
+        return jsonify(serialise.store(get_store(session, store_id)))
+
+
+@bp.get("/stores/<int:store_id>/destinations")
+def list_destinations(store_id: int):
+    """Each destination with its state and its most recent failed attempts."""
+    with db().session() as session:
+        get_store(session, store_id)
+        result = []
+        for row in session.execute(select(DestinationRow).filter_by(store_id=store_id)).scalars():
+            failures = session.execute(
+                select(SyncAttempt).where(SyncAttempt.destination_id == row.id,
+                                          SyncAttempt.error.is_not(None))
+                .order_by(SyncAttempt.id.desc()).limit(RECENT_FAILURES)).scalars()
+            data = serialise.destination(row)
+            data["recent_failures"] = [
+                {"at": serialise.iso(a.started_at), "method": a.method, "status": a.status,
+                 "error": a.error, "duration_ms": round(a.duration_ms, 1)} for a in failures]
+            result.append(data)
+        return jsonify({"destinations": result})
+
+
+@bp.get("/stores/<int:store_id>/inbox")
+def list_inbox(store_id: int):
+    """Inbox events of a store, newest first; ``?status=parked`` shows what needs a replay."""
+    status = request.args.get("status", "parked")
+    if status not in INBOX_STATUSES:
+        raise ApiError(400, "bad_status", f"status must be one of {sorted(INBOX_STATUSES)}")
+    with db().session() as session:
+        get_store(session, store_id)
+        rows = session.execute(select(InboxEvent).filter_by(store_id=store_id, status=status)
+                               .order_by(InboxEvent.id.desc()).limit(INBOX_PAGE)).scalars()
+        return jsonify({"events": [serialise.inbox_event(e) for e in rows]})

@@ -1,0 +1,262 @@
+"""The ``tagwise`` command: one Flask CLI group for operators and developers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from datetime import time as day_time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlalchemy import select
+
+from app.db_access import db
+from app.models import INBOX_PARKED, INBOX_PENDING, Destination, InboxEvent, Store
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+SHUTDOWN_GRACE_SECONDS = 20
+
+
+def _create_app() -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False)
+def main() -> None:
+    """Tagwise: customer segments from your store's orders, kept live as tags."""
+
+
+main.add_command(shell_command)
+main.add_command(routes_command)
+
+
+def _store(session, store_id: int) -> Store:
+    store = session.get(Store, store_id)
+    if store is None:
+        raise click.ClickException(f"no store {store_id}")
+    return store
+
+
+# --------------------------------------------------------------------------- db
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+def alembic_config():
+    """Alembic configuration pointing at this checkout's migrations and the app's database."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"])
+    return config
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every migration up to the newest."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), "head")
+    click.echo("database is up to date")
+
+
+# --------------------------------------------------------------------------- stores
+
+
+@main.group("stores")
+def stores_group() -> None:
+    """Client stores."""
+
+
+@stores_group.command("add")
+@click.argument("platform", type=click.Choice(["shopify"]))
+@click.option("--domain", required=True, help="SHOP.myshopify.com")
+@click.option("--access-token", required=True, help="Admin API access token")
+@click.option("--webhook-secret", default=None,
+              help="The custom app's secret; defaults to SHOPIFY_API_SECRET")
+@click.option("--api-base-url", default=None, help="Replaces https://SHOP for Admin API calls")
+@click.option("--tag-prefix", default=None, help="Prefix of every tag Tagwise owns (tw:)")
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--timezone", "tz", default="UTC", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Record tag diffs without writing them")
+@with_appcontext
+def stores_add(platform: str, domain: str, access_token: str, webhook_secret: str | None,
+               api_base_url: str | None, tag_prefix: str | None, currency: str, tz: str,
+               dry_run: bool) -> None:
+    """Add a store and its tag destination; print the new store's id."""
+    import re
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from connectors.shopify.consts import SHOP_DOMAIN_PATTERN
+
+    domain = domain.strip().lower()
+    if not re.match(SHOP_DOMAIN_PATTERN, domain):
+        raise click.BadParameter("must look like SHOP.myshopify.com", param_hint="--domain")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise click.BadParameter("not an IANA timezone", param_hint="--timezone") from exc
+    box = current_app.extensions["secret_box"]
+    with db().session() as session:
+        if session.execute(select(Store).filter_by(platform=platform, domain=domain)).scalar():
+            raise click.ClickException(f"{domain} is already a store")
+        store = Store(platform=platform, domain=domain, api_base_url=api_base_url,
+                      access_token_enc=box.encrypt(access_token),
+                      webhook_secret_enc=box.encrypt(webhook_secret) if webhook_secret else None,
+                      tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"],
+                      currency=currency.upper(), timezone=tz)
+        session.add(store)
+        session.flush()
+        session.add(Destination(store_id=store.id, kind="shopify_tags",
+                                mode="dry_run" if dry_run else "live"))
+        store_id = store.id
+    click.echo(store_id)
+
+
+# --------------------------------------------------------------------------- work
+
+
+@main.command("rescore")
+@click.option("--store", "store_id", type=int, required=True)
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Score the store as it stood at the end of this day (UTC)")
+@with_appcontext
+def rescore_command(store_id: int, as_of: datetime | None) -> None:
+    """Re-bin RFM and recompute every profile and segment now."""
+    from tasks.rescore import run_rescore
+
+    end = datetime.combine(as_of.date(), day_time.max, UTC) if as_of else None
+    try:
+        counts = run_rescore(store_id, end)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"rescored {counts['customers']} customers; {counts['changed']} changed segments")
+
+
+@main.command("sync")
+@click.option("--store", "store_id", type=int, required=True)
+@click.option("--dry-run", is_flag=True, help="Show the diff; send nothing")
+@click.option("--full", is_flag=True, help="Re-send every customer's tags")
+@with_appcontext
+def sync_command(store_id: int, dry_run: bool, full: bool) -> None:
+    """Push every pending tag change of a store now."""
+    from app.sync import pending_changes, sync_customers
+
+    with db().session() as session:
+        store = _store(session, store_id)
+        for destination in session.execute(
+                select(Destination).filter_by(store_id=store_id)).scalars():
+            if dry_run:
+                changes = pending_changes(session, store, destination, None, full=full)
+                click.echo(f"{destination.kind}: {len(changes)} customers would change")
+                for change in changes[:50]:
+                    click.echo(f"  customer {change.platform_customer_id or change.customer_id}: "
+                               f"+{sorted(change.add)} -{sorted(change.remove)}")
+                continue
+            report = sync_customers(session, store, destination, None, full=full)
+            click.echo(f"{destination.kind}: sent {report.sent}, ok {report.ok}, "
+                       f"retry later {len(report.transient)}, failed {report.permanent}"
+                       + (" (dry run: recorded, not sent)" if report.dry_run else ""))
+
+
+@main.group("inbox")
+def inbox_group() -> None:
+    """Webhook deliveries as received."""
+
+
+@inbox_group.command("replay")
+@click.option("--store", "store_id", type=int, default=None, help="Only this store's events")
+@click.option("--id", "event_ids", type=int, multiple=True, help="Only these events")
+@with_appcontext
+def inbox_replay(store_id: int | None, event_ids: tuple[int, ...]) -> None:
+    """Process parked events again, now, and say how each ended."""
+    from tasks.ingest import ingest_event
+
+    with db().session() as session:
+        query = select(InboxEvent).where(InboxEvent.status == INBOX_PARKED)
+        if store_id is not None:
+            query = query.where(InboxEvent.store_id == store_id)
+        if event_ids:
+            query = query.where(InboxEvent.id.in_(event_ids))
+        events = list(session.execute(query.order_by(InboxEvent.id)).scalars())
+        for event in events:
+            event.status, event.attempts, event.error = INBOX_PENDING, 0, None
+    if not events:
+        click.echo("no parked events")
+        return
+    for event in events:
+        try:
+            status = ingest_event.apply(args=[event.id]).get(disable_sync_subtasks=False)
+        except Exception as exc:  # reported per event; the event itself records the error
+            status = f"failed: {type(exc).__name__}"
+        click.echo(f"event {event.id} ({event.topic}): {status}")
+
+
+# --------------------------------------------------------------------------- run
+
+
+@main.command("run")
+@click.option("--port", type=int, default=None, help="Defaults to PORT, then 8000")
+@click.option("--workers", type=int, default=2, show_default=True, help="Web workers")
+@with_appcontext
+def run_command(port: int | None, workers: int) -> None:
+    """Serve the web app, a Celery worker and beat; stop them all on Ctrl-C or SIGTERM."""
+    port = port or current_app.config["PORT"]
+    env = dict(os.environ, REDIS_URL=current_app.config["REDIS_URL"],
+               DATABASE_URL=current_app.config["DATABASE_URL"])
+    bin_dir = Path(sys.executable).parent
+    commands = {
+        "web": [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
+                str(workers), "--access-logfile", "-", "app.wsgi:app"],
+        "worker": [str(bin_dir / "celery"), "-A", "tasks.worker", "worker", "--loglevel",
+                   "INFO", "-Q", "realtime,sync,bulk", "--concurrency", "2"],
+        "beat": [str(bin_dir / "celery"), "-A", "tasks.worker", "beat", "--loglevel", "INFO",
+                 "--schedule", str(Path(current_app.instance_path) / "celerybeat-schedule")],
+    }
+    processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+    click.echo(f"Tagwise is running on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and all(p.poll() is None for p in processes.values()):
+        time.sleep(0.5)
+    for name, process in processes.items():
+        if process.poll() is None:
+            process.terminate()
+        elif not stopping:
+            click.echo(f"{name} exited with {process.returncode}; stopping the rest", err=True)
+    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if not os.environ.get("REDIS_URL"):
+        from app import embedded_redis
+
+        embedded_redis.shutdown(Path(current_app.instance_path))
+    click.echo("Tagwise stopped")
+
+
+def register_commands(app: Flask) -> None:
+    """Expose the commands on ``app.cli`` too (``flask --app app`` and test runners)."""
+    for name, command in main.commands.items():
+        app.cli.add_command(command, name)

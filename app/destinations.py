@@ -1,0 +1,42 @@
+"""Build the TagWriter for a destination: the registry from configuration to connector."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app
+
+from app.models import Destination, Store
+from connectors.base import Attempt, RetryPolicy, TagWriter
+from connectors.shopify.client import ShopifyClient
+from connectors.shopify.writer import ShopifyTagWriter
+
+DESTINATION_KINDS = ("shopify_tags",)
+
+
+class DestinationUnavailable(Exception):
+    """The destination cannot be written now (uninstalled store, missing credentials)."""
+
+
+def shopify_base_url(store: Store) -> str:
+    """Where a shop's Admin API lives: the store's override, else the configured template."""
+    if store.api_base_url:
+        return store.api_base_url
+    return current_app.config["SHOPIFY_API_BASE_URL_TEMPLATE"].format(shop=store.domain)
+
+
+def make_writer(store: Store, destination: Destination,
+                on_attempt: Callable[[Attempt], None],
+                policy: RetryPolicy | None = None) -> TagWriter:
+    """The writer for one destination of one store."""
+    box = current_app.extensions["secret_box"]
+    if store.install_state != "active":
+        raise DestinationUnavailable(f"store is {store.install_state}")
+    if destination.kind == "shopify_tags":
+        if not store.access_token_enc:
+            raise DestinationUnavailable("no access token")
+        client = ShopifyClient(shopify_base_url(store), box.decrypt(store.access_token_enc),
+                               current_app.config["SHOPIFY_API_VERSION"],
+                               on_attempt=on_attempt, policy=policy)
+        return ShopifyTagWriter(client)
+    raise DestinationUnavailable(f"unknown destination kind {destination.kind}")

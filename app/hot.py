@@ -1,0 +1,90 @@
+"""The hot copies in Redis: profile hashes for fast reads, dirty sets for debounced sync.
+
+Nothing here is the only copy: profiles rebuild from SQL, and a lost dirty set is caught by
+the periodic full comparison of wanted and confirmed tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import redis
+
+# Short field names keep a profile hash well under 512 bytes.
+HOT_FIELDS = {
+    "orders_count": "oc", "net_spent": "ns", "last_order_at": "lo", "r_score": "r",
+    "f_score": "f", "m_score": "m", "rfm_group": "g", "lifecycle_stage": "lc",
+    "p_alive": "pa", "predicted_clv_12m": "clv", "churn_risk": "cr", "value_tier": "vt",
+    "segment_keys": "s",
+}
+
+
+def profile_key(store_id: int, customer_id: int) -> str:
+    """Redis key of a customer's hot profile."""
+    return f"tw:p:{store_id}:{customer_id}"
+
+
+def _encode(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return str(int(value.timestamp()))
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def save_profiles(client: redis.Redis, store_id: int,
+                  profiles: Mapping[int, Mapping[str, Any]]) -> None:
+    """Write the hot hash of each profile (one pipeline round trip)."""
+    pipe = client.pipeline(transaction=False)
+    for customer_id, profile in profiles.items():
+        mapping = {short: _encode(profile.get(name)) for name, short in HOT_FIELDS.items()}
+        pipe.hset(profile_key(store_id, customer_id), mapping=mapping)
+    pipe.execute()
+
+
+def read_profile(client: redis.Redis, store_id: int, customer_id: int) -> dict[str, str]:
+    """The hot hash with its long field names (empty when absent)."""
+    raw = client.hgetall(profile_key(store_id, customer_id))
+    names = {short: name for name, short in HOT_FIELDS.items()}
+    return {names[k.decode()]: v.decode() for k, v in raw.items() if k.decode() in names}
+
+
+def forget_profiles(client: redis.Redis, store_id: int, customer_ids: Iterable[int]) -> None:
+    """Drop hot hashes (customer redacted or deleted)."""
+    keys = [profile_key(store_id, c) for c in customer_ids]
+    if keys:
+        client.delete(*keys)
+
+
+def dirty_key(destination_id: int) -> str:
+    """Redis set of customer ids waiting to be synced to a destination."""
+    return f"tw:dirty:{destination_id}"
+
+
+def scheduled_key(destination_id: int) -> str:
+    """Flag set while a debounced sync of a destination is already queued."""
+    return f"tw:sync-scheduled:{destination_id}"
+
+
+def mark_dirty(client: redis.Redis, destination_id: int, customer_ids: Iterable[int],
+               debounce_seconds: float) -> bool:
+    """Add customers to the dirty set; True when the caller must schedule the sync."""
+    ids = [str(c) for c in customer_ids]
+    if not ids:
+        return False
+    pipe = client.pipeline()
+    pipe.sadd(dirty_key(destination_id), *ids)
+    pipe.set(scheduled_key(destination_id), "1", nx=True, ex=int(debounce_seconds) + 300)
+    _, first = pipe.execute()
+    return bool(first)
+
+
+def take_dirty(client: redis.Redis, destination_id: int, limit: int) -> list[int]:
+    """Pop up to ``limit`` dirty customer ids."""
+    return sorted(int(v) for v in client.spop(dirty_key(destination_id), limit) or [])

@@ -1,0 +1,227 @@
+"""Recompute profiles and memberships from SQL: the bridge between the tables and the pure core.
+
+``refresh_customers`` serves a webhook (a handful of customers) and ``tagwise rescore`` (the
+whole store) alike; both read orders as frames, run the same pure functions and write back in
+bulk.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from app.db import Database
+from app.models import Customer, LineItem, Membership, Order, Profile, Refund, Segment, Store
+from app.profiles.build import (
+    Scoring,
+    StoreInputs,
+    fit_scoring,
+    memberships,
+    metrics_as_of,
+    score_profiles,
+)
+from app.profiles.metrics import empty_orders
+
+log = logging.getLogger(__name__)
+
+PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
+                   if c.name not in {"customer_id", "store_id", "segment_keys", "explanations",
+                                     "computed_at"}]
+ID_CHUNK = 900  # stay below SQLite's bound-parameter limit
+
+
+@dataclass
+class RefreshResult:
+    """What a refresh changed: customers whose segment set moved, and their new profiles."""
+
+    changed: list[int] = field(default_factory=list)
+    profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i:i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
+
+
+def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
+                as_of: datetime | None = None) -> StoreInputs:
+    """Read the customers' orders, lines and contact facts into frames."""
+    customer_query = select(Customer.id, Customer.email, Customer.accepts_marketing).where(
+        Customer.store_id == store.id, Customer.deleted_at.is_(None))
+    if customer_ids is None:
+        customer_rows = session.execute(customer_query).all()
+    else:
+        customer_rows = [row for chunk in _chunks(sorted(customer_ids))
+                         for row in session.execute(customer_query.where(Customer.id.in_(chunk)))]
+    ids = np.array([row.id for row in customer_rows], dtype="int64")
+    customers = pd.DataFrame(
+        {"has_email": [bool(row.email) for row in customer_rows],
+         "accepts_marketing": [row.accepts_marketing for row in customer_rows]},
+        index=pd.Index(ids, name="customer_id"),
+    )
+    refunds = (select(Refund.order_platform_id, func.sum(Refund.amount).label("refunded"))
+               .where(Refund.store_id == store.id).group_by(Refund.order_platform_id).subquery())
+    order_query = (
+        select(Order.id, Order.customer_id, Order.created_at, Order.total, Order.discount_total,
+               Order.discount_codes, Order.cancelled_at, Order.items_count, refunds.c.refunded)
+        .outerjoin(refunds, refunds.c.order_platform_id == Order.platform_id)
+        .where(Order.store_id == store.id, Order.customer_id.is_not(None))
+    )
+    if as_of is not None:
+        order_query = order_query.where(Order.created_at <= as_of)
+    rows = []
+    for chunk in _chunks(ids.tolist()) if customer_ids is not None else [None]:
+        query = order_query if chunk is None else order_query.where(Order.customer_id.in_(chunk))
+        rows.extend(session.execute(query).all())
+    orders = _orders_frame(rows)
+    return StoreInputs(ids, orders, _lines_frame(session, orders), customers, store.timezone)
+
+
+def _orders_frame(rows: list[Any]) -> pd.DataFrame:
+    if not rows:
+        frame = empty_orders()
+        frame["order_id"] = pd.Series(dtype="int64")
+        return frame
+    order_id, customer_id, created, total, discount, codes, cancelled, items, refunded = zip(
+        *rows, strict=True)
+    total_f = np.array([float(t) for t in total])
+    refunded_f = np.array([float(r or 0) for r in refunded])
+    is_cancelled = np.array([c is not None for c in cancelled])
+    return pd.DataFrame({
+        "order_id": np.array(order_id, dtype="int64"),
+        "customer_id": np.array(customer_id, dtype="int64"),
+        "created_at": pd.to_datetime(list(created), utc=True),
+        "total": total_f,
+        "net": np.where(is_cancelled, 0.0, np.maximum(total_f - refunded_f, 0.0)),
+        "cancelled": is_cancelled,
+        "has_discount": np.array([float(d) > 0 or bool(c) for d, c in zip(discount, codes,
+                                                                           strict=True)]),
+        "items": np.array(items, dtype="int64"),
+    })
+
+
+def _lines_frame(session: Session, orders: pd.DataFrame) -> pd.DataFrame:
+    live = orders.loc[~orders["cancelled"], ["order_id", "customer_id"]]
+    rows = []
+    for chunk in _chunks(live["order_id"].tolist()):
+        rows.extend(session.execute(
+            select(LineItem.order_id, LineItem.product_type, LineItem.vendor, LineItem.quantity)
+            .where(LineItem.order_id.in_(chunk))).all())
+    lines = pd.DataFrame(rows, columns=["order_id", "product_type", "vendor", "quantity"])
+    owner = live.set_index("order_id")["customer_id"]
+    lines["customer_id"] = lines["order_id"].map(owner)
+    return lines
+
+
+def disabled_builtins(session: Session, store: Store) -> tuple[str, ...]:
+    """Keys of the built-in segments this store switched off."""
+    return tuple(session.execute(select(Segment.key).filter_by(
+        store_id=store.id, kind="builtin", enabled=False)).scalars())
+
+
+def refresh_customers(db: Database, session: Session, store: Store, customer_ids: list[int],
+                      now: datetime) -> RefreshResult:
+    """Recompute the given customers against the store's stored scoring (a webhook's path)."""
+    as_of = pd.Timestamp(now)
+    inputs = load_inputs(session, store, customer_ids)
+    profiles = metrics_as_of(inputs, as_of)
+    scoring = Scoring.from_dict(store.scoring)
+    profiles = score_profiles(profiles, scoring, as_of)
+    result = write_profiles(db, session, store, profiles, scoring, now)
+    gone = set(customer_ids) - set(int(i) for i in inputs.customer_ids)
+    result.changed.extend(close_memberships(session, sorted(gone), now))
+    return result
+
+
+def rescore_store(db: Database, session: Session, store: Store, now: datetime,
+                  as_of: datetime | None = None) -> RefreshResult:
+    """Re-bin the store, recompute every profile and membership (a rescore's path)."""
+    as_of_ts = pd.Timestamp(as_of or now)
+    inputs = load_inputs(session, store, None, as_of)
+    profiles = metrics_as_of(inputs, as_of_ts)
+    scoring = fit_scoring(profiles)
+    profiles = score_profiles(profiles, scoring, as_of_ts)
+    store.scoring = scoring.to_dict()
+    store.rescored_at = now
+    return write_profiles(db, session, store, profiles, scoring, now)
+
+
+def write_profiles(db: Database, session: Session, store: Store, profiles: pd.DataFrame,
+                   scoring: Scoring, now: datetime) -> RefreshResult:
+    """Upsert profile rows and move memberships; report who changed."""
+    members = memberships(profiles, scoring, disabled_builtins(session, store))
+    records = _profile_records(profiles, members, store.id, now)
+    if records:
+        insert = db.insert(Profile)
+        columns = {c: insert.excluded[c] for c in records[0] if c != "customer_id"}
+        session.execute(insert.on_conflict_do_update(index_elements=["customer_id"],
+                                                     set_=columns), records)
+    result = RefreshResult(profiles={r["customer_id"]: r for r in records})
+    result.changed = _move_memberships(session, store.id, members, now)
+    return result
+
+
+def _profile_records(profiles: pd.DataFrame, members: dict[int, dict[str, str]], store_id: int,
+                     now: datetime) -> list[dict[str, Any]]:
+    frame = profiles[PROFILE_COLUMNS].astype(object)
+    frame = frame.where(frame.notna(), None)
+    records = []
+    for customer_id, values in zip(frame.index, frame.to_dict("records"), strict=True):
+        for key, value in values.items():
+            if isinstance(value, pd.Timestamp):
+                values[key] = value.to_pydatetime()
+            elif isinstance(value, np.generic):
+                values[key] = value.item()
+        segs = members.get(int(customer_id), {})
+        values.update(customer_id=int(customer_id), store_id=store_id, computed_at=now,
+                      segment_keys=sorted(segs), explanations=segs)
+        records.append(values)
+    return records
+
+
+def _move_memberships(session: Session, store_id: int, members: dict[int, dict[str, str]],
+                      now: datetime) -> list[int]:
+    """Close the memberships customers lost, open the ones they gained; return who moved."""
+    open_rows: dict[int, dict[str, Membership]] = {}
+    for chunk in _chunks(sorted(members)):
+        for row in session.execute(select(Membership).where(
+                Membership.customer_id.in_(chunk), Membership.left_at.is_(None))).scalars():
+            open_rows.setdefault(row.customer_id, {})[row.segment_key] = row
+    changed, closing, opening = [], [], []
+    for customer_id, wanted in members.items():
+        current = open_rows.get(customer_id, {})
+        lost = current.keys() - wanted.keys()
+        gained = wanted.keys() - current.keys()
+        for key in wanted.keys() & current.keys():
+            if current[key].explanation != wanted[key]:
+                current[key].explanation = wanted[key]
+        if lost or gained:
+            changed.append(customer_id)
+            closing.extend(current[key].id for key in lost)
+            opening.extend({"store_id": store_id, "customer_id": customer_id, "segment_key": key,
+                            "entered_at": now, "explanation": wanted[key]} for key in gained)
+    for chunk in _chunks(closing):
+        session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
+    if opening:
+        session.execute(Membership.__table__.insert(), opening)
+    return changed
+
+
+def close_memberships(session: Session, customer_ids: list[int], now: datetime) -> list[int]:
+    """Every open membership of these (deleted) customers ends now; return who had any."""
+    moved = []
+    for chunk in _chunks(customer_ids):
+        had = session.execute(select(Membership.customer_id).where(and_(
+            Membership.customer_id.in_(chunk), Membership.left_at.is_(None))).distinct()).scalars()
+        moved.extend(had)
+        session.execute(update(Membership).where(
+            Membership.customer_id.in_(chunk), Membership.left_at.is_(None)).values(left_at=now))
+        session.execute(update(Profile).where(Profile.customer_id.in_(chunk))
+                        .values(segment_keys=[], explanations={}))
+    return moved

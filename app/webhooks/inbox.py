@@ -1,0 +1,39 @@
+"""Record a delivery in the inbox and enqueue it, in that order."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, jsonify
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
+
+from app.models import InboxEvent
+
+log = logging.getLogger(__name__)
+
+
+def record_and_enqueue(store_id: int, source: str, topic: str, dedupe_key: str, body: bytes):
+    """Insert the inbox row (a duplicate inserts nothing), commit, then enqueue its id."""
+    db = current_app.extensions["db"]
+    with db.session() as session:
+        inserted = session.execute(
+            db.insert(InboxEvent).values(store_id=store_id, source=source, topic=topic,
+                                         dedupe_key=dedupe_key, body=body)
+            .on_conflict_do_nothing().returning(InboxEvent.id)
+        ).scalar()
+    if inserted is None:
+        return jsonify({"status": "duplicate"}), 200
+    from tasks.ingest import ingest_event
+
+    try:
+        ingest_event.apply_async(args=[inserted], retry=False)
+    except (BrokerError, RedisError, OSError) as exc:
+        # The row is committed: the sweeper enqueues it once the broker is back.
+        log.warning("inbox %s committed but not enqueued: %s", inserted, type(exc).__name__)
+    return jsonify({"status": "accepted", "id": inserted}), 200
+
+
+def acknowledge(reason: str):
+    """A 200 that says the delivery was understood and deliberately not processed."""
+    return jsonify({"status": "ignored", "reason": reason}), 200

@@ -1,0 +1,48 @@
+"""Re-bin RFM and recompute every profile and segment of a store (recency moves daily)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import select
+
+from app import hot
+from app.db import utcnow
+from app.models import Destination, Store
+from app.processing import rescore_store
+from tasks.sync import schedule_sync
+
+
+def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
+    """Rescore one store and queue the resulting tag changes; return counts."""
+    db = current_app.extensions["db"]
+    with db.session() as session:
+        store = session.get(Store, store_id)
+        if store is None:
+            raise LookupError(f"no store {store_id}")
+        result = rescore_store(db, session, store, utcnow(), as_of)
+        destination_ids = list(session.execute(
+            select(Destination.id).filter_by(store_id=store_id)).scalars())
+    hot.save_profiles(current_app.extensions["redis"], store_id, result.profiles)
+    for destination_id in destination_ids:
+        schedule_sync(destination_id, result.changed)
+    return {"customers": len(result.profiles), "changed": len(result.changed)}
+
+
+@shared_task(acks_late=True)
+def rescore(store_id: int) -> dict[str, int]:
+    """Rescore one store on the bulk queue."""
+    return run_rescore(store_id)
+
+
+@shared_task(acks_late=True)
+def rescore_all() -> int:
+    """Nightly: queue a rescore of every installed store."""
+    db = current_app.extensions["db"]
+    with db.session() as session:
+        ids = list(session.execute(select(Store.id).filter_by(install_state="active")).scalars())
+    for store_id in ids:
+        rescore.delay(store_id)
+    return len(ids)

@@ -1,0 +1,30 @@
+"""Re-enqueue inbox rows that stayed pending: a lost message, a killed worker, a flushed Redis."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import select
+
+from app.db import utcnow
+from app.models import INBOX_PENDING, InboxEvent
+from tasks.ingest import ingest_event
+
+SWEEP_BATCH = 1000
+
+
+@shared_task(acks_late=True)
+def sweep_inbox() -> int:
+    """Enqueue pending events older than ``INBOX_SWEEP_AFTER_SECONDS``; return how many."""
+    db = current_app.extensions["db"]
+    cutoff = utcnow() - timedelta(seconds=current_app.config["INBOX_SWEEP_AFTER_SECONDS"])
+    with db.session() as session:
+        ids = list(session.execute(
+            select(InboxEvent.id).where(InboxEvent.status == INBOX_PENDING,
+                                        InboxEvent.received_at < cutoff)
+            .order_by(InboxEvent.id).limit(SWEEP_BATCH)).scalars())
+    for inbox_id in ids:
+        ingest_event.delay(inbox_id)
+    return len(ids)
