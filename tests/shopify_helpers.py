@@ -1,0 +1,76 @@
+"""Build Shopify deliveries from the captured payloads and push them through the pipeline."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from app.models import INBOX_PENDING, Destination, InboxEvent
+from tests.conftest import SHOP, fixture_json, shopify_headers
+
+CUSTOMER_ID = 115310627314723954  # the customer in the captured orders/create sample
+
+
+def order_payload(order_id: int, *, customer_id: int | None = CUSTOMER_ID, total: str = "100.00",
+                  created: datetime | None = None, updated: datetime | None = None,
+                  email: str | None = "john@example.com", cancelled: bool = False,
+                  discount: str = "0.00", refunds: list[dict] | None = None) -> dict:
+    """A real orders/create body with the fields a scenario varies replaced."""
+    body = copy.deepcopy(fixture_json("shopify", "orders_create.json"))
+    created = created or datetime(2026, 11, 1, 12, tzinfo=UTC)
+    body.update(id=order_id, admin_graphql_api_id=f"gid://shopify/Order/{order_id}",
+                created_at=created.isoformat(), updated_at=(updated or created).isoformat(),
+                cancelled_at=created.isoformat() if cancelled else None,
+                cancel_reason="customer" if cancelled else None, test=False,
+                financial_status="voided" if cancelled else "paid", email=email,
+                contact_email=email, total_price=total, total_discounts=discount,
+                refunds=refunds or [], discount_codes=[])
+    for name in ("total_price_set", "total_discounts_set"):
+        body.pop(name, None)
+    if customer_id is None:
+        body["customer"] = None
+    else:
+        body["customer"] = dict(body["customer"], id=customer_id, email=email,
+                                admin_graphql_api_id=f"gid://shopify/Customer/{customer_id}")
+    return body
+
+
+def refund_payload(refund_id: int, order_id: int, amount: str, when: datetime) -> dict:
+    """A refunds/create body: one successful refund transaction."""
+    return {"id": refund_id, "order_id": order_id, "created_at": when.isoformat(),
+            "transactions": [{"id": refund_id * 10, "kind": "refund", "status": "success",
+                              "amount": amount}]}
+
+
+def deliver(client, topic: str, payload: dict, webhook_id: str, shop: str = SHOP):
+    """POST a signed delivery and return the response."""
+    body = json.dumps(payload).encode()
+    return client.post("/webhooks/shopify", data=body,
+                       headers=shopify_headers(body, topic, webhook_id, shop=shop))
+
+
+def process_pending(app) -> list[str]:
+    """Run the ingest task for every pending inbox event, as a worker would."""
+    from tasks.ingest import ingest_event
+
+    with app.extensions["db"].session() as session:
+        ids = list(session.execute(select(InboxEvent.id).where(
+            InboxEvent.status == INBOX_PENDING).order_by(InboxEvent.id)).scalars())
+    return [ingest_event.apply(args=[i]).get() for i in ids]
+
+
+def sync_dirty(app) -> int:
+    """Run the debounced sync of every destination, as the worker would once it fires."""
+    from tasks.sync import sync_destination
+
+    with app.extensions["db"].session() as session:
+        ids = list(session.execute(select(Destination.id)).scalars())
+    return sum(sync_destination.apply(args=[i]).get() for i in ids)
+
+
+def days_ago(days: float) -> datetime:
+    """A UTC timestamp ``days`` before now."""
+    return datetime.now(UTC) - timedelta(days=days)
