@@ -18,9 +18,7 @@ MAX_NUMBER_MAGNITUDE = 1e15
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2199, 12, 31)
 
-KEYWORDS = frozenset(
-    {"and", "or", "not", "in", "is", "null", "true", "false", "contains", "date"}
-)
+KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "true", "false", "contains", "date"})
 # Day units for ``days`` fields; a week is seven days.
 DAY_UNITS: dict[str, int] = {"d": 1, "day": 1, "days": 1, "w": 7, "week": 7, "weeks": 7}
 
@@ -109,9 +107,7 @@ def tokenize(text: str) -> list[Token]:
         return RuleError(message, line, column, reason, hint)
 
     if len(text) > MAX_RULE_CHARS:
-        raise fail(
-            MAX_RULE_CHARS, f"rule is longer than {MAX_RULE_CHARS} characters", "too_long"
-        )
+        raise fail(MAX_RULE_CHARS, f"rule is longer than {MAX_RULE_CHARS} characters", "too_long")
 
     tokens: list[Token] = []
 
@@ -226,5 +222,5 @@ def _read_number_or_date(text: str, start: int, add: _Add, fail: _Fail) -> int:
         add(UNIT, unit.group().lower(), end, unit.end())
         end = unit.end()
     elif text[end : end + 1] == ".":
-        raise fail(end, f"invalid number {text[start:end + 1]!r}", "invalid_number")
+        raise fail(end, f"invalid number {text[start : end + 1]!r}", "invalid_number")
     return end

@@ -115,16 +115,12 @@ class _Parser:
             raise self.unexpected(f"expected '{char}' {context}")
         return self.advance()
 
-    def error(
-        self, token: Token, message: str, reason: str, hint: str | None = None
-    ) -> RuleError:
+    def error(self, token: Token, message: str, reason: str, hint: str | None = None) -> RuleError:
         return RuleError(message, token.line, token.column, reason, hint)
 
     def unexpected(self, expectation: str, token: Token | None = None) -> RuleError:
         token = token or self.current
-        return self.error(
-            token, f"unexpected {token.describe()}", "unexpected_token", expectation
-        )
+        return self.error(token, f"unexpected {token.describe()}", "unexpected_token", expectation)
 
     # ------------------------------------------------------------------ grammar
 
@@ -250,7 +246,7 @@ class _Parser:
         if field_type != "str_list":
             raise self.error(
                 name_token,
-                f"'{value_token.text} in {name}' needs a list field; '{name}' is {field_type}",
+                f"'in' needs a list field on its right; '{name}' is {field_type}",
                 "unsupported_operator",
                 f"write {name} = {value_token.text}",
             )
