@@ -166,11 +166,12 @@ def _read_string(text: str, start: int, fail: _Fail) -> tuple[str, int]:
             break
         if char == "\\":
             escaped = text[i + 1 : i + 2]
+            if escaped in ("", "\n"):
+                break  # a backslash at the end of the line leaves the string open
             if escaped not in _ESCAPES:
-                shown = escaped if escaped and escaped != "\n" else ""
                 raise fail(
                     i,
-                    f"unknown escape '\\{shown}' in string",
+                    f"unknown escape '\\{escaped}' in string",
                     "bad_escape",
                     "use \\\\ \\' \\\" \\n \\t or \\r",
                 )

@@ -174,6 +174,8 @@ class _Parser:
         token = self.current
         if token.kind == STRING:
             return self.membership_in_list_field()
+        if token.kind in {NUMBER, DATE} or self.at_keyword("true", "false", "null"):
+            raise self.unexpected("put the field first, as in orders_count >= 3")
         if token.kind != IDENT:
             raise self.unexpected("expected a field name, 'not' or '('")
         name, field_type = self.field()

@@ -320,6 +320,16 @@ def error_of(text: str) -> RuleError:
             "unexpected_character",
         ),
         ("orders_count ≥ 1", "unexpected character '≥' at 1:14", "unexpected_character"),
+        (
+            "3 < orders_count",
+            "unexpected '3' at 1:1 — put the field first, as in orders_count >= 3",
+            "unexpected_token",
+        ),
+        (
+            "rfm_group = 'loyal\\",
+            "unterminated string at 1:13 — close it with '",
+            "unterminated_string",
+        ),
         ("", "empty rule at 1:1 — write a condition such as orders_count >= 3", "empty_rule"),
         ("  \n ", "empty rule at 1:1 — write a condition such as orders_count >= 3", "empty_rule"),
         (
