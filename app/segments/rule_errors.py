@@ -52,6 +52,14 @@ class RuleError(ValueError):
         # Keep the error picklable (Celery results, multiprocessing) despite the custom __init__.
         return (type(self), (self.message, self.line, self.column, self.reason, self.hint))
 
+    def pointer(self, text: str) -> str:
+        """Return the offending line of ``text`` with a caret under the error's column."""
+        lines = text.split("\n")
+        line = lines[self.line - 1] if 0 < self.line <= len(lines) else ""
+        # Tabs stay tabs so the caret lines up in a terminal whatever the tab width.
+        padding = "".join("\t" if char == "\t" else " " for char in line[: self.column - 1])
+        return f"{line}\n{padding}^"
+
     def to_dict(self) -> dict[str, object]:
         """Return the error as the JSON shape the API answers with."""
         return {

@@ -419,15 +419,21 @@ def test_error_carries_its_parts_and_survives_pickling() -> None:
     assert str(pickle.loads(pickle.dumps(error))) == str(error)
 
 
-def test_too_long_rules_are_refused_at_the_limit() -> None:
-    at_limit = " or ".join(["orders_count = 1"] * 100)[:MAX_RULE_CHARS]
-    text = "orders_count = 1" + " " * MAX_RULE_CHARS
+def test_error_pointer_marks_the_column_on_the_offending_line() -> None:
+    text = "orders_count > 1 and\n\trfm_group = loyal"
 
     error = error_of(text)
 
+    assert error.pointer(text) == "\trfm_group = loyal\n\t            ^"
+
+
+def test_too_long_rules_are_refused_past_the_limit() -> None:
+    at_limit = "orders_count = 1".ljust(MAX_RULE_CHARS)
+
+    assert compile_rule(at_limit).expression == A
+    error = error_of(at_limit + " ")
     assert error.reason == "too_long"
     assert (error.line, error.column) == (1, MAX_RULE_CHARS + 1)
-    assert len(at_limit) <= MAX_RULE_CHARS
 
 
 def test_nesting_is_capped_at_the_token_that_goes_too_deep() -> None:
