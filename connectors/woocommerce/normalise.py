@@ -244,9 +244,7 @@ def _refund(refund: Any, order_id: int, order_updated_at: datetime, where: str) 
     )
 
 
-def _financial_status(
-    order: Mapping[str, Any], status: str, has_refunds: bool, where: str
-) -> str:
+def _financial_status(order: Mapping[str, Any], status: str, has_refunds: bool, where: str) -> str:
     mapped = FINANCIAL_STATUS_BY_ORDER_STATUS.get(status)
     if mapped is None:
         paid = _utc(order, "date_paid_gmt", where, required=False)
@@ -343,4 +341,3 @@ def _utc(
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
-
