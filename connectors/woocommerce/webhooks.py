@@ -74,7 +74,8 @@ def dedupe_key(topic: str, payload: Mapping[str, Any]) -> str:
 
 def is_draft(order_payload: Mapping[str, Any]) -> bool:
     """Return True for a block-checkout draft order (not a real order yet)."""
-    return order_payload.get("status") in DRAFT_ORDER_STATUSES
+    status = order_payload.get("status")
+    return isinstance(status, str) and status in DRAFT_ORDER_STATUSES
 
 
 def _resource_id(topic: str, payload: Mapping[str, Any]) -> int:
