@@ -41,10 +41,34 @@ def site() -> WooCommerceStandIn:
     return make_site(customers=250, orders=7)
 
 
+class _SwappableApp:
+    """One served WSGI app per module whose target site changes per test.
+
+    Stopping a werkzeug server waits out its half-second poll, so tests share one server
+    and each still gets a fresh site.
+    """
+
+    def __init__(self) -> None:
+        self.target: WooCommerceStandIn | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        assert self.target is not None, "no stand-in site for this test"
+        return self.target.wsgi_app(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def _served() -> Iterator[tuple[_SwappableApp, str]]:
+    app = _SwappableApp()
+    with serving(app) as url:
+        yield app, url
+
+
 @pytest.fixture
-def site_url(site: WooCommerceStandIn) -> Iterator[str]:
-    with serving(site.wsgi_app) as url:
-        yield url
+def site_url(site: WooCommerceStandIn, _served: tuple[_SwappableApp, str]) -> Iterator[str]:
+    app, url = _served
+    app.target = site
+    yield url
+    app.target = None
 
 
 @pytest.fixture
