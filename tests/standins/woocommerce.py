@@ -63,6 +63,8 @@ class InjectedFailure:
     status: int
     retry_after: str | None = None
     path_contains: str = ""
+    times: int = 1
+    skip: int = 0
 
 
 class WooCommerceStandIn:
@@ -133,11 +135,19 @@ class WooCommerceStandIn:
         return stored
 
     def fail_next(
-        self, status: int = 429, *, times: int = 1, retry_after: str | None = "1", path: str = ""
+        self,
+        status: int = 429,
+        *,
+        times: int = 1,
+        retry_after: str | None = "1",
+        path: str = "",
+        skip: int = 0,
     ) -> None:
-        """Answer the next ``times`` requests (whose path contains ``path``) with ``status``."""
-        for _ in range(times):
-            self.failures.append(InjectedFailure(status, retry_after, path))
+        """Answer ``times`` requests whose path contains ``path`` with ``status``.
+
+        The first ``skip`` matching requests are served normally.
+        """
+        self.failures.append(InjectedFailure(status, retry_after, path, times, skip))
 
     def meta(self, customer_id: int) -> dict[str, Any]:
         """Return a customer's meta as {key: value} (every key, hidden ones included)."""
@@ -171,10 +181,14 @@ class WooCommerceStandIn:
 
     def _dispatch(self, request: Request) -> Response:
         with self._lock:
-            for failure in self.failures:
-                if failure.path_contains in request.path:
+            failure = next((f for f in self.failures if f.path_contains in request.path), None)
+            if failure is not None and failure.skip:
+                failure.skip -= 1
+            elif failure is not None:
+                failure.times -= 1
+                if failure.times <= 0:
                     self.failures.remove(failure)
-                    return _failure_response(failure)
+                return _failure_response(failure)
         if not self._authorised(request):
             return self._auth_error(request)
         try:
