@@ -76,8 +76,12 @@ class WooCommerceStandIn:
         consumer_secret: str = "cs_test",
         *,
         clock: Callable[[], datetime] | None = None,
+        ping_on_create: bool = False,
     ):
         self.consumer_key = consumer_key
+        # WooCommerce pings the delivery URL when an active webhook is created; off by
+        # default because unit tests register URLs nobody serves.
+        self.ping_on_create = ping_on_create
         self.consumer_secret = consumer_secret
         self.clock = clock or (lambda: datetime.now(UTC))
         self.customers: dict[int, dict[str, Any]] = {}
@@ -359,6 +363,11 @@ class WooCommerceStandIn:
             "date_modified_gmt": self._now(),
         }
         self.webhooks[hook["id"]] = hook
+        if self.ping_on_create and status == "active":
+            try:
+                hook["ping_status"] = deliver_ping(hook["delivery_url"], hook["id"]).status_code
+            except requests.RequestException:
+                hook["ping_status"] = None
         return _json(_webhook_out(hook), 201)
 
     def _get_webhook(self, request: Request, id: int) -> Response:
@@ -581,7 +590,8 @@ def _valid_topic(topic: Any) -> bool:
 
 def _webhook_out(hook: Mapping[str, Any]) -> dict[str, Any]:
     # The secret is write-only in REST reads of other contexts; keep it out of answers.
-    return {key: value for key, value in hook.items() if key not in ("secret", "failure_count")}
+    hidden = ("secret", "failure_count", "ping_status")
+    return {key: value for key, value in hook.items() if key not in hidden}
 
 
 def _failure_response(failure: InjectedFailure) -> Response:

@@ -128,3 +128,10 @@ def test_fire_reaches_active_webhooks_and_disables_after_repeated_failures(
         site.fire("order.updated", order)
     assert site.webhooks[hook["id"]]["status"] == "disabled"
     assert site.fire("order.updated", order) == []  # disabled webhooks send nothing
+
+
+def test_creating_an_active_webhook_pings_its_delivery_url(site, client, receiver, receiver_url):
+    site.ping_on_create = True
+    hook = client.create_webhook("order.created", receiver_url, SECRET.decode())
+    assert receiver.seen == [{"ping": hook["id"]}]
+    assert site.webhooks[hook["id"]]["ping_status"] == 200
