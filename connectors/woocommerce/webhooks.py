@@ -58,15 +58,17 @@ def dedupe_key(topic: str, payload: Mapping[str, Any]) -> str:
     """Return a key equal for deliveries that carry the same state of the same resource.
 
     ``order.updated`` fires several times per change with the same body; the key is
-    topic + resource id + ``date_modified_gmt``. A ``*.deleted`` body is only ``{"id": N}``,
-    so its key is topic + id + a fixed marker. The caller scopes the key to the store.
+    topic + resource id + ``date_modified_gmt``. A ``*.deleted`` body is usually only
+    ``{"id": N}``, so its key is topic + id + a fixed marker: a second deletion of the same
+    record after a restore shares that key, so keep dedupe keys for hours, not forever.
+    The caller scopes the key to the store.
     """
     if not isinstance(payload, Mapping):
         raise PayloadError(f"{topic}: payload is {type(payload).__name__}, expected an object")
     resource_id = _resource_id(topic, payload)
-    if topic in DELETION_TOPICS:
-        return f"{topic}:{resource_id}:{DELETED_MARKER}"
     modified = payload.get("date_modified_gmt")
+    if topic in DELETION_TOPICS and not (isinstance(modified, str) and modified):
+        return f"{topic}:{resource_id}:{DELETED_MARKER}"
     if not isinstance(modified, str) or not modified:
         raise PayloadError(f"{topic} {resource_id}: date_modified_gmt missing or not a string")
     return f"{topic}:{resource_id}:{modified}"

@@ -146,6 +146,12 @@ def test_deleted_body_with_only_an_id_has_a_stable_key() -> None:
     assert first != dedupe_key("order.deleted", {"id": 728})
 
 
+def test_deleted_body_carrying_the_full_order_keys_on_its_modification(order_payload) -> None:
+    # Trashing an order can send the whole order: then a later re-deletion is distinct.
+    key = dedupe_key("order.deleted", order_payload)
+    assert key == "order.deleted:727:2017-03-22T19:28:08"
+
+
 @pytest.mark.parametrize(
     ("topic", "payload"),
     [
