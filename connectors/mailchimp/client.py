@@ -15,7 +15,14 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from connectors.base import ApiClient, Attempt, ConnectorError, RetryPolicy
+from connectors.base import (
+    ApiClient,
+    Attempt,
+    ConnectorError,
+    PermanentError,
+    RetryPolicy,
+    TransientError,
+)
 from connectors.mailchimp import consts
 
 
@@ -76,7 +83,15 @@ class MailchimpClient(ApiClient):
         body: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        response = self.request(method, path, json=body, params=params, auth=self._auth)
+        try:
+            response = self.request(method, path, json=body, params=params, auth=self._auth)
+        except PermanentError as exc:
+            failed = getattr(exc, "response", None)
+            if exc.status == 403 and failed is not None and not failed.content.strip():
+                # A 403 without a problem+json body is Mailchimp shedding load, not a refusal.
+                raise TransientError("HTTP 403 without a body (overloaded)", reason="overloaded",
+                                     status=403) from exc
+            raise
         if response.status_code == 204 or not response.content:
             return {}
         return response.json()

@@ -47,6 +47,7 @@ class KlaviyoStandin:
         self.validator = validator
         self.rate_limit = rate_limit  # (burst, window seconds), per endpoint
         self.invalid_emails = invalid_emails
+        self.polls_before_complete = 1  # a job completes on this poll (0 = never)
         self.now = 0.0
         self.outage_until = 0.0
         self.lock = threading.Lock()
@@ -262,6 +263,8 @@ class KlaviyoStandin:
             return error(404, "not_found", "Not found", "No such job.")
         job["polls"] += 1
         if job["status"] == "queued":
+            job["status"] = "processing"
+        if job["status"] == "processing" and job["polls"] == self.polls_before_complete:
             self._process(job)
         return json_response({"data": self._job_resource(job_id)})
 

@@ -60,6 +60,7 @@ class MailchimpStandin:
         self.forgotten_emails = forgotten_emails
         self.now = 0.0
         self.outage_until = 0.0
+        self.overloaded_requests = 0  # the next N requests get a bare 403 (overload)
         self.lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -157,6 +158,10 @@ class MailchimpStandin:
         self.log.append((request.method, request.path, body))
         if self.now < self.outage_until:
             return problem(503, "Service Unavailable", "Mailchimp is down for maintenance.")
+        if self.overloaded_requests > 0:
+            # Seen at extreme volume: 403 with no JSON body at all.
+            self.overloaded_requests -= 1
+            return Response(status=403)
         if not self._authorised(request):
             return problem(401, "API Key Invalid", "Your API key may be invalid, or you've "
                            "attempted to access the wrong datacenter.")

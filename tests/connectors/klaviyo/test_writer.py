@@ -222,3 +222,34 @@ def test_standin_enforces_bulk_limits_and_revision(base_url):
                                             "source", "meta"}
     no_revision = {k: v for k, v in headers.items() if k != "revision"}
     assert requests.post(url, json=too_many, headers=no_revision, timeout=10).status_code == 400
+
+
+def test_more_import_errors_than_one_page_are_all_reported(client, standin):
+    changes = many(200)
+    broken = [i for i in range(200) if i % 4]  # 150 failures: two pages of errors
+    for i in broken:
+        changes[i] = change(i + 1, email=f"broken-{i}")
+
+    outcomes = make_writer(client, standin).write(changes)
+
+    failed = {o.customer_id for o in outcomes if o.status == "permanent"}
+    assert failed == {i + 1 for i in broken}
+    assert standin.counts["GET job_errors"] == 2  # 100 per page, followed via links.next
+    assert len(standin.profiles) == 50
+
+
+def test_job_is_polled_until_complete(client, standin):
+    standin.polls_before_complete = 3
+
+    outcomes = make_writer(client, standin).write(many(80))
+
+    assert {o.status for o in outcomes} == {"ok"}
+    assert standin.counts["GET get_job"] == 3
+
+
+def test_job_that_never_completes_is_transient_after_the_poll_timeout(client, standin):
+    standin.polls_before_complete = 0
+
+    outcomes = make_writer(client, standin, poll_timeout_seconds=30).write(many(80))
+
+    assert {(o.status, o.error) for o in outcomes} == {("transient", "bulk_job_timeout")}

@@ -209,3 +209,34 @@ def _hash(email: str) -> str:
     from connectors.mailchimp import subscriber_hash
 
     return subscriber_hash(email)
+
+
+def test_tag_deleted_in_mailchimp_since_last_look_is_recreated(writer, standin):
+    writer.write(many(600))
+    standin.segments.clear()  # the merchant deleted the tag in Mailchimp
+
+    outcomes = writer.write(many(600, start=1000))
+
+    assert set(statuses(outcomes).values()) == {"ok"}
+    assert len(standin.tagged("champions")) == 600
+    assert standin.counts["POST segments"] == 2  # created, then re-created once
+
+
+def test_bare_403_overload_is_transient_not_permanent(writer, standin):
+    standin.add_member("c1@example.com")
+    standin.overloaded_requests = 1
+
+    outcomes = writer.write([change(1)])
+
+    assert statuses(outcomes) == {1: "transient"}
+    assert "overloaded" in outcomes[0].error
+    assert writer.write([change(1)])[0].status == "ok"
+
+
+def test_wrong_key_is_permanent_with_mailchimps_title(base_url, standin):
+    client = MailchimpClient("ffffffffffffffff-us6", base_url=base_url)
+
+    outcomes = MailchimpWriter(client, LIST_ID).write([change(1)])
+
+    assert statuses(outcomes) == {1: "permanent"}
+    assert "API Key Invalid" in outcomes[0].error
