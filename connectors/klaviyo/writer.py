@@ -12,6 +12,7 @@ errors reported as permanent outcomes.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -222,7 +223,10 @@ class KlaviyoWriter:
         for error in errors:
             change = _change_for_error(error, job.changes, by_email)
             if change is not None:
-                detail = error.get("detail") or error.get("title") or "import_error"
+                detail = str(error.get("detail") or error.get("title") or "import_error")
+                # No PII in outcomes: they end up in the operator's logs and dashboard.
+                detail = re.sub(re.escape((change.email or "").strip()), "<email>", detail,
+                                flags=re.IGNORECASE)
                 outcomes[change.customer_id] = ChangeOutcome(
                     change.customer_id, PERMANENT, f"{error.get('code', 'invalid')}: {detail}"
                 )
@@ -318,6 +322,14 @@ def _status(exc: ConnectorError) -> str:
 
 
 def _describe(exc: ConnectorError) -> str:
+    """Say why a call failed from Klaviyo's error code and title, never its detail (PII)."""
+    response = getattr(exc, "response", None)
+    try:
+        first = response.json()["errors"][0] if response is not None else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        first = None
+    if isinstance(first, dict) and first.get("code"):
+        return f"{exc.reason}: HTTP {exc.status} {first['code']}: {first.get('title', '')}"[:500]
     return f"{exc.reason}: {exc}"[:500]
 
 

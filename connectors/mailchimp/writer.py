@@ -168,7 +168,10 @@ class MailchimpWriter:
                 change = by_email.get(str(error.get("email_address", "")).strip().lower())
                 if change is not None:
                     reason = error.get("error_code") or "member_rejected"
-                    detail = f"{reason}: {error.get('error', '')}"[:500]
+                    # No PII in outcomes: they end up in the operator's logs and dashboard.
+                    text = re.sub(re.escape((change.email or "").strip()), "<email>",
+                                  str(error.get("error", "")), flags=re.IGNORECASE)
+                    detail = f"{reason}: {text}"[:500]
                     _mark([change], outcomes, PERMANENT, detail)
 
     def _edit_tag(self, name: str, edit: _TagEdit, outcomes: dict[int, ChangeOutcome]):
@@ -237,9 +240,12 @@ def _status(exc: ConnectorError) -> str:
 
 
 def _describe(exc: ConnectorError) -> str:
+    """Say why a call failed without echoing the vendor's detail (it often holds the email)."""
     title = problem_title(exc)
-    reason = consts.PERMANENT_CONTACT_TITLES.get(title or "", exc.reason)
-    return f"{reason}: {exc}"[:500]
+    if title is None:
+        return f"{exc.reason}: {exc}"[:500]
+    reason = consts.PERMANENT_CONTACT_TITLES.get(title, exc.reason)
+    return f"{reason}: HTTP {exc.status} {title}"[:500]
 
 
 def _failed(change: TagChange, exc: ConnectorError) -> ChangeOutcome:

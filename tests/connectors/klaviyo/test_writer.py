@@ -202,7 +202,7 @@ def test_wrong_key_is_a_permanent_outcome(base_url, standin):
     outcomes = make_writer(client, standin).write([change(1)])
 
     assert outcomes[0].status == "permanent"
-    assert "403" in outcomes[0].error
+    assert "HTTP 403 permission_denied" in outcomes[0].error
 
 
 def test_standin_enforces_bulk_limits_and_revision(base_url):
