@@ -152,7 +152,7 @@ def score(
     """Return per-customer p_alive, expected orders, next-order days, spend and 12-month CLV."""
     module = MODELS[model.name]
     to_model_units = float(summary.attrs.get(UNIT_DAYS_ATTR, model.unit_days)) / model.unit_days
-    rows = summary[["frequency", "recency", "T"]].to_numpy(dtype=float)
+    rows = summary[["frequency", "recency", "T"]].to_numpy(dtype=float, copy=True)
     rows[:, 1:] *= to_model_units
     # Predictions depend on (x, t_x, T) only: compute once per distinct row.
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)

@@ -10,11 +10,12 @@ heterogeneity); ``alpha`` and ``beta`` are in the summary's time unit.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import integrate, optimize, special
 
 from app.predict.hypergeometric import log_hyp2f1
 
@@ -155,7 +156,37 @@ def _log_bracket(
         + np.exp(log_c + log_a_tx - top)
         - np.exp(log_c + log_a_T - top)
     )
-    return top + np.log(np.maximum(inner, np.finfo(float).tiny)), log_alive_term
+    log_bracket = np.array(top + np.log(np.maximum(inner, np.finfo(float).tiny)), ndmin=1)
+    flat_x, flat_t_x, flat_T = (np.broadcast_to(v, x.shape).ravel() for v in (x, t_x, T))
+    for i in np.flatnonzero(np.isnan(log_bracket)):
+        # A 2F1 series did not converge (|alpha - beta| dominates and t_x is small).
+        log_bracket[i] = _log_bracket_by_quadrature(
+            r, alpha, s, beta, flat_x[i], flat_t_x[i], flat_T[i]
+        )
+    return log_bracket.reshape(np.shape(log_alive_term)), log_alive_term
+
+
+def _log_bracket_by_quadrature(
+    r: float, alpha: float, s: float, beta: float, x: float, t_x: float, T: float
+) -> float:
+    """Return the log bracket from its definition: alive at T, or died at tau in (t_x, T].
+
+    Dying at tau contributes E[lambda^x e^(-lambda tau)] E[mu e^(-mu tau)], which is
+    s (alpha+tau)^-(r+x) (beta+tau)^-(s+1) up to the shared factor; scaled by its value at t_x.
+    """
+    log_scale = (r + x) * np.log(alpha + t_x) + (s + 1.0) * np.log(beta + t_x)
+
+    def died_at(tau: float) -> float:
+        return float(
+            s * np.exp(log_scale - (r + x) * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau))
+        )
+
+    with warnings.catch_warnings():
+        # Rare fallback rows: QUADPACK's best estimate is kept even if it warns about accuracy.
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        died, _ = integrate.quad(died_at, t_x, T, epsabs=0.0, epsrel=1e-11, limit=500)
+    alive = np.exp(log_scale - (r + x) * np.log(alpha + T) - s * np.log(beta + T))
+    return float(np.log(alive + died) - log_scale)
 
 
 def _log_a0_part(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize, special
+from scipy import optimize
 
 from app.predict import bgnbd
 from app.predict.model import aggregate_rows
+from tests.predict.integrals import bgnbd_expected_by_integration
 from tests.predict.simulate import simulate_bgnbd
 
 FHL_2005 = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -36,23 +37,6 @@ def test_conditional_expectation_matches_the_paper_example():
     assert round(float(expected), 3) == 1.226
 
 
-def _expected_by_integration(params, t, x, t_x, T):
-    """Return E[Y(t)|x, t_x, T] by integrating over the drop-out probability p numerically.
-
-    Alive customers have p ~ Beta(a, b + x) and lambda ~ Gamma(r + x, alpha + T); given both,
-    E[Y(t)] = (1 - E[exp(-lambda p t)]) / p. No hypergeometric function involved.
-    """
-    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
-
-    def integrand(p):
-        decay = np.exp(-(r + x) * np.log1p(p * t / (alpha + T)))
-        log_density = (a - 1) * np.log(p) + (b + x - 1) * np.log1p(-p) - special.betaln(a, b + x)
-        return -np.expm1(np.log(decay)) / p * np.exp(log_density)
-
-    given_alive, _ = integrate.quad(integrand, 0, 1, limit=400, epsabs=1e-13, epsrel=1e-11)
-    return given_alive * float(bgnbd.p_alive(params, x, t_x, T))
-
-
 @pytest.mark.parametrize(
     ("params", "t", "x", "t_x", "T"),
     [
@@ -65,7 +49,8 @@ def _expected_by_integration(params, t, x, t_x, T):
 )
 def test_conditional_expectation_equals_direct_integration(params, t, x, t_x, T):
     closed_form = float(bgnbd.expected_purchases(params, t, x, t_x, T))
-    assert closed_form == pytest.approx(_expected_by_integration(params, t, x, t_x, T), rel=1e-7)
+    integrated = bgnbd_expected_by_integration(params, t, x, t_x, T)
+    assert closed_form == pytest.approx(integrated, rel=1e-7)
 
 
 def test_p_alive_matches_the_paper_example_shape():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate, special
 
 from app.predict import paretonbd
 from app.predict.model import aggregate_rows
+from tests.predict.integrals import paretonbd_log_likelihood_by_integration
 
 FHL_2005 = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
 
@@ -18,27 +18,6 @@ def test_fit_reproduces_the_published_cdnow_estimates(cdnow_summary):
     assert converged
     assert {k: round(v, 3) for k, v in params.items()} == pytest.approx(FHL_2005, abs=1.5e-3)
     assert round(ll, 1) == -9595.0
-
-
-def _log_likelihood_by_integration(params, x, t_x, T):
-    """Return log L(x, t_x, T) from the model's definition, integrating over the death time.
-
-    Alive at T: E[lambda^x e^(-lambda T)] E[e^(-mu T)]. Died at tau in (t_x, T]:
-    E[lambda^x e^(-lambda tau)] E[mu e^(-mu tau)], both gamma expectations in closed form, the
-    integral over tau by quadrature; no hypergeometric function involved.
-    """
-    r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
-    log_front = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-
-    # Everything is scaled by the integrand's largest value (at tau = t_x) to stay in range.
-    log_scale = (r + x) * np.log(alpha + t_x) + (s + 1) * np.log(beta + t_x)
-
-    def died_at(tau):
-        return s * np.exp(log_scale - (r + x) * np.log(alpha + tau) - (s + 1) * np.log(beta + tau))
-
-    died, _ = integrate.quad(died_at, t_x, T, epsabs=0, epsrel=1e-12, limit=200)
-    alive = np.exp(log_scale - (r + x) * np.log(alpha + T) - s * np.log(beta + T))
-    return log_front - log_scale + np.log(alive + died)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +34,7 @@ def _log_likelihood_by_integration(params, x, t_x, T):
 def test_likelihood_equals_direct_integration(params, x, t_x, T):
     closed_form = paretonbd.log_likelihood(params, x, t_x, T)
     assert closed_form == pytest.approx(
-        _log_likelihood_by_integration(params, x, t_x, T), abs=1e-9
+        paretonbd_log_likelihood_by_integration(params, x, t_x, T), abs=1e-9
     )
 
 
