@@ -21,8 +21,8 @@ PARAM_NAMES = ("r", "alpha", "a", "b")
 # Bounds on each parameter: wide enough for any store, tight enough to keep the optimiser out of
 # regions where the likelihood is flat to machine precision.
 LOG_PARAM_BOUNDS = [(np.log(1e-4), np.log(1e4))] * 4
-# Where a == 1 the conditional expectation is 0/0; its limit is approached within this distance.
-A_NEAR_ONE = 1e-7
+# Within this distance of a == 1 the conditional expectation (0/0 at a == 1) is interpolated.
+A_NEAR_ONE = 1e-4
 C_NEAR_ZERO = 1e-3
 
 Array = NDArray[np.float64]
@@ -101,7 +101,23 @@ def expected_purchases(
     shape = t.shape
     t, x, t_x, T = t.ravel(), x.ravel(), t_x.ravel(), T.ravel()
     if abs(a - 1.0) < A_NEAR_ONE:
-        a = 1.0 + A_NEAR_ONE
+        # The closed form is 0/0 at a = 1 and loses digits near it; E is smooth in a, so
+        # interpolate between a = 1 -+ A_NEAR_ONE (error O(A_NEAR_ONE^2)).
+        low = _expected_if_alive(r, alpha, 1.0 - A_NEAR_ONE, b, t, x, T)
+        high = _expected_if_alive(r, alpha, 1.0 + A_NEAR_ONE, b, t, x, T)
+        weight = (a - (1.0 - A_NEAR_ONE)) / (2.0 * A_NEAR_ONE)
+        expected_if_alive = low + weight * (high - low)
+    else:
+        expected_if_alive = _expected_if_alive(r, alpha, a, b, t, x, T)
+    alive = special.expit(-_log_odds_dead(r, alpha, a, b, x, t_x, T))
+    expected = np.where(t > 0, np.maximum(expected_if_alive * alive, 0.0), 0.0)
+    return expected.reshape(shape)
+
+
+def _expected_if_alive(
+    r: float, alpha: float, a: float, b: float, t: Array, x: Array, T: Array
+) -> Array:
+    """Return E[purchases in t | alive at T] for 1-D arrays, closed form with fallbacks."""
     z = t / (alpha + T + t)
     # Euler's transformation turns ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) into
     # (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z): bounded parameters whatever x is. The 2F1 is
@@ -118,9 +134,7 @@ def expected_purchases(
     near_pole = np.abs(a + b + x - 1.0) < C_NEAR_ZERO
     for i in np.flatnonzero((~np.isfinite(expected_if_alive) | near_pole) & (t > 0)):
         expected_if_alive[i] = _expected_if_alive_by_quadrature(r, alpha, a, b, t[i], x[i], T[i])
-    alive = special.expit(-_log_odds_dead(r, alpha, a, b, x, t_x, T))
-    expected = np.where(t > 0, np.maximum(expected_if_alive * alive, 0.0), 0.0)
-    return expected.reshape(shape)
+    return np.where(t > 0, expected_if_alive, 0.0)
 
 
 def _expected_if_alive_by_quadrature(
@@ -139,7 +153,17 @@ def _expected_if_alive_by_quadrature(
     beta_b = b + x
     log_norm = float(special.betaln(a, beta_b))
 
-    def gain_per_p(p: float) -> float:
+    # For a > 1, E[1/p] = (a+b+x-1)/(a-1) is finite and E = E[1/p] - E[(1 + p scale)^-n / p]:
+    # the subtracted integrand is concentrated near p = 0 where the beta density is smooth, which
+    # is far more accurate than integrating the gain when the horizon is long.
+    subtract = a > 1.0
+    # Integrand = value(p) * p^zero_power * (1-p)^(b+x-1) / B(a, b+x); both value functions are
+    # smooth and bounded on [0, 1].
+    zero_power = a - 2.0 if subtract else a - 1.0
+
+    def value(p: float) -> float:
+        if subtract:
+            return float(np.exp(-n * np.log1p(p * scale)))  # (1 + p scale)^-n
         if p * scale < 1e-12:
             return n * scale  # limit of (1 - (1 + p scale)^-n) / p as p -> 0
         return float(-np.expm1(-n * np.log1p(p * scale)) / p)
@@ -159,18 +183,18 @@ def _expected_if_alive_by_quadrature(
             def integrand(p: float, at_zero: bool = at_zero, at_one: bool = at_one) -> float:
                 log_weight = -log_norm
                 if not at_zero:
-                    log_weight += (a - 1.0) * np.log(p)
+                    log_weight += zero_power * np.log(p)
                 if not at_one:
                     log_weight += (beta_b - 1.0) * np.log1p(-p)
-                return gain_per_p(p) * float(np.exp(log_weight))
+                return value(p) * float(np.exp(log_weight))
 
-            wvar = (a - 1.0 if at_zero else 0.0, beta_b - 1.0 if at_one else 0.0)
+            wvar = (zero_power if at_zero else 0.0, beta_b - 1.0 if at_one else 0.0)
             piece, _ = integrate.quad(
                 integrand, low, high, weight="alg", wvar=wvar, epsabs=0.0, epsrel=1e-11,
                 limit=200,
             )
             total += piece
-    return total
+    return (a + beta_b - 1.0) / (a - 1.0) - total if subtract else total
 
 
 def _converged(result: optimize.OptimizeResult, n_customers: float) -> bool:

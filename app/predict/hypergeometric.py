@@ -12,7 +12,8 @@ SciPy's compiled ``hyp2f1`` where it is trustworthy for a = 1: ``z <= SCIPY_TRUS
 finite positive result (tests compare it with the series there). SciPy is *not* used for the
 BG/NBD parameters: with a large and b near 0 it is off in the 7th digit. Everything else goes
 through the series. Where even the series would need more than ``SERIES_MAX_TERMS`` terms
-(z within a few percent of 1) the result is NaN and the caller evaluates its quantity by quadrature
+(z within a few percent of 1), or where alternating terms cancel more than five digits, the
+result is NaN and the caller evaluates its quantity by quadrature
 of the integral the 2F1 came from.
 """
 
@@ -25,6 +26,7 @@ from scipy import special
 SERIES_TOLERANCE = 1e-15
 SERIES_MAX_TERMS = 1_000
 SCIPY_TRUSTED_Z = 0.9
+CANCELLATION_LIMIT = 1e-5
 
 
 def log_hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> NDArray[np.float64]:
@@ -101,4 +103,7 @@ def _series(
         log_abs = scale + np.log(np.abs(total))
     sign = np.where(total < 0, -1.0, 1.0)
     log_abs[active] = np.nan  # not converged: the caller integrates instead
+    # total is the sum relative to the largest term: below CANCELLATION_LIMIT, alternating terms
+    # have cancelled away too many digits (a large negative first parameter); integrate instead.
+    log_abs[np.abs(total) < CANCELLATION_LIMIT] = np.nan
     return log_abs, sign

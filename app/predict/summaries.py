@@ -63,7 +63,9 @@ def summarise_orders(
 
 def _to_calendar_days(times: ArrayLike) -> np.ndarray:
     """Return datetime64[D] wall-clock calendar days, dropping any timezone without converting."""
-    stamps = pd.to_datetime(pd.Series(np.asarray(times, dtype=object)))
+    if isinstance(times, np.ndarray) and np.issubdtype(times.dtype, np.datetime64):
+        return times.astype("datetime64[D]")  # fast path: already naive datetime64
+    stamps = pd.Series(pd.to_datetime(pd.Series(times) if np.ndim(times) else [times]))
     if isinstance(stamps.dtype, pd.DatetimeTZDtype):
         stamps = stamps.dt.tz_localize(None)
     return stamps.to_numpy().astype("datetime64[D]")
