@@ -37,7 +37,9 @@ def simulate_orders(n_customers: int, history_days: int, seed: int = 7) -> pd.Da
     cid = np.concatenate(ids)
     day = np.concatenate(times)
     stamps = np.datetime64("2020-01-01") + (day * 86400).astype("timedelta64[s]")
-    values = rng.gamma(4.0, 10.0, cid.size)
+    # Gamma-Gamma spend: each customer's orders ~ Gamma(p=4, nu), nu ~ Gamma(q=3, gamma=100).
+    nu = rng.gamma(3.0, 1.0 / 100.0, n_customers)
+    values = rng.gamma(4.0, 1.0 / nu[cid])
     return pd.DataFrame({"customer_id": cid, "order_time": stamps, "value": values})
 
 
@@ -59,6 +61,7 @@ def main() -> None:
     print(f"summarise {summarised - began:.2f}s  fit {fitted - summarised:.2f}s  "
           f"score {scored - fitted:.2f}s")
     print(model.name, model.params, model.candidates)
+    print("spend", model.spend_params)
     print(scores.describe().T)
 
 

@@ -82,15 +82,19 @@ def aggregate_rows(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 def fit_best(summary: pd.DataFrame) -> tuple[str, dict[str, float], float, dict[str, float]]:
-    """Fit BG/NBD and Pareto/NBD; return (name, params, log-likelihood, all candidates' LL)."""
+    """Fit BG/NBD and Pareto/NBD; return (name, params, log-likelihood, all candidates' LL).
+
+    Both models have four parameters, so the higher log-likelihood is the better fit. A model
+    whose optimiser did not converge is left out; ValueError if neither converged.
+    """
     x, t_x, T, weights = aggregate_rows(summary)
     candidates: dict[str, tuple[dict[str, float], float]] = {}
     for name, module in MODELS.items():
-        params, ll, _converged = module.fit(x, t_x, T, weights)
-        if math.isfinite(ll) and all(math.isfinite(v) for v in params.values()):
+        params, ll, converged = module.fit(x, t_x, T, weights)
+        if converged and math.isfinite(ll) and all(math.isfinite(v) for v in params.values()):
             candidates[name] = (params, ll)
     if not candidates:
-        raise ValueError("no purchase model produced a finite fit")
+        raise ValueError("neither BG/NBD nor Pareto/NBD converged to a finite fit")
     name = max(candidates, key=lambda n: candidates[n][1])
     params, ll = candidates[name]
     return name, params, ll, {n: c[1] for n, c in candidates.items()}
@@ -149,7 +153,14 @@ def score(
     clv_months: int = CLV_MONTHS,
     monthly_discount_rate: float = MONTHLY_DISCOUNT_RATE,
 ) -> pd.DataFrame:
-    """Return per-customer p_alive, expected orders, next-order days, spend and 12-month CLV."""
+    """Return per-customer p_alive, expected orders, next-order days, spend and 12-month CLV.
+
+    Columns: ``p_alive``; ``expected_orders_<horizon_days>d`` (``expected_orders_90d`` by
+    default); ``expected_next_order_days`` (median days from as_of to the next order if the
+    customer is alive, capped at MAX_NEXT_ORDER_DAYS); ``expected_spend`` (per order, from
+    Gamma-Gamma); ``predicted_clv_12m`` (discounted, see app.predict.clv). The summary may be in
+    any time unit (its ``attrs["unit_days"]``); it is converted to the model's.
+    """
     module = MODELS[model.name]
     to_model_units = float(summary.attrs.get(UNIT_DAYS_ATTR, model.unit_days)) / model.unit_days
     rows = summary[["frequency", "recency", "T"]].to_numpy(dtype=float, copy=True)

@@ -10,9 +10,11 @@ import pytest
 
 from app.predict import (
     FittedModel,
+    bgnbd,
     churn_band,
     fit_best,
     fit_store,
+    paretonbd,
     score,
     summarise_orders,
     value_tier_cutoffs,
@@ -157,3 +159,15 @@ def test_value_tiers_split_top_20_next_30_and_ties_share_a_tier():
     # Stored cut-offs score a newcomer later without the rest of the store.
     cutoffs = value_tier_cutoffs(clv)
     assert list(value_tiers([90.0, 60.0, 10.0], cutoffs)) == ["high", "medium", "low"]
+
+
+def test_optimiser_failure_falls_back_to_the_prior(monkeypatch, cdnow_summary):
+    def not_converged(x, t_x, T, weights=None):
+        return {"r": 1.0, "alpha": 1.0, "a": 1.0, "b": 1.0, "s": 1.0, "beta": 1.0}, -1e9, False
+
+    monkeypatch.setattr(bgnbd, "fit", not_converged)
+    monkeypatch.setattr(paretonbd, "fit", not_converged)
+    model = fit_store(cdnow_summary)
+    assert model.basis == "prior"
+    assert "converged" in model.reason
+    assert np.isfinite(score(model, cdnow_summary).to_numpy()).all()
