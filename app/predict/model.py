@@ -180,13 +180,8 @@ def score(
 
     monetary = _column(summary, "monetary")
     spend = gammagamma.expected_spend(model.spend_params, summary["frequency"], monetary)
-    future_orders = np.column_stack(
-        [expected_orders_by_days(m * 365.25 / 12) for m in range(1, clv_months + 1)]
-    )[inverse]
     clv = discounted_clv(
-        lambda days: future_orders[:, round(days / (365.25 / 12)) - 1]
-        if days > 0
-        else np.zeros(len(inverse)),
+        lambda days: expected_orders_by_days(days)[inverse],
         spend,
         months=clv_months,
         monthly_discount_rate=monthly_discount_rate,
@@ -239,8 +234,8 @@ def _median_days_to_next_order(
 
     Under both models an alive customer's purchase rate has posterior Gamma(r + x, alpha + T), so
     the waiting time is Lomax: P(W > w) = ((alpha+T)/(alpha+T+w))^(r+x), whose median is
-    (alpha + T)(2^(1/(r+x)) - 1). Multiply by nothing: P(alive) is reported separately, and the
-    median of a time that may be infinite (a dead customer) would not be informative.
+    (alpha + T)(2^(1/(r+x)) - 1). It is deliberately conditional on being alive: P(alive) is
+    reported beside it, and an unconditional median is infinite for anyone with P(alive) < 1/2.
     """
     shape = params["r"] + x
     median_units = (params["alpha"] + T) * np.expm1(np.minimum(np.log(2.0) / shape, 700.0))

@@ -74,9 +74,10 @@ def fit(
         result = optimize.minimize(
             negative_ll,
             np.log(start),
+            jac="3-point",  # central differences: the optimum is flat along beta
             method="L-BFGS-B",
             bounds=LOG_PARAM_BOUNDS,
-            options={"ftol": 1e-12, "maxiter": 1000},
+            options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000},
         )
         params = dict(zip(PARAM_NAMES, np.exp(result.x).tolist(), strict=True))
         ll = -float(result.fun)
