@@ -1,0 +1,23 @@
+"""Pure prediction core: BG/NBD or Pareto/NBD purchases, Gamma-Gamma spend, discounted CLV."""
+
+from app.predict.model import (
+    FittedModel,
+    churn_band,
+    fit_best,
+    fit_store,
+    score,
+    value_tier_cutoffs,
+    value_tiers,
+)
+from app.predict.summaries import summarise_orders
+
+__all__ = [
+    "FittedModel",
+    "churn_band",
+    "fit_best",
+    "fit_store",
+    "score",
+    "summarise_orders",
+    "value_tier_cutoffs",
+    "value_tiers",
+]
