@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: configuration, database, Redis, Celery, blueprints. No import-time work."""
     app = Flask(__name__, instance_relative_config=True)
     overrides = dict(config or {})
-    if "INSTANCE_PATH" in overrides:
-        app.instance_path = str(overrides.pop("INSTANCE_PATH"))
+    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("TAGWISE_INSTANCE_PATH")
+    if instance_path:
+        app.instance_path = str(instance_path)
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(instance, overrides))
