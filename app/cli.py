@@ -126,6 +126,66 @@ def stores_add(platform: str, domain: str, access_token: str, webhook_secret: st
     click.echo(store_id)
 
 
+# --------------------------------------------------------------------------- segments
+
+
+@main.group("segments")
+def segments_group() -> None:
+    """Built-in and rule segments."""
+
+
+def _compile_or_fail(rule_text: str):
+    from app.segments.rules import RuleError, compile_rule
+
+    try:
+        return compile_rule(rule_text)
+    except RuleError as exc:
+        raise click.ClickException(f"rule rejected: {exc}") from exc
+
+
+@segments_group.command("add")
+@click.option("--store", "store_id", type=int, required=True)
+@click.option("--key", required=True, help="Tag suffix, e.g. vip-regulars → tw:vip-regulars")
+@click.option("--name", default=None)
+@click.option("--rule", "rule_text", required=True,
+              help="e.g. \"days_since_last_order <= 30 and orders_count >= 3\"")
+@with_appcontext
+def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> None:
+    """Add a rule segment (checked before it is saved); it applies from the next event."""
+    from app.models import Segment
+    from app.segments.catalogue import slugify
+
+    if slugify(key) != key:
+        raise click.BadParameter(f"use lower-case letters, digits and dashes: {slugify(key)!r}",
+                                 param_hint="--key")
+    _compile_or_fail(rule_text)
+    with db().session() as session:
+        _store(session, store_id)
+        if session.execute(select(Segment).filter_by(store_id=store_id, key=key)).scalar():
+            raise click.ClickException(f"segment {key} already exists")
+        session.add(Segment(store_id=store_id, key=key, name=name or key, kind="rule",
+                            rule_text=rule_text))
+    click.echo(f"segment {key} added; run `tagwise rescore --store {store_id}` to apply it now")
+
+
+@segments_group.command("preview")
+@click.option("--store", "store_id", type=int, required=True)
+@click.option("--rule", "rule_text", required=True)
+@with_appcontext
+def segments_preview(store_id: int, rule_text: str) -> None:
+    """Count the customers a rule would select now, with a sample."""
+    from app.db import utcnow
+    from app.processing import stored_profiles
+    from app.segments.rules import preview
+
+    rule = _compile_or_fail(rule_text)
+    with db().session() as session:
+        frame = stored_profiles(session, _store(session, store_id), utcnow())
+    result = preview(rule, frame)
+    click.echo(f"{result['count']} of {result['total']} customers ({result['share']:.1%}); "
+               f"sample ids: {result['sample']}")
+
+
 # --------------------------------------------------------------------------- work
 
 

@@ -19,15 +19,18 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Customer, LineItem, Membership, Order, Profile, Refund, Segment, Store
+from app.predict import FittedModel
 from app.profiles.build import (
     Scoring,
     StoreInputs,
     fit_scoring,
     memberships,
     metrics_as_of,
+    predict,
     score_profiles,
 )
 from app.profiles.metrics import empty_orders
+from app.segments.rules import Rule, compile_rule
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,13 @@ def disabled_builtins(session: Session, store: Store) -> tuple[str, ...]:
         store_id=store.id, kind="builtin", enabled=False)).scalars())
 
 
+def rule_segments(session: Session, store: Store) -> tuple[tuple[str, Rule], ...]:
+    """The store's enabled rule segments, compiled (their text was checked when saved)."""
+    rows = session.execute(select(Segment.key, Segment.rule_text).filter_by(
+        store_id=store.id, kind="rule", enabled=True).order_by(Segment.key)).all()
+    return tuple((key, compile_rule(text)) for key, text in rows)
+
+
 def refresh_customers(db: Database, session: Session, store: Store, customer_ids: list[int],
                       now: datetime) -> RefreshResult:
     """Recompute the given customers against the store's stored scoring (a webhook's path)."""
@@ -132,7 +142,12 @@ def refresh_customers(db: Database, session: Session, store: Store, customer_ids
     inputs = load_inputs(session, store, customer_ids)
     profiles = metrics_as_of(inputs, as_of)
     scoring = Scoring.from_dict(store.scoring)
-    profiles = score_profiles(profiles, scoring, as_of)
+    stored = store.prediction_model or {}
+    model = FittedModel.from_dict(stored["model"]) if stored.get("model") else None
+    cutoffs = stored.get("value_cutoffs")
+    predictions, _ = predict(inputs.orders, as_of, store.timezone, model,
+                             tuple(cutoffs) if cutoffs else None)
+    profiles = score_profiles(profiles, scoring, as_of, predictions)
     result = write_profiles(db, session, store, profiles, scoring, now)
     gone = set(customer_ids) - set(int(i) for i in inputs.customer_ids)
     result.changed.extend(close_memberships(session, sorted(gone), now))
@@ -146,8 +161,13 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     inputs = load_inputs(session, store, None, as_of)
     profiles = metrics_as_of(inputs, as_of_ts)
     scoring = fit_scoring(profiles)
-    profiles = score_profiles(profiles, scoring, as_of_ts)
+    predictions, model = predict(inputs.orders, as_of_ts, store.timezone)
+    profiles = score_profiles(profiles, scoring, as_of_ts, predictions)
     store.scoring = scoring.to_dict()
+    cutoffs = predictions.attrs["value_cutoffs"]
+    store.prediction_model = {"model": model.to_dict(), "fitted_at": now.isoformat(),
+                              "as_of": as_of_ts.isoformat(),
+                              "value_cutoffs": list(cutoffs) if cutoffs else None}
     store.rescored_at = now
     return write_profiles(db, session, store, profiles, scoring, now)
 
@@ -155,7 +175,8 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
 def write_profiles(db: Database, session: Session, store: Store, profiles: pd.DataFrame,
                    scoring: Scoring, now: datetime) -> RefreshResult:
     """Upsert profile rows and move memberships; report who changed."""
-    members = memberships(profiles, scoring, disabled_builtins(session, store))
+    members = memberships(profiles, scoring, disabled_builtins(session, store),
+                          rule_segments(session, store))
     records = _profile_records(profiles, members, store.id, now)
     if records:
         insert = db.insert(Profile)
@@ -225,3 +246,18 @@ def close_memberships(session: Session, customer_ids: list[int], now: datetime) 
         session.execute(update(Profile).where(Profile.customer_id.in_(chunk))
                         .values(segment_keys=[], explanations={}))
     return moved
+
+
+def stored_profiles(session: Session, store: Store, now: datetime) -> pd.DataFrame:
+    """The store's stored profiles as a frame, with the day counts as of ``now`` (for previews)."""
+    from app.profiles.build import days_between
+
+    columns = [Profile.customer_id, *(getattr(Profile, c) for c in PROFILE_COLUMNS)]
+    rows = session.execute(select(*columns).where(Profile.store_id == store.id)).all()
+    frame = pd.DataFrame(rows, columns=["customer_id", *PROFILE_COLUMNS]).set_index("customer_id")
+    for column in ("first_order_at", "last_order_at", "expected_next_order_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    as_of = pd.Timestamp(now)
+    frame["days_since_first_order"] = days_between(frame["first_order_at"], as_of)
+    frame["days_since_last_order"] = days_between(frame["last_order_at"], as_of)
+    return frame

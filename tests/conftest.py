@@ -20,6 +20,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SHOPIFY_SECRET = "shpss_test_app_secret"
 API_TOKEN = "test-api-token"
 SHOP = "tagwise-test.myshopify.com"
+OTHER_ID = 4242  # a second customer known to the stand-in shop
 
 
 def _migrate(url: str) -> None:
@@ -124,3 +125,16 @@ def shopify_headers(body: bytes, topic: str, webhook_id: str, *, shop: str = SHO
         "X-Shopify-API-Version": "2026-07",
         "X-Shopify-Webhook-Id": webhook_id,
     }
+
+
+@pytest.fixture
+def shop():
+    """A stand-in shop with the captured customer (carrying a merchant tag) and one other."""
+    from tests.shopify_helpers import CUSTOMER_ID
+    from tests.standins.server import serving
+    from tests.standins.shopify import ShopifyStandIn
+
+    stand_in = ShopifyStandIn(customers={str(CUSTOMER_ID): ["VIP"], str(OTHER_ID): []})
+    with serving(stand_in) as url:
+        stand_in.url = url
+        yield stand_in

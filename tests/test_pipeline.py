@@ -5,12 +5,11 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import delete, select
 
 from app.db import Base
 from app.models import Customer, InboxEvent, Membership, Profile, Store, SyncAttempt
-from tests.conftest import API_TOKEN, SHOP, fixture_json
+from tests.conftest import API_TOKEN, OTHER_ID, SHOP, fixture_json
 from tests.shopify_helpers import (
     CUSTOMER_ID,
     days_ago,
@@ -20,18 +19,6 @@ from tests.shopify_helpers import (
     refund_payload,
     sync_dirty,
 )
-from tests.standins.server import serving
-from tests.standins.shopify import ShopifyStandIn
-
-OTHER_ID = 4242
-
-
-@pytest.fixture
-def shop():
-    stand_in = ShopifyStandIn(customers={str(CUSTOMER_ID): ["VIP"], str(OTHER_ID): []})
-    with serving(stand_in) as url:
-        stand_in.url = url
-        yield stand_in
 
 
 def add_store(app, shop, *extra: str) -> int:

@@ -62,3 +62,25 @@ def list_inbox(store_id: int):
         rows = session.execute(select(InboxEvent).filter_by(store_id=store_id, status=status)
                                .order_by(InboxEvent.id.desc()).limit(INBOX_PAGE)).scalars()
         return jsonify({"events": [serialise.inbox_event(e) for e in rows]})
+
+
+@bp.get("/stores/<int:store_id>/model")
+def show_model(store_id: int):
+    """The fitted prediction model: name, parameters, time unit, likelihood, basis."""
+    with db().session() as session:
+        store = get_store(session, store_id)
+        stored = store.prediction_model
+        if not stored:
+            raise ApiError(404, "model_not_fitted",
+                           f"store {store_id} has not been rescored yet (tagwise rescore)")
+        model = stored["model"]
+        return jsonify({
+            "model": model.get("name"), "params": model.get("params"),
+            "time_unit_days": model.get("unit_days"),
+            "log_likelihood": model.get("log_likelihood"),
+            "n_customers": model.get("n_customers"), "basis": model.get("basis"),
+            "reason": model.get("reason"), "spend_params": model.get("spend_params"),
+            "spend_basis": model.get("spend_basis"), "candidates": model.get("candidates"),
+            "value_cutoffs": stored.get("value_cutoffs"), "fitted_at": stored.get("fitted_at"),
+            "as_of": stored.get("as_of"),
+        })

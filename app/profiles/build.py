@@ -12,10 +12,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from app.predict import (
+    FittedModel,
+    churn_band,
+    fit_store,
+    score,
+    summarise_orders,
+    value_tier_cutoffs,
+    value_tiers,
+)
 from app.profiles import lifecycle, rfm
 from app.profiles.metrics import SECONDS_PER_DAY, compute_metrics
 from app.segments.catalogue import evaluate_builtins
+from app.segments.rules import Rule
 
+PREDICTION_HORIZON_DAYS = 90
 MIN_BIG_BASKET_ITEMS = 3.0
 BIG_BASKET_QUANTILE = 0.8
 
@@ -99,17 +110,56 @@ def score_profiles(profiles: pd.DataFrame, scoring: Scoring, as_of: pd.Timestamp
         profiles["median_days_between_orders"], scoring.default_cadence_days)
     predictions = predictions if predictions is not None else pd.DataFrame(index=profiles.index)
     for column in (*PREDICTION_COLUMNS, "churn_risk", "value_tier", "prediction_basis"):
-        profiles[column] = predictions[column] if column in predictions else np.nan
+        values = predictions[column] if column in predictions else None
+        profiles[column] = values.reindex(profiles.index) if values is not None else np.nan
     days = profiles["days_until_next_order"].astype(float)
-    profiles["expected_next_order_at"] = as_of + pd.to_timedelta(days, unit="D")
+    profiles["expected_next_order_at"] = (as_of + pd.to_timedelta(days, unit="D")).dt.floor("D")
     return profiles
 
 
-def memberships(profiles: pd.DataFrame, scoring: Scoring,
-                disabled: tuple[str, ...] = ()) -> dict[int, dict[str, str]]:
-    """Each customer's segment keys with their explanations."""
+def memberships(profiles: pd.DataFrame, scoring: Scoring, disabled: tuple[str, ...] = (),
+                rules: tuple[tuple[str, Rule], ...] = ()) -> dict[int, dict[str, str]]:
+    """Each customer's segment keys with their explanations (built-ins, then the store's rules)."""
     found = evaluate_builtins(profiles, scoring.to_dict(), disabled)
     result: dict[int, dict[str, str]] = {int(c): {} for c in profiles.index}
     for customer_id, key, why in found.itertuples(index=False):
         result[int(customer_id)][key] = why
+    for key, rule in rules:
+        matched = profiles.index[rule.evaluate_frame(profiles).to_numpy(bool)]
+        columns = sorted(rule.fields)
+        for customer_id, row in zip(matched, profiles.loc[matched, columns].to_dict("records"),
+                                    strict=True):
+            result[int(customer_id)][key] = rule.explain(row)
     return result
+
+
+def predict(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str,
+            model: FittedModel | None = None,
+            value_cutoffs: tuple[float, float] | None = None,
+            ) -> tuple[pd.DataFrame, FittedModel]:
+    """Score customers with a stored fit, or fit the store (a prior when it is too small).
+
+    Value tiers need store-wide cut-offs: given, they are used; when fitting, they come from
+    this fit; with a stored fit but no cut-offs, tiers stay empty rather than guessed.
+    """
+    live = orders.loc[~orders["cancelled"]]
+    summary = summarise_orders(live["customer_id"].to_numpy(),
+                               live["created_at"].dt.tz_convert(timezone),
+                               as_of.tz_convert(timezone), values=live["net"].to_numpy())
+    fitting = model is None
+    if fitting:
+        model = fit_store(summary)
+    scored = score(model, summary, PREDICTION_HORIZON_DAYS)
+    out = pd.DataFrame(index=summary.index)
+    out["p_alive"] = scored["p_alive"]
+    out["expected_orders_90d"] = scored["expected_orders_90d"]
+    out["predicted_clv_12m"] = scored["predicted_clv_12m"]
+    out["days_until_next_order"] = scored["expected_next_order_days"]
+    out["churn_risk"] = churn_band(scored["p_alive"])
+    if fitting and value_cutoffs is None and len(scored):
+        value_cutoffs = value_tier_cutoffs(scored["predicted_clv_12m"])
+    out["value_tier"] = (value_tiers(scored["predicted_clv_12m"], tuple(value_cutoffs))
+                         if value_cutoffs is not None else None)
+    out["prediction_basis"] = model.basis
+    out.attrs["value_cutoffs"] = value_cutoffs
+    return out, model
