@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from flask import current_app
@@ -10,8 +11,10 @@ from app.models import Destination, Store
 from connectors.base import Attempt, RetryPolicy, TagWriter
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.writer import ShopifyTagWriter
+from connectors.woocommerce.client import WooCommerceClient
+from connectors.woocommerce.writer import WooCommerceMetaWriter
 
-DESTINATION_KINDS = ("shopify_tags",)
+DESTINATION_KINDS = ("shopify_tags", "woocommerce_meta")
 
 
 class DestinationUnavailable(Exception):
@@ -39,4 +42,12 @@ def make_writer(store: Store, destination: Destination,
                                current_app.config["SHOPIFY_API_VERSION"],
                                on_attempt=on_attempt, policy=policy)
         return ShopifyTagWriter(client)
+    if destination.kind == "woocommerce_meta":
+        if not store.access_token_enc:
+            raise DestinationUnavailable("no REST API credentials")
+        credentials = json.loads(box.decrypt(store.access_token_enc))
+        woo = WooCommerceClient(store.api_base_url or store.domain, credentials["consumer_key"],
+                                credentials["consumer_secret"], on_attempt=on_attempt,
+                                policy=policy)
+        return WooCommerceMetaWriter(woo, prefix=store.tag_prefix)
     raise DestinationUnavailable(f"unknown destination kind {destination.kind}")

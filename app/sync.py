@@ -22,6 +22,7 @@ from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
 
 log = logging.getLogger(__name__)
 ID_CHUNK = 900
+STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta")
 PROPERTY_FIELDS = ("r_score", "f_score", "m_score", "rfm_group", "p_alive",
                    "predicted_clv_12m", "churn_risk", "value_tier", "expected_next_order_at")
 
@@ -62,8 +63,8 @@ def pending_changes(session: Session, store: Store, destination: Destination,
                 for row in session.execute(query.where(Customer.id.in_(ids[i:i + ID_CHUNK])))]
     changes = []
     for customer, profile, state in rows:
-        if destination.kind == "shopify_tags" and customer.platform_id is None:
-            continue  # a guest has no Shopify customer to carry tags
+        if destination.kind in STORE_DESTINATIONS and customer.platform_id is None:
+            continue  # a guest has no customer record in the store to carry tags
         wanted = wanted_tags(store, profile, customer)
         confirmed = frozenset(state.tags) if state else frozenset()
         if wanted == confirmed and not (full and wanted):

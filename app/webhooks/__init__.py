@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
-from app.webhooks import shopify  # noqa: E402,F401  (routes register on bp)
+from app.webhooks import shopify, woocommerce  # noqa: E402,F401  (routes register on bp)
