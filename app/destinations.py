@@ -9,12 +9,15 @@ from flask import current_app
 
 from app.models import Destination, Store
 from connectors.base import Attempt, RetryPolicy, TagWriter
+from connectors.klaviyo import KlaviyoClient, KlaviyoWriter
+from connectors.mailchimp import MailchimpClient, MailchimpWriter
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.writer import ShopifyTagWriter
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.writer import WooCommerceMetaWriter
 
-DESTINATION_KINDS = ("shopify_tags", "woocommerce_meta")
+DESTINATION_KINDS = ("shopify_tags", "woocommerce_meta", "klaviyo", "mailchimp")
+EMAIL_DESTINATIONS = ("klaviyo", "mailchimp")
 
 
 class DestinationUnavailable(Exception):
@@ -50,4 +53,17 @@ def make_writer(store: Store, destination: Destination,
                                 credentials["consumer_secret"], on_attempt=on_attempt,
                                 policy=policy)
         return WooCommerceMetaWriter(woo, prefix=store.tag_prefix)
+    if destination.kind in EMAIL_DESTINATIONS:
+        if not destination.credentials_enc:
+            raise DestinationUnavailable("no API key")
+        api_key = box.decrypt(destination.credentials_enc)
+        base_url = destination.config.get("api_base_url")
+        if destination.kind == "klaviyo":
+            options = {"base_url": base_url} if base_url else {}
+            klaviyo = KlaviyoClient(api_key, on_attempt=on_attempt, policy=policy, **options)
+            return KlaviyoWriter(klaviyo, prefix=store.tag_prefix,
+                                 list_per_segment=bool(destination.config.get("list_per_segment")))
+        mailchimp = MailchimpClient(api_key, base_url=base_url, on_attempt=on_attempt,
+                                    policy=policy)
+        return MailchimpWriter(mailchimp, destination.config["list_id"], prefix=store.tag_prefix)
     raise DestinationUnavailable(f"unknown destination kind {destination.kind}")

@@ -65,6 +65,8 @@ def pending_changes(session: Session, store: Store, destination: Destination,
     for customer, profile, state in rows:
         if destination.kind in STORE_DESTINATIONS and customer.platform_id is None:
             continue  # a guest has no customer record in the store to carry tags
+        if destination.kind not in STORE_DESTINATIONS and not _reachable(customer, destination):
+            continue
         wanted = wanted_tags(store, profile, customer)
         confirmed = frozenset(state.tags) if state else frozenset()
         if wanted == confirmed and not (full and wanted):
@@ -75,6 +77,13 @@ def pending_changes(session: Session, store: Store, destination: Destination,
             email=customer.email, tags=wanted, add=wanted - confirmed if not full else wanted,
             remove=confirmed - wanted, properties=properties))
     return changes
+
+
+def _reachable(customer: Customer, destination: Destination) -> bool:
+    """Email tools get customers with an email who consented, unless told to include all."""
+    if not customer.email:
+        return False
+    return bool(customer.accepts_marketing) or bool(destination.config.get("include_all"))
 
 
 def sync_customers(session: Session, store: Store, destination: Destination,
