@@ -71,12 +71,18 @@ def pending_changes(session: Session, store: Store, destination: Destination,
         confirmed = frozenset(state.tags) if state else frozenset()
         if wanted == confirmed and not (full and wanted):
             continue
-        properties = {name: getattr(profile, name) for name in PROPERTY_FIELDS} if profile else {}
+        properties = _properties(profile) if profile else {}
         changes.append(TagChange(
             customer_id=customer.id, platform_customer_id=customer.platform_id,
             email=customer.email, tags=wanted, add=wanted - confirmed if not full else wanted,
             remove=confirmed - wanted, properties=properties))
     return changes
+
+
+def _properties(profile: Profile) -> dict[str, object]:
+    """Profile scalars for destinations that store them; timestamps as ISO 8601 strings."""
+    values = {name: getattr(profile, name) for name in PROPERTY_FIELDS}
+    return {name: v.isoformat() if isinstance(v, datetime) else v for name, v in values.items()}
 
 
 def _reachable(customer: Customer, destination: Destination) -> bool:

@@ -43,7 +43,10 @@ def test_rescore_writes_predictions_and_reports_the_prior_basis(app, client, sho
     assert view["predicted_clv_12m"] >= 0 and view["value_tier"] in {"high", "medium", "low"}
     assert view["churn_risk"] in {"high", "medium", "low"}
     churn = [s for s in view["segments"] if s["key"].startswith("churn-risk-")]
-    assert len(churn) == 1 and churn[0]["explanation"].startswith("P(alive) ")
+    assert len(churn) == 1
+    band = churn[0]["key"].removeprefix("churn-risk-")
+    bound = {"high": "< 0.30", "medium": "< 0.70", "low": ">= 0.70"}[band]
+    assert churn[0]["explanation"] == f"P(alive) {view['p_alive']:.2f} {bound}"
 
 
 def test_rescore_as_of_ignores_later_orders(app, client, shop):

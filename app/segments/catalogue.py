@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from app.predict.model import CHURN_HIGH_BELOW, CHURN_MEDIUM_BELOW
 from app.profiles.rfm import RFM_GROUPS
 
 LIFECYCLE_STAGES = ("new", "active", "lapsing", "churned")
@@ -93,7 +94,11 @@ def _lifecycle(p: pd.DataFrame, scoring: dict):
 
 def _predictive(p: pd.DataFrame, _: dict):
     has = p["churn_risk"].notna()
-    yield has, "churn-risk-" + p["churn_risk"].astype(str), "P(alive) " + _num(p["p_alive"], 2)
+    bound = p["churn_risk"].map({"high": f"< {CHURN_HIGH_BELOW:.2f}",
+                                 "medium": f"< {CHURN_MEDIUM_BELOW:.2f}",
+                                 "low": f">= {CHURN_MEDIUM_BELOW:.2f}"})
+    yield (has, "churn-risk-" + p["churn_risk"].astype(str),
+           "P(alive) " + _num(p["p_alive"], 2) + " " + bound.astype(str))
     has = p["value_tier"].notna()
     yield (has, "value-" + p["value_tier"].astype(str),
            "predicted 12-month CLV " + _num(p["predicted_clv_12m"], 2))
