@@ -341,6 +341,30 @@ def rescore_command(store_id: int, as_of: datetime | None) -> None:
     click.echo(f"rescored {counts['customers']} customers; {counts['changed']} changed segments")
 
 
+@main.command("backfill")
+@click.option("--store", "store_id", type=int, required=True)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Only what changed since this day (UTC); default: the whole history")
+@with_appcontext
+def backfill_command(store_id: int, since: datetime | None) -> None:
+    """Import a WooCommerce store's customers and orders through the ingest path, then rescore."""
+    from connectors.base import ConnectorError
+    from tasks.reconcile import import_resources
+    from tasks.rescore import run_rescore
+
+    start = since.replace(tzinfo=UTC) if since else None
+    with click.progressbar(length=0, label="importing", show_pos=True) as bar:
+        try:
+            counts = import_resources(store_id, start, bar.update)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        except ConnectorError as exc:
+            raise click.ClickException(f"the store's API failed: {exc}") from exc
+    click.echo(f"read {counts['seen']}, new {counts['new']}, rejected {counts['rejected']}")
+    result = run_rescore(store_id)
+    click.echo(f"rescored {result['customers']} customers")
+
+
 @main.command("sync")
 @click.option("--store", "store_id", type=int, required=True)
 @click.option("--dry-run", is_flag=True, help="Show the diff; send nothing")

@@ -13,10 +13,12 @@ ROUTES = {
     "tasks.ingest.*": {"queue": "realtime"},
     "tasks.sync.*": {"queue": "sync"},
     "tasks.rescore.*": {"queue": "bulk"},
+    "tasks.reconcile.*": {"queue": "bulk"},
     "tasks.sweep.*": {"queue": "realtime"},
 }
 SWEEP_INTERVAL_SECONDS = 30.0
 FULL_SYNC_INTERVAL_SECONDS = 300.0
+RECONCILE_INTERVAL_SECONDS = 900.0
 # Countdowns and ETAs must stay below this, or Redis redelivers the message early.
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
@@ -46,6 +48,8 @@ def celery_init_app(app: Flask) -> Celery:
             "sweep-inbox": {"task": "tasks.sweep.sweep_inbox",
                             "schedule": SWEEP_INTERVAL_SECONDS},
             "sync-all": {"task": "tasks.sync.sync_all", "schedule": FULL_SYNC_INTERVAL_SECONDS},
+            "reconcile-all": {"task": "tasks.reconcile.reconcile_all",
+                              "schedule": RECONCILE_INTERVAL_SECONDS},
             "rescore-all": {"task": "tasks.rescore.rescore_all",
                             "schedule": crontab(minute=0, hour=app.config["RESCORE_HOUR_UTC"])},
         },

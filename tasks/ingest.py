@@ -15,6 +15,15 @@ log = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 5
 
 
+def apply_processed(processed) -> None:
+    """After commit: refresh the hot profiles and queue the debounced syncs."""
+    if processed.profiles:
+        hot.save_profiles(current_app.extensions["redis"], processed.store_id, processed.profiles)
+    if processed.changed:
+        for destination_id in processed.destination_ids:
+            schedule_sync(destination_id, processed.changed)
+
+
 @shared_task(bind=True, acks_late=True, max_retries=None)
 def ingest_event(self, inbox_id: int) -> str:
     """Process one inbox event (idempotent); retry with backoff, park after the limit."""
@@ -28,9 +37,5 @@ def ingest_event(self, inbox_id: int) -> str:
             raise self.retry(countdown=RETRY_BASE_SECONDS * 2 ** self.request.retries,
                              exc=exc) from exc
         return status
-    if processed.profiles:
-        hot.save_profiles(current_app.extensions["redis"], processed.store_id, processed.profiles)
-    if processed.changed:
-        for destination_id in processed.destination_ids:
-            schedule_sync(destination_id, processed.changed)
+    apply_processed(processed)
     return processed.status

@@ -8,20 +8,15 @@ from flask import current_app, jsonify
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
-from app.models import InboxEvent
+from app.inbox import record_event
 
 log = logging.getLogger(__name__)
 
 
 def record_and_enqueue(store_id: int, source: str, topic: str, dedupe_key: str, body: bytes):
     """Insert the inbox row (a duplicate inserts nothing), commit, then enqueue its id."""
-    db = current_app.extensions["db"]
-    with db.session() as session:
-        inserted = session.execute(
-            db.insert(InboxEvent).values(store_id=store_id, source=source, topic=topic,
-                                         dedupe_key=dedupe_key, body=body)
-            .on_conflict_do_nothing().returning(InboxEvent.id)
-        ).scalar()
+    inserted = record_event(current_app.extensions["db"], store_id, source, topic, dedupe_key,
+                            body)
     if inserted is None:
         return jsonify({"status": "duplicate"}), 200
     from tasks.ingest import ingest_event

@@ -115,3 +115,53 @@ def test_guest_order_by_email_and_meta_written_without_touching_the_merchants(ap
                           headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert sorted(meta["_tagwise_segments"]) == sorted(s["key"] for s in response.json["segments"])
     assert "lifecycle-new" in meta["_tagwise_segments"]
+
+
+def test_an_order_only_reconciliation_sees_still_reaches_the_segments(app, client, site):
+    from tasks.reconcile import reconcile_store
+
+    store_id = add_store(app, site)
+    missed = json.loads(order(900, 25, datetime.now(UTC) - timedelta(days=1)))
+    site.add_order(missed)  # the webhook for it never arrived
+    counts = reconcile_store.apply(args=[store_id]).get()
+    assert counts["new"] >= 1
+    sync_dirty(app)
+    response = client.get(f"/api/v1/stores/{store_id}/customers/25",
+                          headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert response.json["profile"]["orders_count"] == 1
+    assert "lifecycle-new" in site.meta(25)["_tagwise_segments"]
+    writes = site.count("POST", "/customers/batch")
+    reconcile_store.apply(args=[store_id]).get()  # sees our own meta write come back
+    sync_dirty(app)
+    with app.extensions["db"].session() as session:
+        orders_seen = session.execute(select(func.count(InboxEvent.id)).filter_by(
+            topic="order.updated")).scalar()
+    assert orders_seen == 1  # the order was not imported twice
+    assert site.count("POST", "/customers/batch") == writes  # and our echo caused no write
+
+
+def test_a_disabled_webhook_is_noticed_and_reactivated(app, client, site):
+    from tasks.reconcile import check_webhooks
+
+    store_id = add_store(app, site)
+    hook = next(iter(site.webhooks.values()))
+    hook["status"] = "disabled"
+    revived = check_webhooks(store_id)
+    assert revived == [f"{hook['topic']} was disabled"]
+    assert hook["status"] == "active"
+    destinations = client.get(f"/api/v1/stores/{store_id}/destinations",
+                              headers={"Authorization": f"Bearer {API_TOKEN}"}).json
+    assert "re-activated" in destinations["destinations"][0]["last_error"]
+
+
+def test_backfill_imports_history_with_a_progress_bar(app, client, site):
+    store_id = add_store(app, site)
+    start = datetime.now(UTC) - timedelta(days=400)
+    for i in range(5):
+        site.add_order(json.loads(order(1000 + i, 25, start + timedelta(days=60 * i))))
+    result = app.test_cli_runner().invoke(args=["backfill", "--store", str(store_id)])
+    assert result.exit_code == 0, result.output
+    assert "new 6" in result.output and "rescored 1 customers" in result.output
+    response = client.get(f"/api/v1/stores/{store_id}/customers/25",
+                          headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert response.json["profile"]["orders_count"] == 5
