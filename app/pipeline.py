@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.categories import add_categories
 from app.db import Database, utcnow
 from app.ingest import apply_event
 from app.models import (
@@ -57,7 +58,8 @@ def process_event(db: Database, event_id: int, now: datetime | None = None) -> P
         event.attempts += 1
         try:
             payload = json.loads(event.body or b"null")
-            records = normaliser_for(store.platform)(event.topic, payload)
+            records = [add_categories(store, r)
+                       for r in normaliser_for(store.platform)(event.topic, payload)]
         except (PayloadError, ValueError) as exc:
             event.status, event.error = INBOX_PARKED, f"malformed: {exc}"[:1000]
             log.warning("inbox %s parked: %s", event.id, event.error)

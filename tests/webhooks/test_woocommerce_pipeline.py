@@ -165,3 +165,18 @@ def test_backfill_imports_history_with_a_progress_bar(app, client, site):
     response = client.get(f"/api/v1/stores/{store_id}/customers/25",
                           headers={"Authorization": f"Bearer {API_TOKEN}"})
     assert response.json["profile"]["orders_count"] == 5
+
+
+def test_line_item_categories_come_from_a_cached_product_lookup(app, client, site):
+    store_id = add_store(app, site)
+    site.add_product({"id": 93, "name": "Tee", "categories": [{"id": 9, "name": "Clothing"}]})
+    site.add_product({"id": 22, "name": "Hoodie", "categories": [{"id": 9, "name": "Clothing"}]})
+    now = datetime.now(UTC)
+    for i in range(2):
+        post(client, store_id, "order.created", order(800 + i, 25, now - timedelta(days=5 - i)))
+    assert process_pending(app) == ["done", "done"]
+    response = client.get(f"/api/v1/stores/{store_id}/customers/25",
+                          headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert response.json["profile"]["top_product_type"] == "Clothing"
+    assert "category-clothing" in {s["key"] for s in response.json["segments"]}
+    assert site.count("GET", "/products/93") + site.count("GET", "/products/22") == 2
