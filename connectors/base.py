@@ -163,6 +163,14 @@ class ChangeOutcome:
     error: str | None = None
 
 
+def settle(changes: Sequence[TagChange], outcomes: dict[int, ChangeOutcome], status: str,
+           error: str | None) -> None:
+    """Give every change that has no outcome yet this one (a whole batch failed together)."""
+    for change in changes:
+        if change.customer_id not in outcomes:
+            outcomes[change.customer_id] = ChangeOutcome(change.customer_id, status, error)
+
+
 class TagWriter(Protocol):
     """A destination that can apply tag changes in bulk."""
 

@@ -24,6 +24,7 @@ from connectors.base import (
     PermanentError,
     TagChange,
     TransientError,
+    settle,
 )
 from connectors.klaviyo import consts
 from connectors.klaviyo.client import KlaviyoClient, encode_json, profile_resource
@@ -195,7 +196,7 @@ class KlaviyoWriter:
                     attributes = self.client.get_bulk_import_job(job.job_id)
                     status = attributes.get("status")
                     if status == consts.JOB_STATUS_CANCELLED:
-                        _mark(job.changes, outcomes, TRANSIENT, "bulk_job_cancelled")
+                        settle(job.changes, outcomes, TRANSIENT, "bulk_job_cancelled")
                     elif status == consts.JOB_STATUS_COMPLETE:
                         if attributes.get("failed_count"):
                             self._record_job_errors(job, outcomes)
@@ -204,12 +205,12 @@ class KlaviyoWriter:
                 except TransientError:
                     still_pending.append(job)  # the job keeps running; ask again next round
                 except PermanentError as exc:
-                    _mark(job.changes, outcomes, PERMANENT, _describe(exc))
+                    settle(job.changes, outcomes, PERMANENT, _describe(exc))
             pending = still_pending
             if pending and self.clock() >= deadline:
                 # Unknown whether they landed; re-sending the full state later is harmless.
                 for job in pending:
-                    _mark(job.changes, outcomes, TRANSIENT, "bulk_job_timeout")
+                    settle(job.changes, outcomes, TRANSIENT, "bulk_job_timeout")
                 return
 
     def _record_job_errors(self, job: _Job, outcomes: dict[int, ChangeOutcome]):
@@ -217,7 +218,7 @@ class KlaviyoWriter:
             errors = self.client.get_bulk_import_job_errors(job.job_id)
         except ConnectorError as exc:
             # The job ran but we cannot tell who failed: let everyone be retried.
-            _mark(job.changes, outcomes, TRANSIENT, _describe(exc))
+            settle(job.changes, outcomes, TRANSIENT, _describe(exc))
             return
         by_email = {(c.email or "").strip().lower(): c for c in job.changes}
         for error in errors:
@@ -250,7 +251,7 @@ class KlaviyoWriter:
         try:
             ids = self.client.lookup_profile_ids(c.email or "" for c in involved.values())
         except ConnectorError as exc:
-            _mark(list(involved.values()), outcomes, _status(exc), _describe(exc))
+            settle(list(involved.values()), outcomes, _status(exc), _describe(exc))
             return
         for key in sorted(set(adds) | set(removes)):
             self._sync_one_list(key, adds.get(key, []), removes.get(key, []), ids, outcomes)
@@ -266,7 +267,7 @@ class KlaviyoWriter:
         try:
             list_id = self._list_id(key, create=bool(to_add))
         except ConnectorError as exc:
-            _mark(to_add + to_remove, outcomes, _status(exc), _describe(exc))
+            settle(to_add + to_remove, outcomes, _status(exc), _describe(exc))
             return
         if list_id is None:
             return  # never created, so nobody is on it
@@ -279,14 +280,14 @@ class KlaviyoWriter:
                     resolved.append((change, profile_id))
                 elif group is to_add:
                     # Just imported but not yet searchable: try again on the next sync.
-                    _mark([change], outcomes, TRANSIENT, "profile_not_found")
+                    settle([change], outcomes, TRANSIENT, "profile_not_found")
             size = consts.LIST_RELATIONSHIP_MAX_IDS
             for start in range(0, len(resolved), size):
                 batch = resolved[start : start + size]
                 try:
                     method(list_id, [profile_id for _, profile_id in batch])
                 except ConnectorError as exc:
-                    _mark([c for c, _ in batch], outcomes, _status(exc), _describe(exc))
+                    settle([c for c, _ in batch], outcomes, _status(exc), _describe(exc))
 
     def _list_id(self, key: str, *, create: bool) -> str | None:
         if key not in self._list_ids:
@@ -336,10 +337,3 @@ def _describe(exc: ConnectorError) -> str:
 def _failed(change: TagChange, exc: ConnectorError) -> ChangeOutcome:
     return ChangeOutcome(change.customer_id, _status(exc), _describe(exc))
 
-
-def _mark(
-    changes: Iterable[TagChange], outcomes: dict[int, ChangeOutcome], status: str, error: str
-):
-    for change in changes:
-        if change.customer_id not in outcomes:
-            outcomes[change.customer_id] = ChangeOutcome(change.customer_id, status, error)

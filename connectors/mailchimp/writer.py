@@ -26,6 +26,7 @@ from connectors.base import (
     PermanentError,
     TagChange,
     TransientError,
+    settle,
 )
 from connectors.mailchimp import consts
 from connectors.mailchimp.client import MailchimpClient, problem_title
@@ -158,7 +159,7 @@ class MailchimpWriter:
                     self.list_id, [c.email or "" for c in chunk], self.status_if_new
                 )
             except ConnectorError as exc:
-                _mark(chunk, outcomes, _status(exc), _describe(exc))
+                settle(chunk, outcomes, _status(exc), _describe(exc))
                 continue
             by_email = {(c.email or "").strip().lower(): c for c in chunk}
             # 200 even when members fail: the failures are only in errors[].
@@ -172,7 +173,7 @@ class MailchimpWriter:
                     text = re.sub(re.escape((change.email or "").strip()), "<email>",
                                   str(error.get("error", "")), flags=re.IGNORECASE)
                     detail = f"{reason}: {text}"[:500]
-                    _mark([change], outcomes, PERMANENT, detail)
+                    settle([change], outcomes, PERMANENT, detail)
 
     def _edit_tag(self, name: str, edit: _TagEdit, outcomes: dict[int, ChangeOutcome]):
         for attempt in range(2):
@@ -186,10 +187,10 @@ class MailchimpWriter:
                 if exc.status == 404 and attempt == 0:
                     self._segment_ids = None  # deleted in Mailchimp since we looked: look again
                     continue
-                _mark(edit.add + edit.remove, outcomes, PERMANENT, _describe(exc))
+                settle(edit.add + edit.remove, outcomes, PERMANENT, _describe(exc))
                 return
             except ConnectorError as exc:
-                _mark(edit.add + edit.remove, outcomes, _status(exc), _describe(exc))
+                settle(edit.add + edit.remove, outcomes, _status(exc), _describe(exc))
                 return
 
     def _edit_segment(self, segment_id: str, edit: _TagEdit, outcomes: dict[int, ChangeOutcome]):
@@ -210,10 +211,10 @@ class MailchimpWriter:
             except PermanentError as exc:
                 if exc.status == 404 and index == 0:
                     raise  # let _edit_tag refresh the segment id and retry once
-                _mark(add_chunk + remove_chunk, outcomes, PERMANENT, _describe(exc))
+                settle(add_chunk + remove_chunk, outcomes, PERMANENT, _describe(exc))
                 continue
             except ConnectorError as exc:
-                _mark(add_chunk + remove_chunk, outcomes, _status(exc), _describe(exc))
+                settle(add_chunk + remove_chunk, outcomes, _status(exc), _describe(exc))
                 continue
             # Only a failed add matters: a removal that "failed" left the tag absent anyway.
             by_email = {(c.email or "").strip().lower(): c for c in add_chunk}
@@ -222,7 +223,7 @@ class MailchimpWriter:
                     change = by_email.get(str(email).strip().lower())
                     if change is not None:
                         detail = f"segment_error: {error.get('error', '')}"[:500]
-                        _mark([change], outcomes, PERMANENT, detail)
+                        settle([change], outcomes, PERMANENT, detail)
 
     def _segment_id(self, name: str, *, create: bool) -> str | None:
         if self._segment_ids is None:
@@ -251,10 +252,3 @@ def _describe(exc: ConnectorError) -> str:
 def _failed(change: TagChange, exc: ConnectorError) -> ChangeOutcome:
     return ChangeOutcome(change.customer_id, _status(exc), _describe(exc))
 
-
-def _mark(
-    changes: Iterable[TagChange], outcomes: dict[int, ChangeOutcome], status: str, error: str
-):
-    for change in changes:
-        if change.customer_id not in outcomes:
-            outcomes[change.customer_id] = ChangeOutcome(change.customer_id, status, error)
