@@ -26,6 +26,7 @@ from app.models import (
     InboxEvent,
     Store,
 )
+from app.privacy import redact_customer, redact_shop
 from app.processing import refresh_customers
 from connectors.base import PayloadError
 from connectors.registry import normaliser_for
@@ -33,6 +34,7 @@ from connectors.registry import normaliser_for
 log = logging.getLogger(__name__)
 
 LIFECYCLE_TOPICS = {"app/uninstalled"}
+PRIVACY_TOPICS = {"customers/redact", "shop/redact"}
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Processed:
     changed: list[int] = field(default_factory=list)
     profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
     destination_ids: list[int] = field(default_factory=list)
+    forgotten: list[int] = field(default_factory=list)
+    redacted_store: bool = False
 
 
 def process_event(db: Database, event_id: int, now: datetime | None = None) -> Processed:
@@ -58,12 +62,27 @@ def process_event(db: Database, event_id: int, now: datetime | None = None) -> P
         event.attempts += 1
         try:
             payload = json.loads(event.body or b"null")
-            records = [add_categories(store, r)
-                       for r in normaliser_for(store.platform)(event.topic, payload)]
+            if event.topic in PRIVACY_TOPICS:
+                records = []
+            else:
+                records = [add_categories(store, r)
+                           for r in normaliser_for(store.platform)(event.topic, payload)]
         except (PayloadError, ValueError) as exc:
             event.status, event.error = INBOX_PARKED, f"malformed: {exc}"[:1000]
             log.warning("inbox %s parked: %s", event.id, event.error)
             return Processed(status=INBOX_PARKED, store_id=store.id)
+        if event.topic == "shop/redact":
+            store_id = store.id
+            redact_shop(session, store)
+            return Processed(status="done", store_id=store_id, redacted_store=True)
+        if event.topic == "customers/redact":
+            gone = redact_customer(session, store, payload)
+            event.status, event.processed_at, event.error = INBOX_DONE, now, None
+            event.body = None  # the request itself names the customer
+            destinations = session.execute(
+                select(Destination.id).filter_by(store_id=store.id)).scalars()
+            return Processed(status=INBOX_DONE, store_id=store.id, changed=gone,
+                             forgotten=gone, destination_ids=list(destinations))
         if event.topic in LIFECYCLE_TOPICS:
             store.install_state = "uninstalled"
         affected: set[int] = set()

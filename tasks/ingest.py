@@ -17,8 +17,15 @@ RETRY_BASE_SECONDS = 5
 
 def apply_processed(processed) -> None:
     """After commit: refresh the hot profiles and queue the debounced syncs."""
+    redis = current_app.extensions["redis"]
+    if processed.redacted_store:
+        for key in redis.scan_iter(f"tw:p:{processed.store_id}:*"):
+            redis.delete(key)
+        return
+    if processed.forgotten:
+        hot.forget_profiles(redis, processed.store_id, processed.forgotten)
     if processed.profiles:
-        hot.save_profiles(current_app.extensions["redis"], processed.store_id, processed.profiles)
+        hot.save_profiles(redis, processed.store_id, processed.profiles)
     if processed.changed:
         for destination_id in processed.destination_ids:
             schedule_sync(destination_id, processed.changed)
