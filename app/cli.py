@@ -438,8 +438,9 @@ def run_command(port: int | None, workers: int) -> None:
                DATABASE_URL=current_app.config["DATABASE_URL"])
     bin_dir = Path(sys.executable).parent
     commands = {
+        # No control socket: its default path in $HOME would collide between instances.
         "web": [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
-                str(workers), "--access-logfile", "-", "app.wsgi:app"],
+                str(workers), "--access-logfile", "-", "--no-control-socket", "app.wsgi:app"],
         "worker": [str(bin_dir / "celery"), "-A", "tasks.worker", "worker", "--loglevel",
                    "INFO", "-Q", "realtime,sync,bulk", "--concurrency", "2"],
         "beat": [str(bin_dir / "celery"), "-A", "tasks.worker", "beat", "--loglevel", "INFO",

@@ -58,9 +58,9 @@ def test_run_accepts_a_signed_webhook_and_pushes_the_tag(tmp_path):
             base = f"http://127.0.0.1:{port}"
 
             def ready() -> bool:
-                try:
-                    return requests.get(f"{base}/readyz", timeout=1).status_code == 200
-                except requests.ConnectionError:
+                try:  # gunicorn listens before its worker has imported the app
+                    return requests.get(f"{base}/readyz", timeout=5).status_code == 200
+                except requests.RequestException:
                     return False
 
             wait_for(ready, 60, "the web process")
