@@ -9,7 +9,7 @@ import requests
 from connectors.base import RetryPolicy
 from connectors.klaviyo import KlaviyoClient
 from connectors.klaviyo.client import encode_json
-from tests.connectors.klaviyo.changes import change, many
+from tests.connectors.changes import change, many
 from tests.connectors.klaviyo.conftest import API_KEY, make_writer
 from tests.connectors.openapi import klaviyo_spec
 from tests.standins.klaviyo import KlaviyoStandin

@@ -10,7 +10,7 @@ import pytest
 from connectors.base import RetryPolicy
 from connectors.mailchimp import MailchimpClient, MailchimpWriter
 from tests.connectors import openapi
-from tests.connectors.mailchimp.changes import change, many
+from tests.connectors.changes import change, many
 from tests.connectors.mailchimp.conftest import API_KEY, LIST_ID
 from tests.connectors.openapi import mailchimp_spec
 from tests.standins.mailchimp import MailchimpStandin

@@ -1,4 +1,4 @@
-"""Build TagChange batches for the Mailchimp tests."""
+"""Build TagChange batches for the email destination tests."""
 
 from __future__ import annotations
 
