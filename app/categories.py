@@ -12,6 +12,7 @@ import logging
 
 from flask import current_app
 
+from app.destinations import woocommerce_client
 from app.models import Store
 from connectors.base import CanonicalEvent, ConnectorError, OrderRecord
 from connectors.woocommerce.normalise import category_from_product
@@ -38,8 +39,6 @@ def add_categories(store: Store, record: CanonicalEvent) -> CanonicalEvent:
     found = {pid: value.decode() for pid, value in cached.items() if value is not None}
     missing = [pid for pid in wanted if pid not in found]
     if missing:
-        from tasks.reconcile import woocommerce_client
-
         client = woocommerce_client(store)
         for product_id in missing:
             try:

@@ -31,6 +31,18 @@ def shopify_base_url(store: Store) -> str:
     return current_app.config["SHOPIFY_API_BASE_URL_TEMPLATE"].format(shop=store.domain)
 
 
+def woocommerce_client(store: Store, on_attempt: Callable[[Attempt], None] | None = None,
+                       policy: RetryPolicy | None = None) -> WooCommerceClient:
+    """A REST client for a WooCommerce store from its encrypted consumer key and secret."""
+    if not store.access_token_enc:
+        raise DestinationUnavailable("no REST API credentials")
+    box = current_app.extensions["secret_box"]
+    credentials = json.loads(box.decrypt(store.access_token_enc))
+    return WooCommerceClient(store.api_base_url or store.domain, credentials["consumer_key"],
+                             credentials["consumer_secret"], on_attempt=on_attempt,
+                             policy=policy)
+
+
 def make_writer(store: Store, destination: Destination,
                 on_attempt: Callable[[Attempt], None],
                 policy: RetryPolicy | None = None) -> TagWriter:
@@ -46,13 +58,8 @@ def make_writer(store: Store, destination: Destination,
                                on_attempt=on_attempt, policy=policy)
         return ShopifyTagWriter(client)
     if destination.kind == "woocommerce_meta":
-        if not store.access_token_enc:
-            raise DestinationUnavailable("no REST API credentials")
-        credentials = json.loads(box.decrypt(store.access_token_enc))
-        woo = WooCommerceClient(store.api_base_url or store.domain, credentials["consumer_key"],
-                                credentials["consumer_secret"], on_attempt=on_attempt,
-                                policy=policy)
-        return WooCommerceMetaWriter(woo, prefix=store.tag_prefix)
+        return WooCommerceMetaWriter(woocommerce_client(store, on_attempt, policy),
+                                     prefix=store.tag_prefix)
     if destination.kind in EMAIL_DESTINATIONS:
         if not destination.credentials_enc:
             raise DestinationUnavailable("no API key")

@@ -62,6 +62,12 @@ def forget_profiles(client: redis.Redis, store_id: int, customer_ids: Iterable[i
         client.delete(*keys)
 
 
+def forget_store(client: redis.Redis, store_id: int) -> None:
+    """Drop every hot hash of a store (shop redacted)."""
+    for key in client.scan_iter(f"tw:p:{store_id}:*"):
+        client.delete(key)
+
+
 def dirty_key(destination_id: int) -> str:
     """Redis set of customer ids waiting to be synced to a destination."""
     return f"tw:dirty:{destination_id}"

@@ -22,12 +22,12 @@ from app.models import (
     INBOX_IGNORED,
     INBOX_PARKED,
     INBOX_PENDING,
-    Destination,
     InboxEvent,
     Store,
 )
 from app.privacy import redact_customer, redact_shop
 from app.processing import refresh_customers
+from app.sync import destination_ids
 from connectors.base import PayloadError
 from connectors.registry import normaliser_for
 
@@ -79,10 +79,8 @@ def process_event(db: Database, event_id: int, now: datetime | None = None) -> P
             gone = redact_customer(session, store, payload)
             event.status, event.processed_at, event.error = INBOX_DONE, now, None
             event.body = None  # the request itself names the customer
-            destinations = session.execute(
-                select(Destination.id).filter_by(store_id=store.id)).scalars()
             return Processed(status=INBOX_DONE, store_id=store.id, changed=gone,
-                             forgotten=gone, destination_ids=list(destinations))
+                             forgotten=gone, destination_ids=destination_ids(session, store.id))
         if event.topic in LIFECYCLE_TOPICS:
             store.install_state = "uninstalled"
         affected: set[int] = set()
@@ -92,13 +90,11 @@ def process_event(db: Database, event_id: int, now: datetime | None = None) -> P
         result = refresh_customers(db, session, store, sorted(affected), now) if affected else None
         event.status = INBOX_DONE if records or event.topic in LIFECYCLE_TOPICS else INBOX_IGNORED
         event.processed_at, event.error = now, None
-        destinations = session.execute(
-            select(Destination.id).filter_by(store_id=store.id)).scalars()
         return Processed(
             status=event.status, store_id=store.id,
             changed=result.changed if result else [],
             profiles=result.profiles if result else {},
-            destination_ids=list(destinations),
+            destination_ids=destination_ids(session, store.id),
         )
 
 

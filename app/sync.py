@@ -40,6 +40,11 @@ class SyncReport:
     changes: list[TagChange] = field(default_factory=list)
 
 
+def destination_ids(session: Session, store_id: int) -> list[int]:
+    """Ids of every destination of a store (each gets the store's tag changes)."""
+    return list(session.execute(select(Destination.id).filter_by(store_id=store_id)).scalars())
+
+
 def wanted_tags(store: Store, profile: Profile | None, customer: Customer) -> frozenset[str]:
     """The prefixed tags a customer should carry now (none once deleted)."""
     if profile is None or customer.deleted_at is not None:

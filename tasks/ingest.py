@@ -19,8 +19,7 @@ def apply_processed(processed) -> None:
     """After commit: refresh the hot profiles and queue the debounced syncs."""
     redis = current_app.extensions["redis"]
     if processed.redacted_store:
-        for key in redis.scan_iter(f"tw:p:{processed.store_id}:*"):
-            redis.delete(key)
+        hot.forget_store(redis, processed.store_id)
         return
     if processed.forgotten:
         hot.forget_profiles(redis, processed.store_id, processed.forgotten)

@@ -18,24 +18,17 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.db import utcnow
+from app.destinations import woocommerce_client
 from app.inbox import record_event
 from app.models import Destination, Store
 from app.pipeline import process_event
 from connectors.base import ConnectorError, PayloadError
 from connectors.woocommerce import webhooks as wc_webhooks
-from connectors.woocommerce.client import WooCommerceClient
 from tasks.ingest import apply_processed
 
 log = logging.getLogger(__name__)
 # Look back a little before the watermark: clocks differ and a save can land mid-page.
 OVERLAP = timedelta(minutes=5)
-
-
-def woocommerce_client(store: Store) -> WooCommerceClient:
-    """A REST client for a WooCommerce store from its encrypted credentials."""
-    credentials = json.loads(current_app.extensions["secret_box"].decrypt(store.access_token_enc))
-    return WooCommerceClient(store.api_base_url or store.domain, credentials["consumer_key"],
-                             credentials["consumer_secret"])
 
 
 def import_resources(store_id: int, since: datetime | None,

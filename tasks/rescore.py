@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from app import hot
 from app.db import utcnow
-from app.models import Destination, Store
+from app.models import Store
 from app.processing import rescore_store
+from app.sync import destination_ids
 from tasks.sync import schedule_sync
 
 
@@ -23,10 +24,9 @@ def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
         if store is None:
             raise LookupError(f"no store {store_id}")
         result = rescore_store(db, session, store, utcnow(), as_of)
-        destination_ids = list(session.execute(
-            select(Destination.id).filter_by(store_id=store_id)).scalars())
+        targets = destination_ids(session, store_id)
     hot.save_profiles(current_app.extensions["redis"], store_id, result.profiles)
-    for destination_id in destination_ids:
+    for destination_id in targets:
         schedule_sync(destination_id, result.changed)
     return {"customers": len(result.profiles), "changed": len(result.changed)}
 

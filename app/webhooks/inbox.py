@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import current_app, jsonify
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from app.errors import ApiError
 from app.inbox import record_event
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,17 @@ def record_and_enqueue(store_id: int, source: str, topic: str, dedupe_key: str, 
         # The row is committed: the sweeper enqueues it once the broker is back.
         log.warning("inbox %s committed but not enqueued: %s", inserted, type(exc).__name__)
     return jsonify({"status": "accepted", "id": inserted}), 200
+
+
+def parse_json_object(raw: bytes) -> dict:
+    """The body as a JSON object, or a 400 saying why not."""
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "malformed_json", "body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise ApiError(400, "malformed_json", "body must be a JSON object")
+    return payload
 
 
 def acknowledge(reason: str):

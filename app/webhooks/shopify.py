@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import current_app, request
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from app.errors import ApiError
 from app.models import Store
 from app.webhooks import bp
-from app.webhooks.inbox import acknowledge, record_and_enqueue
+from app.webhooks.inbox import acknowledge, parse_json_object, record_and_enqueue
 from connectors.shopify import consts, webhooks
 
 log = logging.getLogger(__name__)
@@ -43,12 +42,7 @@ def receive_shopify():
                        "X-Shopify-Topic, X-Shopify-Shop-Domain and X-Shopify-Webhook-Id required")
     if len(webhook_id) > 100:
         raise ApiError(400, "bad_header", "X-Shopify-Webhook-Id is too long")
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "malformed_json", "body is not valid JSON") from exc
-    if not isinstance(payload, dict):
-        raise ApiError(400, "malformed_json", "body must be a JSON object")
+    parse_json_object(raw)  # refuse a malformed body before it is stored
     if store is None:
         log.info("webhook for unknown shop acknowledged without processing")
         return acknowledge("unknown_shop")

@@ -6,7 +6,6 @@ this view answers fast and only refuses what is really not ours (bad signature, 
 
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import current_app, request
@@ -14,7 +13,7 @@ from flask import current_app, request
 from app.errors import ApiError
 from app.models import Store
 from app.webhooks import bp
-from app.webhooks.inbox import acknowledge, record_and_enqueue
+from app.webhooks.inbox import acknowledge, parse_json_object, record_and_enqueue
 from connectors.base import PayloadError
 from connectors.woocommerce import consts, webhooks
 
@@ -37,12 +36,7 @@ def receive_woocommerce(store_id: int):
     if not webhooks.verify_signature(secret.encode(), raw, signature):
         raise ApiError(401, "bad_signature", "X-WC-Webhook-Signature does not match the body")
     topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "malformed_json", "body is not valid JSON") from exc
-    if not isinstance(payload, dict):
-        raise ApiError(400, "malformed_json", "body must be a JSON object")
+    payload = parse_json_object(raw)
     if topic not in SUPPORTED_TOPICS:
         log.info("unsupported WooCommerce topic %s acknowledged", topic)
         return acknowledge("unsupported_topic")
