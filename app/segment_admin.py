@@ -158,7 +158,7 @@ def update_segment(db: Database, principal: Principal, store_id: int, key: str,
                 raise Invalid("builtin_segment", "a built-in segment can only be enabled or "
                                                  "disabled")
             if row is None:
-                row = Segment(store_id=store_id, key=key, name=key, kind="builtin")
+                row = Segment(store_id=store_id, key=key, name=key, kind="builtin", enabled=True)
                 session.add(row)
         before = (row.enabled, row.rule_text)
         for field in EDITABLE:
