@@ -55,6 +55,11 @@ def apply_records(db: Database, session: Session, store: Store,
     return affected | _apply_run(db, session, store, run)
 
 
+def email_key(email: str) -> str:
+    """The normalised form emails are matched by (guest customers, search, user logins)."""
+    return email.strip().lower()
+
+
 def _newer(incoming: datetime | None, stored: datetime | None) -> bool:
     return incoming is None or stored is None or incoming > stored
 
@@ -67,7 +72,7 @@ def _customer_key(record: CustomerRecord) -> tuple[str, str] | None:
     if record.platform_id is not None:
         return ("platform_id", record.platform_id)
     if record.email:
-        return ("guest_email_key", record.email.strip().lower())
+        return ("guest_email_key", email_key(record.email))
     return None  # a guest without email counts for store statistics only
 
 
