@@ -113,19 +113,17 @@ def stores_add_shopify(domain: str, access_token: str, webhook_secret: str | Non
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise click.BadParameter("not an IANA timezone", param_hint="--timezone") from exc
+    from app.stores import add_shopify_store, find_shopify_store
+
     box = current_app.extensions["secret_box"]
     with db().session() as session:
-        if session.execute(select(Store).filter_by(platform="shopify", domain=domain)).scalar():
+        if find_shopify_store(session, domain):
             raise click.ClickException(f"{domain} is already a store")
-        store = Store(platform="shopify", domain=domain, api_base_url=api_base_url,
-                      access_token_enc=box.encrypt(access_token),
-                      webhook_secret_enc=box.encrypt(webhook_secret) if webhook_secret else None,
-                      tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"],
-                      currency=currency.upper(), timezone=tz)
-        session.add(store)
-        session.flush()
-        session.add(Destination(store_id=store.id, kind="shopify_tags",
-                                mode="dry_run" if dry_run else "live"))
+        store = add_shopify_store(
+            session, domain, api_base_url=api_base_url, currency=currency, timezone=tz,
+            tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"], dry_run=dry_run)
+        store.access_token_enc = box.encrypt(access_token)
+        store.webhook_secret_enc = box.encrypt(webhook_secret) if webhook_secret else None
         store_id = store.id
     click.echo(store_id)
 

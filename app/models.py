@@ -47,6 +47,12 @@ class Store(Base):
     prediction_model: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rescored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OAuth installs: granted scopes and, for expiring offline tokens, when the access token
+    # lapses and the (encrypted) refresh token that renews it.
+    scopes: Mapped[str | None] = mapped_column(String(500))
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Customer(Base):
