@@ -22,4 +22,4 @@ def require_token() -> None:
         raise ApiError(401, "unauthorized", "a valid bearer token is required")
 
 
-from app.api import customers, stores  # noqa: E402,F401
+from app.api import customers, data_requests, stores  # noqa: E402,F401
