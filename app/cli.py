@@ -409,8 +409,12 @@ def inbox_replay(store_id: int | None, event_ids: tuple[int, ...]) -> None:
         if event_ids:
             query = query.where(InboxEvent.id.in_(event_ids))
         events = list(session.execute(query.order_by(InboxEvent.id)).scalars())
+        purged = [e.id for e in events if e.body is None]
+        events = [e for e in events if e.body is not None]
         for event in events:
             event.status, event.attempts, event.error = INBOX_PENDING, 0, None
+    for event_id in purged:
+        click.echo(f"event {event_id}: body purged after INBOX_RETENTION_DAYS, cannot replay")
     if not events:
         click.echo("no parked events")
         return
