@@ -54,4 +54,4 @@ def current_principal() -> Principal:
     return g.principal
 
 
-from app.api import customers, openapi, segments, stores  # noqa: E402,F401
+from app.api import customers, data_requests, openapi, segments, stores  # noqa: E402,F401
