@@ -31,6 +31,17 @@ def shopify_base_url(store: Store) -> str:
     return current_app.config["SHOPIFY_API_BASE_URL_TEMPLATE"].format(shop=store.domain)
 
 
+def shopify_client(store: Store, on_attempt: Callable[[Attempt], None] | None = None,
+                   policy: RetryPolicy | None = None) -> ShopifyClient:
+    """An Admin GraphQL client for a shop from its encrypted access token."""
+    if not store.access_token_enc:
+        raise DestinationUnavailable("no access token")
+    box = current_app.extensions["secret_box"]
+    return ShopifyClient(shopify_base_url(store), box.decrypt(store.access_token_enc),
+                         current_app.config["SHOPIFY_API_VERSION"], on_attempt=on_attempt,
+                         policy=policy)
+
+
 def woocommerce_client(store: Store, on_attempt: Callable[[Attempt], None] | None = None,
                        policy: RetryPolicy | None = None) -> WooCommerceClient:
     """A REST client for a WooCommerce store from its encrypted consumer key and secret."""
@@ -51,12 +62,7 @@ def make_writer(store: Store, destination: Destination,
     if store.install_state != "active":
         raise DestinationUnavailable(f"store is {store.install_state}")
     if destination.kind == "shopify_tags":
-        if not store.access_token_enc:
-            raise DestinationUnavailable("no access token")
-        client = ShopifyClient(shopify_base_url(store), box.decrypt(store.access_token_enc),
-                               current_app.config["SHOPIFY_API_VERSION"],
-                               on_attempt=on_attempt, policy=policy)
-        return ShopifyTagWriter(client)
+        return ShopifyTagWriter(shopify_client(store, on_attempt, policy))
     if destination.kind == "woocommerce_meta":
         return WooCommerceMetaWriter(woocommerce_client(store, on_attempt, policy),
                                      prefix=store.tag_prefix)
