@@ -10,7 +10,12 @@ import requests
 
 from connectors.base import ApiClient, PermanentError, TransientError
 from connectors.shopify.consts import HEADER_ACCESS_TOKEN
-from connectors.shopify.history import BULK_RUN_MUTATION, BULK_STATUS_QUERY
+from connectors.shopify.history import (
+    BULK_RUN_MUTATION,
+    BULK_STATUS_QUERY,
+    PAGE_QUERIES,
+    PAGE_SIZE,
+)
 
 THROTTLED = "THROTTLED"
 # Cost points restored per second on the Standard plan; used to wait out a THROTTLED answer.
@@ -92,6 +97,20 @@ class ShopifyClient(ApiClient):
         except (TypeError, ValueError):
             return self.policy.backoff(attempt, None)
         return min(self.policy.cap_seconds, max(needed / rate, 0.0) + 0.1)
+
+    def iter_nodes(self, resource: str, search: str | None) -> Iterator[dict[str, Any]]:
+        """Page through ``orders`` or ``customers`` matching a search, oldest update first."""
+        after = None
+        while True:
+            data = self.graphql(PAGE_QUERIES[resource],
+                                {"first": PAGE_SIZE, "after": after, "query": search})
+            connection = data.get(resource) or {}
+            for edge in connection.get("edges") or []:
+                yield edge["node"]
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                return
+            after = page.get("endCursor")
 
     # ------------------------------------------------------------------ bulk operations
 

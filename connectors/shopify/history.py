@@ -37,7 +37,9 @@ mutation RunBulk($query: String!) {
 }"""
 BULK_OPERATION_FIELDS = "id status errorCode objectCount url partialDataUrl"
 BULK_STATUS_QUERY = f"""
-query BulkStatus($id: ID!) {{ node(id: $id) {{ ... on BulkOperation {{ {BULK_OPERATION_FIELDS} }} }} }}
+query BulkStatus($id: ID!) {{
+  node(id: $id) {{ ... on BulkOperation {{ {BULK_OPERATION_FIELDS} }} }}
+}}
 """
 PAGE_QUERIES = {
     "orders": f"""
