@@ -21,6 +21,8 @@ THROTTLED = "THROTTLED"
 # Cost points restored per second on the Standard plan; used to wait out a THROTTLED answer.
 DEFAULT_RESTORE_RATE = 100.0
 DOWNLOAD_TIMEOUT_SECONDS = 60.0
+# Pacing waits this much beyond the computed refill, so rounding never leaves it a point short.
+PACE_MARGIN_SECONDS = 0.05
 
 
 class ShopifyClient(ApiClient):
@@ -85,7 +87,7 @@ class ShopifyClient(ApiClient):
         available, maximum, rate, at = self.bucket
         now_available = min(maximum, available + (self.clock() - at) * rate)
         if needed > now_available:
-            self.policy.sleep((needed - now_available) / rate)
+            self.policy.sleep((needed - now_available) / rate + PACE_MARGIN_SECONDS)
 
     def _throttle_wait(self, body: dict[str, Any], attempt: int) -> float:
         cost = (body.get("extensions") or {}).get("cost") or {}

@@ -23,10 +23,10 @@ ORDER_FIELDS = f"""id createdAt updatedAt cancelledAt test email currencyCode
     refunds {{ id createdAt totalRefundedSet {{ {MONEY} }} }}"""
 LINE_ITEM_FIELDS = (f"id quantity vendor variant {{ id }} product {{ id productType }} "
                     f"originalUnitPriceSet {{ {MONEY} }}")
-# shopify.dev/docs/api/usage/limits: a single query may cost at most 1,000 points; a page of
-# 25 orders with up to 25 lines each stays well below it.
-PAGE_SIZE = 25
-LINES_PER_ORDER = 25
+# shopify.dev/docs/api/usage/limits: a single query may cost at most 1,000 points, and a
+# connection costs 2 + first × its node's cost: 10 orders of up to 10 lines each stay below it.
+PAGE_SIZE = 10
+LINES_PER_ORDER = 10
 
 BULK_RUN_MUTATION = """
 mutation RunBulk($query: String!) {

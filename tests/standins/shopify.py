@@ -9,6 +9,9 @@
   each mutation costs 10, a query 1 per node. A document that does not fit is answered
   ``THROTTLED`` (HTTP 200) with ``extensions.cost.throttleStatus``, as Shopify does.
 - ``fail_next`` queues raw failures (e.g. 429 with ``Retry-After``, 503) for retry tests.
+- History (orders, customers, bulk operations and their JSONL files) lives in
+  ``tests/standins/shopify_history.py``; the bucket's size and restore rate are settable, and
+  a query's cost is computed from the document as Shopify does (connections by ``first``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from typing import Any
 from graphql import build_schema, graphql_sync
 from werkzeug.wrappers import Request, Response
 
-SCHEMA = build_schema("""
+from tests.standins.shopify_history import (
+    HISTORY_SDL,
+    MAX_QUERY_COST,
+    ShopHistory,
+    query_cost,
+)
+
+SCHEMA = build_schema(HISTORY_SDL + """
 type Query { customer(id: ID!): Customer }
 type Mutation {
   tagsAdd(id: ID!, tags: [String!]!): TagsAddPayload
@@ -52,8 +62,15 @@ class ShopifyStandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     available: float = BUCKET_SIZE
+    bucket_size: float = BUCKET_SIZE
+    restore_rate: float = RESTORE_RATE
+    history: ShopHistory = field(default_factory=ShopHistory)
     _last: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.available = min(self.available, self.bucket_size)
+        self.history.tags = self.customers  # customers from the history can be tagged
 
     def tags_of(self, customer_id: str) -> list[str]:
         """The customer's tags as the shop holds them."""
@@ -83,6 +100,7 @@ class ShopifyStandIn:
 
     def _root(self) -> dict[str, Any]:
         return {
+            **self.history.resolvers(),
             "tagsAdd": lambda info, id, tags: self._tags(None, info, id, tags, True),
             "tagsRemove": lambda info, id, tags: self._tags(None, info, id, tags, False),
             "customer": lambda info, id: (
@@ -95,7 +113,8 @@ class ShopifyStandIn:
     def _refill(self) -> None:
         now = self.clock()
         if self._last is not None:
-            self.available = min(BUCKET_SIZE, self.available + (now - self._last) * RESTORE_RATE)
+            self.available = min(self.bucket_size,
+                                 self.available + (now - self._last) * self.restore_rate)
         self._last = now
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
@@ -104,6 +123,10 @@ class ShopifyStandIn:
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:
+        if request.path.startswith("/bulk-results/") and request.method == "GET":
+            number = request.path.removeprefix("/bulk-results/").removesuffix(".jsonl")
+            return self.history.download(int(number) if number.isdigit() else 0,
+                                         dict(request.headers))
         if not request.path.endswith("/graphql.json") or request.method != "POST":
             return _json({"errors": "Not Found"}, 404)
         self.requests.append({"query": "", "variables": {}, "headers": dict(request.headers)})
@@ -122,9 +145,16 @@ class ShopifyStandIn:
                 return _json({"errors": "Exceeded 2 calls per second for api client."
                               if status == 429 else "Internal Server Error"}, status, headers)
             self._refill()
-            cost = MUTATION_COST * (query.count("tagsAdd(") + query.count("tagsRemove(")) or 1
-            status = {"maximumAvailable": BUCKET_SIZE, "currentlyAvailable": self.available,
-                      "restoreRate": RESTORE_RATE}
+            cost = (MUTATION_COST * (query.count("tagsAdd(") + query.count("tagsRemove("))
+                    or query_cost(query, variables))
+            status = {"maximumAvailable": self.bucket_size, "currentlyAvailable": self.available,
+                      "restoreRate": self.restore_rate}
+            if cost > MAX_QUERY_COST:
+                return _json({"errors": [{"message": f"Query cost is {cost}, which exceeds the "
+                                          f"single query max cost limit ({MAX_QUERY_COST}).",
+                                          "extensions": {"code": "MAX_COST_EXCEEDED",
+                                                         "cost": cost,
+                                                         "maxCost": MAX_QUERY_COST}}]}, 200)
             if cost > self.available:
                 return _json({"errors": [{"message": "Throttled",
                                           "extensions": {"code": "THROTTLED"}}],
@@ -132,8 +162,10 @@ class ShopifyStandIn:
                                                       "actualQueryCost": None,
                                                       "throttleStatus": status}}}, 200)
             self.available -= cost
-            result = graphql_sync(SCHEMA, query, root_value=self._root(),
-                                  variable_values=variables)
+            root = self._root()
+            context = {"schema": SCHEMA, "root": root, "base_url": request.host_url.rstrip("/")}
+            result = graphql_sync(SCHEMA, query, root_value=root, variable_values=variables,
+                                  context_value=context)
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer = {"errors": [{"message": e.message} for e in result.errors]}
