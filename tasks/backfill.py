@@ -15,11 +15,13 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
+from app.api import serialise
 from app.db import Database, utcnow
 from app.destinations import shopify_client
 from app.ingest import apply_event
@@ -84,7 +86,7 @@ def open_job(db: Database, store_id: int, since: datetime | None) -> int:
 def run_backfill(store_id: int, since: datetime | None = None,
                  progress: Progress = lambda phase, done, total: None,
                  client: ShopifyClient | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> dict[str, int | str]:
+                 sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Import (or resume importing) a shop's history, then rescore once; return the job."""
     db = current_app.extensions["db"]
     job_id = open_job(db, store_id, since)
@@ -113,18 +115,7 @@ def run_backfill(store_id: int, since: datetime | None = None,
         raise
     else:
         _finish(db, job_id, BACKFILL_COMPLETED, None)
-    return job_summary(_job(db, job_id))
-
-
-def job_summary(job: BackfillJob) -> dict[str, int | str]:
-    """The job's state for the CLI, the API and the task result."""
-    return {"id": job.id, "status": job.status, "phase": job.phase,
-            "customers": job.customers, "orders": job.orders, "rejected": job.rejected,
-            "lines_done": job.lines_done, "lines_total": job.lines_total,
-            "operation_id": job.operation_id, "error": job.error,
-            "since": job.since.isoformat() if job.since else None,
-            "started_at": job.started_at.isoformat(),
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None}
+    return serialise.backfill_job(_job(db, job_id))
 
 
 def _job(db: Database, job_id: int) -> BackfillJob:
@@ -249,7 +240,7 @@ def _note(db: Database, job_id: int, error: str) -> None:
 
 
 @shared_task(bind=True, acks_late=True, max_retries=10)
-def backfill_store(self, store_id: int, since: str | None = None) -> dict[str, int | str]:
+def backfill_store(self, store_id: int, since: str | None = None) -> dict[str, Any]:
     """Import a Shopify store's history on the bulk queue; resume after interruptions."""
     start = datetime.fromisoformat(since) if since else None
     if start is not None and start.tzinfo is None:
