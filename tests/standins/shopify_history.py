@@ -13,8 +13,8 @@ Mounted by ``tests/standins/shopify.py`` (schema extension, root resolvers, the 
 - The result is a JSONL file served at ``/bulk-results/<n>.jsonl`` without the access token:
   one object per line, nested connection nodes on their own lines with ``__parentId``,
   children right after their parent only when ``groupObjects: true`` (2026-07 defaults to
-  false and then lists every child after all parents). ``drop_download_after_lines`` breaks
-  the next download off mid-file, once.
+  false and then lists every child after all parents). ``drop_download = (n, lines)`` breaks
+  the download of operation n's file off after that many lines, once.
 - ``generate`` builds a deterministic shop of thousands of orders.
 """
 
@@ -245,7 +245,7 @@ class ShopHistory:
     operations: list[BulkOperation] = field(default_factory=list)
     polls_before_done: int = 0
     fail_with: tuple[str, str | None] | None = None  # e.g. ("FAILED", "TIMEOUT")
-    drop_download_after_lines: int | None = None
+    drop_download: tuple[int, int] | None = None  # (operation number, lines sent)
     downloads: list[dict[str, str]] = field(default_factory=list)
     tags: dict[str, list[str]] = field(default_factory=dict)  # the shop's tag store
 
@@ -384,7 +384,6 @@ class ShopHistory:
         operation = BulkOperation(len(self.operations) + 1, query, groupObjects,
                                   self.polls_before_done)
         self.operations.append(operation)
-        self._poll(operation, info.context)  # creation counts as the first look
         return {"bulkOperation": operation.view(), "userErrors": []}
 
     def _poll(self, operation: BulkOperation, context: dict[str, Any]) -> None:
@@ -418,9 +417,10 @@ class ShopHistory:
         if not 0 < number <= len(self.operations) or not self.operations[number - 1].url:
             return Response("NoSuchKey", status=404)
         body = self.operations[number - 1].result
-        cut, self.drop_download_after_lines = self.drop_download_after_lines, None
-        if cut is None:
+        if self.drop_download is None or self.drop_download[0] != number:
             return Response(body, content_type="application/jsonl")
+        cut = self.drop_download[1]
+        self.drop_download = None
 
         def broken() -> Iterator[bytes]:
             yield b"".join(line + b"\n" for line in body.splitlines()[:cut])
