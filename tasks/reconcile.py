@@ -28,6 +28,7 @@ from app.inbox import record_event
 from app.models import Destination, Store
 from app.pipeline import process_event
 from connectors.base import ConnectorError, PayloadError
+from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import updated_since_filter
 from connectors.shopify.normalise import rest_customer, rest_order
 from connectors.woocommerce import webhooks as wc_webhooks
@@ -74,12 +75,13 @@ SHOPIFY_RESOURCES = (("customers", "customers/update", rest_customer),
                      ("orders", "orders/updated", rest_order))
 
 
-def import_shopify_changes(store_id: int, since: datetime | None) -> dict[str, int]:
+def import_shopify_changes(store_id: int, since: datetime | None,
+                           client: ShopifyClient | None = None) -> dict[str, int]:
     """Feed every Shopify order and customer updated since ``since`` through the inbox."""
     db = current_app.extensions["db"]
     with db.session() as session:
         store = session.get(Store, store_id)
-        client = shopify_client(store)
+        client = client or shopify_client(store)
     counts = {"seen": 0, "new": 0, "rejected": 0}
     for resource, topic, shape in SHOPIFY_RESOURCES:
         for node in client.iter_nodes(resource, updated_since_filter(since)):

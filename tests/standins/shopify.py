@@ -65,6 +65,7 @@ class ShopifyStandIn:
     bucket_size: float = BUCKET_SIZE
     restore_rate: float = RESTORE_RATE
     history: ShopHistory = field(default_factory=ShopHistory)
+    throttled: int = 0  # THROTTLED answers given
     _last: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -156,6 +157,7 @@ class ShopifyStandIn:
                                                          "cost": cost,
                                                          "maxCost": MAX_QUERY_COST}}]}, 200)
             if cost > self.available:
+                self.throttled += 1
                 return _json({"errors": [{"message": "Throttled",
                                           "extensions": {"code": "THROTTLED"}}],
                               "extensions": {"cost": {"requestedQueryCost": cost,
