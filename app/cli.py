@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from datetime import time as day_time
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -398,12 +399,17 @@ def rescore_command(store_id: int, as_of: datetime | None) -> None:
               help="Only what changed since this day (UTC); default: the whole history")
 @with_appcontext
 def backfill_command(store_id: int, since: datetime | None) -> None:
-    """Import a WooCommerce store's customers and orders through the ingest path, then rescore."""
+    """Import a store's customers and orders through the ingest path, then rescore."""
     from connectors.base import ConnectorError
     from tasks.reconcile import import_resources
     from tasks.rescore import run_rescore
 
     start = since.replace(tzinfo=UTC) if since else None
+    with db().session() as session:
+        platform = _store(session, store_id).platform
+    if platform == "shopify":
+        _backfill_shopify(store_id, start)
+        return
     with click.progressbar(length=0, label="importing", show_pos=True) as bar:
         try:
             counts = import_resources(store_id, start, bar.update)
@@ -414,6 +420,40 @@ def backfill_command(store_id: int, since: datetime | None) -> None:
     click.echo(f"read {counts['seen']}, new {counts['new']}, rejected {counts['rejected']}")
     result = run_rescore(store_id)
     click.echo(f"rescored {result['customers']} customers")
+
+
+def _backfill_shopify(store_id: int, since: datetime | None) -> None:
+    """Run (or resume) the bulk-operation import with a progress bar per resource."""
+    from connectors.base import ConnectorError, TransientError
+    from tasks.backfill import BackfillFailed, run_backfill
+
+    shown: dict[str, Any] = {}
+
+    def show(phase: str, done: int, total: int | None) -> None:
+        if shown.get("phase") != phase:
+            if "bar" in shown:
+                shown["bar"].__exit__(None, None, None)
+            bar = click.progressbar(length=total or 0, label=f"importing {phase}",
+                                    show_pos=True)
+            shown.update(phase=phase, bar=bar.__enter__())
+        bar = shown["bar"]
+        bar.update(done - bar.pos)
+
+    try:
+        job = run_backfill(store_id, since, show)
+    except BackfillFailed as exc:
+        raise click.ClickException(f"backfill failed: {exc}") from exc
+    except TransientError as exc:
+        raise click.ClickException(f"interrupted ({exc}); run the same command again to "
+                                   "resume where it stopped") from exc
+    except ConnectorError as exc:
+        raise click.ClickException(f"the store's API failed: {exc}") from exc
+    finally:
+        if "bar" in shown:
+            shown["bar"].__exit__(None, None, None)
+    click.echo(f"backfill {job['status']}: {job['customers']} customers, {job['orders']} "
+               f"orders, {job['rejected']} rejected"
+               + (f" ({job['error']})" if job["error"] else ""))
 
 
 @main.command("sync")

@@ -321,4 +321,31 @@ class DataExport(Base):
     export: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class BackfillJob(Base):
+    """One import of a store's history: which bulk operation, how far it got, what it found."""
+
+    __tablename__ = "backfill_jobs"
+    __table_args__ = (Index("ix_backfill_jobs_store", "store_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12), default="running")
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phase: Mapped[str] = mapped_column(String(12), default="customers")
+    operation_id: Mapped[str | None] = mapped_column(String(100))
+    lines_total: Mapped[int | None] = mapped_column(BigInteger)
+    lines_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+BACKFILL_RUNNING, BACKFILL_COMPLETED, BACKFILL_FAILED, BACKFILL_STOPPED = (
+    "running", "completed", "failed", "stopped")
+
+
 INBOX_PENDING, INBOX_DONE, INBOX_IGNORED, INBOX_PARKED = "pending", "done", "ignored", "parked"

@@ -14,6 +14,7 @@ ROUTES = {
     "tasks.sync.*": {"queue": "sync"},
     "tasks.rescore.*": {"queue": "bulk"},
     "tasks.reconcile.*": {"queue": "bulk"},
+    "tasks.backfill.*": {"queue": "bulk"},
     "tasks.sweep.*": {"queue": "realtime"},
     "tasks.retention.*": {"queue": "bulk"},
 }

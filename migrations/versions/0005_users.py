@@ -1,7 +1,7 @@
 """users
 
 Revision ID: 0005_users
-Revises: 0002_install
+Revises: 0003_backfill
 Create Date: 2026-11-23 16:19:30.819547
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0005_users'
-down_revision = '0002_install'
+down_revision = '0003_backfill'
 branch_labels = None
 depends_on = None
 

@@ -13,6 +13,9 @@
   (single-use codes, expiring offline tokens with rotating refresh tokens) and webhook
   subscriptions (``webhookSubscriptions``, ``webhookSubscriptionCreate``), with the errors
   Shopify gives.
+- History (orders, customers, bulk operations and their JSONL files) lives in
+  ``tests/standins/shopify_history.py``; the bucket's size and restore rate are settable, and
+  a query's cost is computed from the document as Shopify does (connections by ``first``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ from urllib.parse import urlencode
 from graphql import build_schema, graphql_sync
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
+
+from tests.standins.shopify_history import (
+    HISTORY_SDL,
+    MAX_QUERY_COST,
+    ShopHistory,
+    query_cost,
+)
 
 BASE_SDL = """
 type Query { customer(id: ID!): Customer }
@@ -62,9 +72,17 @@ class ShopifyStandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     available: float = BUCKET_SIZE
+    bucket_size: float = BUCKET_SIZE
+    restore_rate: float = RESTORE_RATE
+    history: ShopHistory = field(default_factory=ShopHistory)
+    throttled: int = 0  # THROTTLED answers given
     _last: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     install: InstallState = field(default_factory=lambda: InstallState())
+
+    def __post_init__(self) -> None:
+        self.available = min(self.available, self.bucket_size)
+        self.history.tags = self.customers  # customers from the history can be tagged
 
     def tags_of(self, customer_id: str) -> list[str]:
         """The customer's tags as the shop holds them."""
@@ -94,6 +112,7 @@ class ShopifyStandIn:
 
     def _root(self) -> dict[str, Any]:
         return {
+            **self.history.resolvers(),
             "tagsAdd": lambda info, id, tags: self._tags(None, info, id, tags, True),
             "tagsRemove": lambda info, id, tags: self._tags(None, info, id, tags, False),
             "customer": lambda info, id: (
@@ -107,7 +126,8 @@ class ShopifyStandIn:
     def _refill(self) -> None:
         now = self.clock()
         if self._last is not None:
-            self.available = min(BUCKET_SIZE, self.available + (now - self._last) * RESTORE_RATE)
+            self.available = min(self.bucket_size,
+                                 self.available + (now - self._last) * self.restore_rate)
         self._last = now
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
@@ -119,6 +139,10 @@ class ShopifyStandIn:
         if request.path.startswith("/admin/oauth/"):
             with self._lock:
                 return self.install.handle_oauth(request, self.fail_next)
+        if request.path.startswith("/bulk-results/") and request.method == "GET":
+            number = request.path.removeprefix("/bulk-results/").removesuffix(".jsonl")
+            return self.history.download(int(number) if number.isdigit() else 0,
+                                         dict(request.headers))
         if not request.path.endswith("/graphql.json") or request.method != "POST":
             return _json({"errors": "Not Found"}, 404)
         self.requests.append({"query": "", "variables": {}, "headers": dict(request.headers)})
@@ -138,18 +162,28 @@ class ShopifyStandIn:
                 return _json({"errors": "Exceeded 2 calls per second for api client."
                               if status == 429 else "Internal Server Error"}, status, headers)
             self._refill()
-            cost = MUTATION_COST * (query.count("tagsAdd(") + query.count("tagsRemove(")) or 1
-            status = {"maximumAvailable": BUCKET_SIZE, "currentlyAvailable": self.available,
-                      "restoreRate": RESTORE_RATE}
+            cost = (MUTATION_COST * (query.count("tagsAdd(") + query.count("tagsRemove("))
+                    or query_cost(query, variables))
+            status = {"maximumAvailable": self.bucket_size, "currentlyAvailable": self.available,
+                      "restoreRate": self.restore_rate}
+            if cost > MAX_QUERY_COST:
+                return _json({"errors": [{"message": f"Query cost is {cost}, which exceeds the "
+                                          f"single query max cost limit ({MAX_QUERY_COST}).",
+                                          "extensions": {"code": "MAX_COST_EXCEEDED",
+                                                         "cost": cost,
+                                                         "maxCost": MAX_QUERY_COST}}]}, 200)
             if cost > self.available:
+                self.throttled += 1
                 return _json({"errors": [{"message": "Throttled",
                                           "extensions": {"code": "THROTTLED"}}],
                               "extensions": {"cost": {"requestedQueryCost": cost,
                                                       "actualQueryCost": None,
                                                       "throttleStatus": status}}}, 200)
             self.available -= cost
-            result = graphql_sync(SCHEMA, query, root_value=self._root(),
-                                  variable_values=variables)
+            root = self._root()
+            context = {"schema": SCHEMA, "root": root, "base_url": request.host_url.rstrip("/")}
+            result = graphql_sync(SCHEMA, query, root_value=root, variable_values=variables,
+                                  context_value=context)
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer = {"errors": [{"message": e.message} for e in result.errors]}
@@ -184,10 +218,8 @@ enum WebhookSubscriptionTopic {
   PRODUCTS_CREATE PRODUCTS_UPDATE REFUNDS_CREATE
 }
 enum WebhookSubscriptionFormat { JSON XML }
-enum CurrencyCode { CAD EUR GBP JPY USD }
 input WebhookSubscriptionInput { uri: String format: WebhookSubscriptionFormat }
 type WebhookSubscription implements Node { id: ID! topic: WebhookSubscriptionTopic! uri: String! }
-type PageInfo { hasNextPage: Boolean! endCursor: String }
 type WebhookSubscriptionConnection { nodes: [WebhookSubscription!]! pageInfo: PageInfo! }
 type WebhookSubscriptionCreatePayload {
   webhookSubscription: WebhookSubscription userErrors: [UserError!]!
@@ -195,7 +227,7 @@ type WebhookSubscriptionCreatePayload {
 type Shop { currencyCode: CurrencyCode! ianaTimezone: String! }
 """
 
-SCHEMA = build_schema(BASE_SDL + INSTALL_SDL)
+SCHEMA = build_schema(BASE_SDL + HISTORY_SDL + INSTALL_SDL)
 
 API_KEY = "tagwise-test-client-id"
 ACCESS_TOKEN_TTL_SECONDS = 3600
