@@ -114,19 +114,17 @@ def stores_add_shopify(domain: str, access_token: str, webhook_secret: str | Non
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise click.BadParameter("not an IANA timezone", param_hint="--timezone") from exc
+    from app.stores import add_shopify_store, find_shopify_store
+
     box = current_app.extensions["secret_box"]
     with db().session() as session:
-        if session.execute(select(Store).filter_by(platform="shopify", domain=domain)).scalar():
+        if find_shopify_store(session, domain):
             raise click.ClickException(f"{domain} is already a store")
-        store = Store(platform="shopify", domain=domain, api_base_url=api_base_url,
-                      access_token_enc=box.encrypt(access_token),
-                      webhook_secret_enc=box.encrypt(webhook_secret) if webhook_secret else None,
-                      tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"],
-                      currency=currency.upper(), timezone=tz)
-        session.add(store)
-        session.flush()
-        session.add(Destination(store_id=store.id, kind="shopify_tags",
-                                mode="dry_run" if dry_run else "live"))
+        store = add_shopify_store(
+            session, domain, api_base_url=api_base_url, currency=currency, timezone=tz,
+            tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"], dry_run=dry_run)
+        store.access_token_enc = box.encrypt(access_token)
+        store.webhook_secret_enc = box.encrypt(webhook_secret) if webhook_secret else None
         store_id = store.id
     click.echo(store_id)
 
@@ -270,15 +268,6 @@ def segments_group() -> None:
     """Built-in and rule segments."""
 
 
-def _compile_or_fail(rule_text: str):
-    from app.segments.rules import RuleError, compile_rule
-
-    try:
-        return compile_rule(rule_text)
-    except RuleError as exc:
-        raise click.ClickException(f"rule rejected: {exc}") from exc
-
-
 @segments_group.command("add")
 @click.option("--store", "store_id", type=int, required=True)
 @click.option("--key", required=True, help="Tag suffix, e.g. vip-regulars → tw:vip-regulars")
@@ -287,21 +276,16 @@ def _compile_or_fail(rule_text: str):
               help="e.g. \"days_since_last_order <= 30 and orders_count >= 3\"")
 @with_appcontext
 def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> None:
-    """Add a rule segment (checked before it is saved); it applies from the next event."""
-    from app.models import Segment
-    from app.segments.catalogue import slugify
+    """Add a rule segment (checked before it is saved) and apply it to every customer."""
+    from app.auth import OPERATOR
+    from app.errors import ServiceError
+    from app.segment_admin import create_segment
 
-    if slugify(key) != key:
-        raise click.BadParameter(f"use lower-case letters, digits and dashes: {slugify(key)!r}",
-                                 param_hint="--key")
-    _compile_or_fail(rule_text)
-    with db().session() as session:
-        _store(session, store_id)
-        if session.execute(select(Segment).filter_by(store_id=store_id, key=key)).scalar():
-            raise click.ClickException(f"segment {key} already exists")
-        session.add(Segment(store_id=store_id, key=key, name=name or key, kind="rule",
-                            rule_text=rule_text))
-    click.echo(f"segment {key} added; run `tagwise rescore --store {store_id}` to apply it now")
+    try:
+        create_segment(db(), OPERATOR, store_id, key=key, rule=rule_text, name=name)
+    except ServiceError as exc:
+        raise click.ClickException(f"segment refused: {exc.message}") from exc
+    click.echo(f"segment {key} added; every customer of store {store_id} is being re-evaluated")
 
 
 @segments_group.command("preview")
@@ -309,17 +293,84 @@ def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> N
 @click.option("--rule", "rule_text", required=True)
 @with_appcontext
 def segments_preview(store_id: int, rule_text: str) -> None:
-    """Count the customers a rule would select now, with a sample."""
-    from app.db import utcnow
-    from app.processing import stored_profiles
-    from app.segments.rules import preview
+    """Count the customers a rule would select now, with a sample and why they match."""
+    from app.auth import OPERATOR
+    from app.errors import ServiceError
+    from app.segment_admin import preview_rule
 
-    rule = _compile_or_fail(rule_text)
+    try:
+        result = preview_rule(db(), OPERATOR, store_id, rule_text)
+    except ServiceError as exc:
+        raise click.ClickException(f"rule rejected: {exc.message}") from exc
+    click.echo(f"{result['count']} of {result['total']} customers ({result['share']:.1%})")
+    for member in result["sample"]:
+        click.echo(f"  {member['platform_customer_id'] or 'guest'}: {member['explanation']}")
+
+
+# --------------------------------------------------------------------------- users
+
+
+@main.group("users")
+def users_group() -> None:
+    """People who sign in to the dashboard and the API."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.option("--store", "store_ids", type=int, multiple=True,
+              help="A store this user may see (repeat for several)")
+@click.option("--all-stores", is_flag=True, help="An agency admin: every store")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@with_appcontext
+def users_add(email: str, store_ids: tuple[int, ...], all_stores: bool,
+              password_stdin: bool) -> None:
+    """Add a user; print their API token (shown only this once)."""
+    from app.auth import create_user
+    from app.errors import ServiceError
+
+    if bool(store_ids) == all_stores:
+        raise click.UsageError("give --store ID (one or more) or --all-stores")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with db().session() as session:
+            user, token = create_user(session, email, password, store_ids=store_ids,
+                                      all_stores=all_stores)
+            scope = "all stores" if all_stores else "stores " + ", ".join(map(str, store_ids))
+            click.echo(f"user {user.email} added ({scope})")
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"API token (shown once): {token}")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """Every user and the stores they may see."""
+    from app.auth import list_users
+
     with db().session() as session:
-        frame = stored_profiles(session, _store(session, store_id), utcnow())
-    result = preview(rule, frame)
-    click.echo(f"{result['count']} of {result['total']} customers ({result['share']:.1%}); "
-               f"sample ids: {result['sample']}")
+        for user, store_ids in list_users(session):
+            scope = "all stores" if user.all_stores else ",".join(map(str, store_ids)) or "none"
+            click.echo(f"{user.email}\t{scope}")
+
+
+@users_group.command("token")
+@click.argument("email")
+@with_appcontext
+def users_token(email: str) -> None:
+    """Replace a user's API token (the old one stops working); print the new one once."""
+    from app.auth import rotate_api_token
+    from app.errors import ServiceError
+
+    try:
+        with db().session() as session:
+            token = rotate_api_token(session, email)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"API token (shown once): {token}")
 
 
 # --------------------------------------------------------------------------- work
@@ -451,8 +502,12 @@ def inbox_replay(store_id: int | None, event_ids: tuple[int, ...]) -> None:
         if event_ids:
             query = query.where(InboxEvent.id.in_(event_ids))
         events = list(session.execute(query.order_by(InboxEvent.id)).scalars())
+        purged = [e.id for e in events if e.body is None]
+        events = [e for e in events if e.body is not None]
         for event in events:
             event.status, event.attempts, event.error = INBOX_PENDING, 0, None
+    for event_id in purged:
+        click.echo(f"event {event_id}: body purged after INBOX_RETENTION_DAYS, cannot replay")
     if not events:
         click.echo("no parked events")
         return
@@ -462,6 +517,33 @@ def inbox_replay(store_id: int | None, event_ids: tuple[int, ...]) -> None:
         except Exception as exc:  # reported per event; the event itself records the error
             status = f"failed: {type(exc).__name__}"
         click.echo(f"event {event.id} ({event.topic}): {status}")
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Encryption keys of secrets at rest (TAGWISE_ENCRYPTION_KEY)."""
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Re-encrypt every stored token and secret with the first (newest) key.
+
+    Put the new key first in TAGWISE_ENCRYPTION_KEY, keep the old ones after it, run this,
+    then the old keys can be removed.
+    """
+    from app.keys import RotationError, rotate_all
+
+    try:
+        with db().session() as session:
+            count = rotate_all(session, current_app.extensions["secret_box"])
+    except RotationError as exc:
+        raise click.ClickException(f"nothing rotated: {exc}") from exc
+    click.echo(f"re-encrypted {count} secrets with the newest key; older keys can now be "
+               f"removed from TAGWISE_ENCRYPTION_KEY")
 
 
 # --------------------------------------------------------------------------- run

@@ -47,6 +47,12 @@ class Store(Base):
     prediction_model: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rescored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OAuth installs: granted scopes and, for expiring offline tokens, when the access token
+    # lapses and the (encrypted) refresh token that renews it.
+    scopes: Mapped[str | None] = mapped_column(String(500))
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Customer(Base):
@@ -275,6 +281,44 @@ class InboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """A person who signs in to the dashboard or the API: an agency admin or a store's staff."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised: trimmed, lower
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # SHA-256 hex
+    all_stores: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserStore(Base):
+    """A store a scoped user may see and change."""
+
+    __tablename__ = "user_stores"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"),
+                                          primary_key=True, index=True)
+
+
+class DataExport(Base):
+    """What Tagwise held about one customer when the shop asked (``customers/data_request``)."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (UniqueConstraint("store_id", "data_request_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    customer_platform_id: Mapped[str] = mapped_column(String(64))
+    data_request_id: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    export: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class BackfillJob(Base):

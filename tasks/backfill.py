@@ -3,7 +3,7 @@
 One bulk operation per resource (customers, then orders with their line items); each is
 polled with backoff until COMPLETED, and its JSONL result is streamed line by line, records
 reassembled from their ``__parentId`` children, normalised by the webhook normaliser and
-upserted by the webhook upserts, a chunk per transaction. The chunk's transaction also moves
+upserted by the webhook upserts (in bulk), a chunk per transaction. That transaction also moves
 the job's line offset, so a killed worker resumes at the first unapplied line of the same
 result; the upserts being idempotent, even a replayed chunk counts nothing twice. Profiles
 are not refreshed per record: one rescore at the end recomputes every customer.
@@ -21,10 +21,10 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
-from app.api import serialise
+from app import serialise
 from app.db import Database, utcnow
 from app.destinations import shopify_client
-from app.ingest import apply_event
+from app.ingest import apply_records
 from app.models import (
     BACKFILL_COMPLETED,
     BACKFILL_FAILED,
@@ -198,17 +198,16 @@ def _apply_chunk(db: Database, job_id: int, phase: str, nodes: list[dict], start
         store = session.get(Store, job.store_id)
         if store.install_state != "active":
             raise BackfillStopped(f"store is {store.install_state}")
-        applied = rejected = 0
+        records, applied, rejected = [], 0, 0
         for node in nodes:
             try:
-                records = normalise(PHASE_TOPICS[phase], PHASE_SHAPES[phase](node))
+                records.extend(normalise(PHASE_TOPICS[phase], PHASE_SHAPES[phase](node)))
             except PayloadError as exc:
                 rejected += 1
                 log.warning("backfill store %s: record rejected: %s", store.id, exc)
                 continue
-            for record in records:
-                apply_event(db, session, store, record)
             applied += 1
+        apply_records(db, session, store, records)  # the webhook upserts, in bulk
         setattr(job, phase, getattr(job, phase) + applied)
         job.rejected += rejected
         job.lines_done = end

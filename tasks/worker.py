@@ -9,5 +9,6 @@ import tasks.backfill  # noqa: E402,F401  (register the tasks)
 import tasks.ingest  # noqa: E402,F401
 import tasks.reconcile  # noqa: E402,F401
 import tasks.rescore  # noqa: E402,F401
+import tasks.retention  # noqa: E402,F401
 import tasks.sweep  # noqa: E402,F401
 import tasks.sync  # noqa: E402,F401
