@@ -1,7 +1,7 @@
 """backfill jobs
 
 Revision ID: 0003_backfill
-Revises: 0001
+Revises: 0005_users
 Create Date: 2026-11-23 16:16:21.427901
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003_backfill'
-down_revision = '0001'
+down_revision = '0005_users'
 branch_labels = None
 depends_on = None
 
