@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app import serialise
 from app.db import Database, utcnow
-from app.destinations import shopify_client
+from app.destinations import DestinationUnavailable, shopify_client
 from app.ingest import apply_records
 from app.models import (
     BACKFILL_COMPLETED,
@@ -38,6 +38,7 @@ from connectors.registry import normaliser_for
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import bulk_query, read_records
 from connectors.shopify.normalise import rest_customer, rest_order
+from tasks.rescore import run_rescore
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +91,13 @@ def run_backfill(store_id: int, since: datetime | None = None,
     """Import (or resume importing) a shop's history, then rescore once; return the job."""
     db = current_app.extensions["db"]
     job_id = open_job(db, store_id, since)
-    with db.session() as session:
-        store = session.get(Store, store_id)
-        client = client or shopify_client(store)
     try:
+        _check_installed(db, store_id)
+        if client is None:
+            with db.session() as session:
+                client = shopify_client(session.get(Store, store_id))
         while (phase := _job(db, job_id).phase) != "done":
             if phase == "rescore":
-                from tasks.rescore import run_rescore
-
                 _check_installed(db, store_id)
                 run_rescore(store_id)
             else:
@@ -107,7 +107,7 @@ def run_backfill(store_id: int, since: datetime | None = None,
         _finish(db, job_id, BACKFILL_STOPPED, str(exc))
     except JobTakenOver as exc:
         log.warning("%s", exc)
-    except (BackfillFailed, PermanentError) as exc:
+    except (BackfillFailed, PermanentError, DestinationUnavailable) as exc:
         _finish(db, job_id, BACKFILL_FAILED, str(exc))
         raise BackfillFailed(str(exc)) from exc
     except TransientError as exc:  # left running: the next run resumes where this one stopped
