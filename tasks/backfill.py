@@ -3,7 +3,7 @@
 One bulk operation per resource (customers, then orders with their line items); each is
 polled with backoff until COMPLETED, and its JSONL result is streamed line by line, records
 reassembled from their ``__parentId`` children, normalised by the webhook normaliser and
-upserted by the webhook upserts, a chunk per transaction. The chunk's transaction also moves
+upserted by the webhook upserts (in bulk), a chunk per transaction. That transaction also moves
 the job's line offset, so a killed worker resumes at the first unapplied line of the same
 result; the upserts being idempotent, even a replayed chunk counts nothing twice. Profiles
 are not refreshed per record: one rescore at the end recomputes every customer.
@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app import serialise
 from app.db import Database, utcnow
-from app.destinations import shopify_client
+from app.destinations import DestinationUnavailable, shopify_client
 from app.ingest import apply_records
 from app.models import (
     BACKFILL_COMPLETED,
@@ -38,6 +38,7 @@ from connectors.registry import normaliser_for
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import bulk_query, read_records
 from connectors.shopify.normalise import rest_customer, rest_order
+from tasks.rescore import run_rescore
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +91,13 @@ def run_backfill(store_id: int, since: datetime | None = None,
     """Import (or resume importing) a shop's history, then rescore once; return the job."""
     db = current_app.extensions["db"]
     job_id = open_job(db, store_id, since)
-    with db.session() as session:
-        store = session.get(Store, store_id)
-        client = client or shopify_client(store)
     try:
+        _check_installed(db, store_id)
+        if client is None:
+            with db.session() as session:
+                client = shopify_client(session.get(Store, store_id))
         while (phase := _job(db, job_id).phase) != "done":
             if phase == "rescore":
-                from tasks.rescore import run_rescore
-
                 _check_installed(db, store_id)
                 run_rescore(store_id)
             else:
@@ -107,7 +107,7 @@ def run_backfill(store_id: int, since: datetime | None = None,
         _finish(db, job_id, BACKFILL_STOPPED, str(exc))
     except JobTakenOver as exc:
         log.warning("%s", exc)
-    except (BackfillFailed, PermanentError) as exc:
+    except (BackfillFailed, PermanentError, DestinationUnavailable) as exc:
         _finish(db, job_id, BACKFILL_FAILED, str(exc))
         raise BackfillFailed(str(exc)) from exc
     except TransientError as exc:  # left running: the next run resumes where this one stopped
@@ -198,8 +198,7 @@ def _apply_chunk(db: Database, job_id: int, phase: str, nodes: list[dict], start
         store = session.get(Store, job.store_id)
         if store.install_state != "active":
             raise BackfillStopped(f"store is {store.install_state}")
-        applied = rejected = 0
-        records = []
+        records, applied, rejected = [], 0, 0
         for node in nodes:
             try:
                 records.extend(normalise(PHASE_TOPICS[phase], PHASE_SHAPES[phase](node)))
@@ -208,7 +207,7 @@ def _apply_chunk(db: Database, job_id: int, phase: str, nodes: list[dict], start
                 log.warning("backfill store %s: record rejected: %s", store.id, exc)
                 continue
             applied += 1
-        apply_records(db, session, store, records)
+        apply_records(db, session, store, records)  # the webhook upserts, in bulk
         setattr(job, phase, getattr(job, phase) + applied)
         job.rejected += rejected
         job.lines_done = end

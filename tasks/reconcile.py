@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.db import utcnow
-from app.destinations import shopify_client, woocommerce_client
+from app.destinations import DestinationUnavailable, shopify_client, woocommerce_client
 from app.inbox import record_event
 from app.models import Destination, Store
 from app.pipeline import process_event
@@ -137,7 +137,7 @@ def reconcile_store(store_id: int) -> dict[str, int]:
         else:
             check_webhooks(store_id)
             counts = import_resources(store_id, since)
-    except ConnectorError as exc:
+    except (ConnectorError, DestinationUnavailable) as exc:
         log.warning("reconcile store %s failed: %s", store_id, exc)
         return {"error": 1}
     with db.session() as session:

@@ -218,8 +218,10 @@ enum WebhookSubscriptionTopic {
   PRODUCTS_CREATE PRODUCTS_UPDATE REFUNDS_CREATE
 }
 enum WebhookSubscriptionFormat { JSON XML }
+enum CurrencyCode { CAD EUR GBP JPY USD }
 input WebhookSubscriptionInput { uri: String format: WebhookSubscriptionFormat }
 type WebhookSubscription implements Node { id: ID! topic: WebhookSubscriptionTopic! uri: String! }
+type PageInfo { hasNextPage: Boolean! endCursor: String }
 type WebhookSubscriptionConnection { nodes: [WebhookSubscription!]! pageInfo: PageInfo! }
 type WebhookSubscriptionCreatePayload {
   webhookSubscription: WebhookSubscription userErrors: [UserError!]!
@@ -227,7 +229,7 @@ type WebhookSubscriptionCreatePayload {
 type Shop { currencyCode: CurrencyCode! ianaTimezone: String! }
 """
 
-SCHEMA = build_schema(BASE_SDL + HISTORY_SDL + INSTALL_SDL)
+SCHEMA = build_schema(BASE_SDL + INSTALL_SDL + HISTORY_SDL)
 
 API_KEY = "tagwise-test-client-id"
 ACCESS_TOKEN_TTL_SECONDS = 3600

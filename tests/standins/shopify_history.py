@@ -1,4 +1,4 @@
-"""The history half of the Shopify stand-in: orders and customers to page through and export.
+"""The history part of the Shopify stand-in: orders and customers to page through and export.
 
 Mounted by ``tests/standins/shopify.py`` (schema extension, root resolvers, the JSONL route):
 
@@ -63,13 +63,10 @@ type CustomerEmailAddress {
 enum CustomerEmailAddressMarketingState { INVALID NOT_SUBSCRIBED PENDING SUBSCRIBED UNSUBSCRIBED }
 enum OrderSortKeys { CREATED_AT ID PROCESSED_AT TOTAL_PRICE UPDATED_AT }
 enum CustomerSortKeys { CREATED_AT ID LOCATION NAME RELEVANCE UPDATED_AT }
-enum CurrencyCode { CAD EUR GBP JPY USD }
 enum OrderDisplayFinancialStatus {
   AUTHORIZED EXPIRED PAID PARTIALLY_PAID PARTIALLY_REFUNDED PENDING REFUNDED VOIDED
 }
-type PageInfo {
-  hasNextPage: Boolean! hasPreviousPage: Boolean! endCursor: String startCursor: String
-}
+extend type PageInfo { hasPreviousPage: Boolean! startCursor: String }
 type MoneyV2 { amount: Decimal! currencyCode: CurrencyCode! }
 type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
 type Order implements Node {
