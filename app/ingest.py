@@ -43,6 +43,11 @@ def apply_event(db: Database, session: Session, store: Store, event: CanonicalEv
     raise TypeError(f"unknown record {type(event).__name__}")
 
 
+def email_key(email: str) -> str:
+    """The normalised form emails are matched by (guest customers, search, user logins)."""
+    return email.strip().lower()
+
+
 def _newer(incoming: datetime | None, stored: datetime | None) -> bool:
     return incoming is None or stored is None or incoming > stored
 
@@ -53,7 +58,7 @@ def upsert_customer(db: Database, session: Session, store: Store,
     if record.platform_id is not None:
         key = {"platform_id": record.platform_id}
     elif record.email:
-        key = {"guest_email_key": record.email.strip().lower()}
+        key = {"guest_email_key": email_key(record.email)}
     else:
         return None  # a guest without email counts for store statistics only
     session.execute(db.insert(Customer).values(store_id=store.id, **key)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
-from app.api import bp, serialise
+from app.api import bp, current_principal, serialise
 from app.api.lookup import get_store
+from app.auth import visible_stores
 from app.db_access import db
 from app.errors import ApiError
 from app.models import Destination as DestinationRow
-from app.models import InboxEvent, Store, SyncAttempt
+from app.models import InboxEvent, SyncAttempt
 
 RECENT_FAILURES = 20
 INBOX_PAGE = 100
@@ -19,9 +20,9 @@ INBOX_STATUSES = {"pending", "done", "ignored", "parked"}
 
 @bp.get("/stores")
 def list_stores():
-    """Every store this deployment serves."""
+    """The stores the caller may see."""
     with db().session() as session:
-        rows = session.execute(select(Store).order_by(Store.id)).scalars()
+        rows = visible_stores(session, current_principal())
         return jsonify({"stores": [serialise.store(s) for s in rows]})
 
 
