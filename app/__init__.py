@@ -39,10 +39,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     celery_init_app(app)
 
-    from app import api, errors, health, webhooks
+    from app import api, errors, health, shopify_install, webhooks
 
     errors.init_app(app)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(shopify_install.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
 

@@ -69,7 +69,7 @@ def db_upgrade() -> None:
     """Apply every migration up to the newest."""
     from alembic import command
 
-    command.upgrade(alembic_config(), "head")
+    command.upgrade(alembic_config(), "heads")
     click.echo("database is up to date")
 
 
@@ -113,19 +113,17 @@ def stores_add_shopify(domain: str, access_token: str, webhook_secret: str | Non
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise click.BadParameter("not an IANA timezone", param_hint="--timezone") from exc
+    from app.stores import add_shopify_store, find_shopify_store
+
     box = current_app.extensions["secret_box"]
     with db().session() as session:
-        if session.execute(select(Store).filter_by(platform="shopify", domain=domain)).scalar():
+        if find_shopify_store(session, domain):
             raise click.ClickException(f"{domain} is already a store")
-        store = Store(platform="shopify", domain=domain, api_base_url=api_base_url,
-                      access_token_enc=box.encrypt(access_token),
-                      webhook_secret_enc=box.encrypt(webhook_secret) if webhook_secret else None,
-                      tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"],
-                      currency=currency.upper(), timezone=tz)
-        session.add(store)
-        session.flush()
-        session.add(Destination(store_id=store.id, kind="shopify_tags",
-                                mode="dry_run" if dry_run else "live"))
+        store = add_shopify_store(
+            session, domain, api_base_url=api_base_url, currency=currency, timezone=tz,
+            tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"], dry_run=dry_run)
+        store.access_token_enc = box.encrypt(access_token)
+        store.webhook_secret_enc = box.encrypt(webhook_secret) if webhook_secret else None
         store_id = store.id
     click.echo(store_id)
 
@@ -477,8 +475,12 @@ def inbox_replay(store_id: int | None, event_ids: tuple[int, ...]) -> None:
         if event_ids:
             query = query.where(InboxEvent.id.in_(event_ids))
         events = list(session.execute(query.order_by(InboxEvent.id)).scalars())
+        purged = [e.id for e in events if e.body is None]
+        events = [e for e in events if e.body is not None]
         for event in events:
             event.status, event.attempts, event.error = INBOX_PENDING, 0, None
+    for event_id in purged:
+        click.echo(f"event {event_id}: body purged after INBOX_RETENTION_DAYS, cannot replay")
     if not events:
         click.echo("no parked events")
         return

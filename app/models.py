@@ -48,6 +48,12 @@ class Store(Base):
     prediction_model: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rescored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OAuth installs: granted scopes and, for expiring offline tokens, when the access token
+    # lapses and the (encrypted) refresh token that renews it.
+    scopes: Mapped[str | None] = mapped_column(String(500))
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Customer(Base):
@@ -328,6 +334,20 @@ class UserStore(Base):
                                          primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"),
                                           primary_key=True, index=True)
+
+
+class DataExport(Base):
+    """What Tagwise held about one customer when the shop asked (``customers/data_request``)."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (UniqueConstraint("store_id", "data_request_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    customer_platform_id: Mapped[str] = mapped_column(String(64))
+    data_request_id: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    export: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 INBOX_PENDING, INBOX_DONE, INBOX_IGNORED, INBOX_PARKED = "pending", "done", "ignored", "parked"

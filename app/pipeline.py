@@ -25,7 +25,7 @@ from app.models import (
     InboxEvent,
     Store,
 )
-from app.privacy import redact_customer, redact_shop
+from app.privacy import export_customer, redact_customer, redact_shop, requested_person
 from app.processing import refresh_customers
 from app.sync import destination_ids
 from connectors.base import PayloadError
@@ -34,7 +34,7 @@ from connectors.registry import normaliser_for
 log = logging.getLogger(__name__)
 
 LIFECYCLE_TOPICS = {"app/uninstalled"}
-PRIVACY_TOPICS = {"customers/redact", "shop/redact"}
+PRIVACY_TOPICS = {"customers/data_request", "customers/redact", "shop/redact"}
 
 
 @dataclass
@@ -64,6 +64,8 @@ def process_event(db: Database, event_id: int, now: datetime | None = None) -> P
             payload = json.loads(event.body or b"null")
             if event.topic in PRIVACY_TOPICS:
                 records = []
+                if event.topic != "shop/redact":
+                    requested_person(payload, event.topic)  # park a request naming nobody
             else:
                 records = [add_categories(store, r)
                            for r in normaliser_for(store.platform)(event.topic, payload)]
@@ -75,6 +77,11 @@ def process_event(db: Database, event_id: int, now: datetime | None = None) -> P
             store_id = store.id
             redact_shop(session, store)
             return Processed(status="done", store_id=store_id, redacted_store=True)
+        if event.topic == "customers/data_request":
+            event.status, event.processed_at, event.error = INBOX_DONE, now, None
+            event.body = None  # the request names the customer; the export keeps what matters
+            export_customer(session, store, payload, now)
+            return Processed(status=INBOX_DONE, store_id=store.id)
         if event.topic == "customers/redact":
             gone = redact_customer(session, store, payload)
             event.status, event.processed_at, event.error = INBOX_DONE, now, None

@@ -40,4 +40,4 @@ def current_principal() -> Principal:
     return g.principal
 
 
-from app.api import customers, stores  # noqa: E402,F401
+from app.api import customers, data_requests, stores  # noqa: E402,F401

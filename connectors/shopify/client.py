@@ -6,6 +6,7 @@ from typing import Any
 
 from connectors.base import ApiClient, PermanentError, TransientError
 from connectors.shopify.consts import HEADER_ACCESS_TOKEN
+from connectors.shopify.oauth import ACCESS_TOKEN_PATH, TokenGrant, parse_grant
 
 THROTTLED = "THROTTLED"
 # Cost points restored per second on the Standard plan; used to wait out a THROTTLED answer.
@@ -57,3 +58,33 @@ def _code(error: Any) -> str | None:
     if isinstance(error, dict):
         return (error.get("extensions") or {}).get("code")
     return None
+
+
+# --------------------------------------------------------------------------- OAuth
+
+
+class ShopifyOAuthClient(ApiClient):
+    """The shop's token endpoint: exchange an authorization code, refresh an expiring token."""
+
+    def __init__(self, base_url: str, client_id: str, client_secret: str, **kwargs: Any):
+        super().__init__(base_url, **kwargs)
+        self.client_id, self.client_secret = client_id, client_secret
+
+    def exchange_code(self, code: str) -> TokenGrant:
+        """Trade the callback's one-time code for an expiring offline token (``expiring=1``)."""
+        return self._token({"code": code, "expiring": 1})
+
+    def refresh(self, refresh_token: str) -> TokenGrant:
+        """A new access token (and a new refresh token: Shopify rotates it on every use)."""
+        return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def _token(self, fields: dict[str, Any]) -> TokenGrant:
+        body = {"client_id": self.client_id, "client_secret": self.client_secret, **fields}
+        response = self.request("POST", ACCESS_TOKEN_PATH, json=body,
+                                headers={"Accept": "application/json"})
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise TransientError("token endpoint answer is not JSON",
+                                 reason="bad_response") from exc
+        return parse_grant(answer)
