@@ -2,8 +2,8 @@
 
 The pure aggregates live in ``app.profiles.reports``; this module only moves them to and from
 SQL: one ``store_reports`` row per (store, kind), and one ``segment_size_history`` row per
-(store, day, segment) for the overview's trend. Live segment sizes between rescores come from
-an indexed COUNT over open memberships.
+(store, day, segment) for the overview's trend. Live sizes between rescores are a COUNT of open
+memberships (``segment_admin.list_segments``), served by ``ix_memberships_store_open_key``.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.models import Membership, SegmentSizeHistory, Store, StoreReport
+from app.models import SegmentSizeHistory, Store, StoreReport
 from app.profiles import reports
 
-REPORT_KINDS = ("rfm_grid", "cohort_retention", "segment_sizes")
 TREND_DAYS = 30
 
 
@@ -50,15 +49,6 @@ def save_reports(db: Database, session: Session, store: Store, profiles: pd.Data
 def load_report(session: Session, store_id: int, kind: str) -> StoreReport | None:
     """The stored report of one kind, or None before the store's first rescore."""
     return session.get(StoreReport, (store_id, kind))
-
-
-def live_segment_sizes(session: Session, store_id: int) -> dict[str, int]:
-    """Open memberships per segment now (served by ix_memberships_store_open_key)."""
-    rows = session.execute(
-        select(Membership.segment_key, func.count())
-        .where(Membership.store_id == store_id, Membership.left_at.is_(None))
-        .group_by(Membership.segment_key)).all()
-    return {key: int(n) for key, n in sorted(rows, key=lambda kv: (-kv[1], kv[0]))}
 
 
 def segment_trend(session: Session, store_id: int, until: date,

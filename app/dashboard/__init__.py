@@ -13,14 +13,15 @@ from typing import Any
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from app.auth import Principal
+from app.auth import Principal, visible_store
 from app.dashboard.auth import csrf_ok, csrf_token, signed_in_principal
 from app.db_access import db
 from app.errors import ServiceError
+from app.models import Store
 
 bp = Blueprint("dashboard", __name__, template_folder="../templates/dashboard")
 
-PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.launch", "static"}
+PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.launch"}
 MAX_ID = 2**63 - 1  # larger ids cannot exist (BIGINT) and would overflow the driver
 SESSION_HOURS = 12
 
@@ -39,6 +40,12 @@ def init_app(app: Flask) -> None:
 def principal() -> Principal:
     """The signed-in principal of this request."""
     return g.principal
+
+
+def current_store(store_id: int) -> Store:
+    """The store a page is about (for its header and links), or 404 outside the user's stores."""
+    with db().session() as session:
+        return visible_store(session, principal(), store_id)
 
 
 @bp.before_request

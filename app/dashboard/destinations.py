@@ -2,36 +2,48 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import redirect, render_template, request, url_for
+from sqlalchemy import select
 
+from app import destination_view
 from app.auth import visible_store
-from app.dashboard import bp, principal
+from app.dashboard import bp, current_store, principal
 from app.db_access import db
-from app.services import destinations as service
+from app.errors import NotFound
+from app.models import Destination
 
+log = logging.getLogger(__name__)
 DIFF_SAMPLE = 50
+WENT_LIVE = "The destination is live: the next sync writes the changes it showed."
 
 
 @bp.get("/stores/<int:store_id>/destinations")
 def destination_list(store_id: int):
     """Every destination with its health; dry-run ones with what going live would change."""
-    with db().session() as session:
-        store = visible_store(session, principal(), store_id)
-        rows = service.destination_status(session, store)
-        for row in rows:
-            row["diff"] = (service.dry_run_diff(session, store, row["id"], limit=DIFF_SAMPLE)
-                           if row["mode"] == "dry_run" else None)
+    store = current_store(store_id)
+    rows = destination_view.list_destinations(db(), principal(), store_id)
+    for row in rows:
+        row["diff"] = (destination_view.destination_diff(db(), principal(), store_id, row["id"],
+                                                         per_page=DIFF_SAMPLE)
+                       if row["mode"] == "dry_run" else None)
     return render_template("destinations.html", store=store, destinations=rows,
-                           message=request.args.get("live") and "The destination is live: "
-                           "the next sync writes the changes above.")
+                           message=WENT_LIVE if request.args.get("live") else None)
 
 
 @bp.post("/stores/<int:store_id>/destinations/<int:destination_id>/live")
 def destination_go_live(store_id: int, destination_id: int):
-    """Switch a dry-run destination to live after the merchant confirmed the diff."""
+    """Switch a dry-run destination to live once the merchant ticked that they saw the diff."""
     if request.form.get("confirm") != "yes":
         return redirect(url_for("dashboard.destination_list", store_id=store_id))
     with db().session() as session:
-        store = visible_store(session, principal(), store_id)
-        service.set_destination_mode(session, store, destination_id, "live")
+        visible_store(session, principal(), store_id)
+        destination = session.execute(select(Destination).filter_by(
+            id=destination_id, store_id=store_id)).scalar()
+        if destination is None:
+            raise NotFound("destination_not_found", f"no destination {destination_id}")
+        destination.mode = "live"
+    log.info("destination %s of store %s switched to live by %s", destination_id, store_id,
+             principal().name)
     return redirect(url_for("dashboard.destination_list", store_id=store_id, live=1))

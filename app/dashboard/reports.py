@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import render_template, request
 from sqlalchemy import func, select
 
-from app.auth import visible_store
-from app.dashboard import bp, principal
+from app import segment_admin
+from app.dashboard import bp, current_store, principal
 from app.dashboard.charts import heat_style, sparkline_points
 from app.db import utcnow
 from app.db_access import db
 from app.models import Customer
-from app.store_reports import live_segment_sizes, load_report, segment_trend
+from app.store_reports import load_report, segment_trend
 
 RFM_MEASURES = {"count": "Customers", "mean_monetary": "Mean net spend", "mean_m": "Mean M score"}
 
@@ -19,21 +19,31 @@ RFM_MEASURES = {"count": "Customers", "mean_monetary": "Mean net spend", "mean_m
 @bp.get("/stores/<int:store_id>/")
 def overview(store_id: int):
     """Customers, segment sizes now, and each segment's size over the last 30 days."""
+    store = current_store(store_id)
+    segments = segment_admin.list_segments(db(), principal(), store_id)
     with db().session() as session:
-        store = visible_store(session, principal(), store_id)
         customers = session.execute(select(func.count()).select_from(Customer).where(
             Customer.store_id == store_id, Customer.deleted_at.is_(None))).scalar_one()
-        sizes = live_segment_sizes(session, store_id)
         trend = segment_trend(session, store_id, utcnow().date())
     rows = []
-    for key, size in sizes.items():
-        history = trend["series"].get(key, [])
-        rows.append({"key": key, "tag": f"{store.tag_prefix}{key}", "size": size,
-                     "share": size / customers if customers else 0.0, "history": history,
+    for segment in sorted(segments, key=lambda s: (-s["members"], s["key"])):
+        if not segment["members"]:
+            continue
+        history = _history(trend, segment["key"])
+        rows.append({**segment, "share": segment["members"] / customers if customers else 0.0,
+                     "history": history,
                      "history_label": ", ".join("–" if v is None else str(v) for v in history),
                      "points": sparkline_points(history)})
     return render_template("overview.html", store=store, customers=customers, rows=rows,
                            trend_days=trend["days"])
+
+
+def _history(trend: dict, key: str) -> list[int | None]:
+    """A segment's daily sizes; ``category-*`` adds up every category segment."""
+    if key != segment_admin.CATEGORY_KEYS:
+        return trend["series"].get(key, [])
+    parts = [v for k, v in trend["series"].items() if k.startswith(segment_admin.CATEGORY_PREFIX)]
+    return [sum(d or 0 for d in day) for day in zip(*parts, strict=True)] if parts else []
 
 
 @bp.get("/stores/<int:store_id>/rfm")
@@ -42,8 +52,8 @@ def rfm(store_id: int):
     measure = request.args.get("by", "count")
     if measure not in RFM_MEASURES:
         measure = "count"
+    store = current_store(store_id)
     with db().session() as session:
-        store = visible_store(session, principal(), store_id)
         report = load_report(session, store_id, "rfm_grid")
     grid = report.data if report else None
     cells = []
@@ -57,14 +67,15 @@ def rfm(store_id: int):
                            "style": heat_style(values[r_index][f_index], top)}
                           for f_index, f in enumerate(grid["f_scores"])])
     return render_template("rfm.html", store=store, grid=grid, cells=cells, measure=measure,
-                           measures=RFM_MEASURES, computed_at=report.computed_at if report else None)
+                           measures=RFM_MEASURES,
+                           computed_at=report.computed_at if report else None)
 
 
 @bp.get("/stores/<int:store_id>/cohorts")
 def cohorts(store_id: int):
     """Retention by first-order month as a table heat map."""
+    store = current_store(store_id)
     with db().session() as session:
-        store = visible_store(session, principal(), store_id)
         report = load_report(session, store_id, "cohort_retention")
     data = report.data if report else None
     rows = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlencode
 
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -16,7 +15,6 @@ from app.models import Store
 from connectors.shopify.oauth import is_valid_shop, verify_query
 
 MAX_FIELD_CHARS = 1024
-INSTALL_PATH = "/auth/shopify/install"
 LAUNCH_MAX_AGE_SECONDS = 600  # a signed admin launch link older than this is refused
 
 
@@ -83,7 +81,7 @@ def launch():
             platform="shopify", domain=shop, install_state="active")).scalar()
         who = principal_for_shop(session, store_id) if store_id else None
     if who is None:  # not installed yet: Shopify's OAuth install comes first
-        return redirect(f"{INSTALL_PATH}?{urlencode({'shop': shop})}")
+        return redirect(url_for("shopify_install.install_shopify", shop=shop))
     sign_in(who, shop_store_id=store_id)
     return redirect(url_for("dashboard.overview", store_id=store_id))
 

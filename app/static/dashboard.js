@@ -26,8 +26,12 @@
       var nodes = [text("p", body.error.message, "error")];
       var d = body.error.detail;
       if (d && d.line) {
-        nodes.push(text("p", "Line " + d.line + ", column " + d.column +
-                        (d.hint ? " — " + d.hint : ""), "help"));
+        // The offending line with a caret under the column the parser stopped at.
+        var line = rule.value.split("\n")[d.line - 1] || "";
+        var caret = line.slice(0, d.column - 1).replace(/[^\t]/g, " ") + "^";
+        var pointer = text("pre", line + "\n" + caret);
+        pointer.setAttribute("aria-label", "line " + d.line + ", column " + d.column);
+        nodes.push(pointer);
       }
       show(nodes);
       return;
@@ -45,10 +49,14 @@
       var list = document.createElement("ul");
       body.sample.forEach(function (c) {
         var li = document.createElement("li");
-        var a = document.createElement("a");
-        a.href = c.url;
-        a.textContent = c.label;
-        li.appendChild(a);
+        if (c.url) {
+          var a = document.createElement("a");
+          a.href = c.url;
+          a.textContent = c.label;
+          li.appendChild(a);
+        } else {
+          li.textContent = c.label;
+        }
         list.appendChild(li);
       });
       nodes.push(list);

@@ -76,7 +76,8 @@ def test_the_deployment_token_sees_every_store(client, stores):
 
 
 def test_wrong_credentials_are_refused_without_a_session(client, stores):
-    assert sign_in_as(client, email="nobody@x.example", password="wrong password").status_code == 401
+    refused = sign_in_as(client, email="nobody@x.example", password="wrong password")
+    assert refused.status_code == 401
     assert sign_in_as(client, token="not-the-token").status_code == 401
     assert client.get(f"/stores/{stores[0]}/").status_code == 302
 
