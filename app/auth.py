@@ -58,6 +58,10 @@ def _unknown_user_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16))
 
 
+# The shell operator (``tagwise`` commands): whoever can run them can already read the database.
+OPERATOR = Principal("operator", None)
+
+
 def hash_api_token(token: str) -> str:
     """The stored form of an API token (SHA-256 hex: tokens are random, so no salt is needed)."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -267,15 +267,6 @@ def segments_group() -> None:
     """Built-in and rule segments."""
 
 
-def _compile_or_fail(rule_text: str):
-    from app.segments.rules import RuleError, compile_rule
-
-    try:
-        return compile_rule(rule_text)
-    except RuleError as exc:
-        raise click.ClickException(f"rule rejected: {exc}") from exc
-
-
 @segments_group.command("add")
 @click.option("--store", "store_id", type=int, required=True)
 @click.option("--key", required=True, help="Tag suffix, e.g. vip-regulars → tw:vip-regulars")
@@ -284,21 +275,16 @@ def _compile_or_fail(rule_text: str):
               help="e.g. \"days_since_last_order <= 30 and orders_count >= 3\"")
 @with_appcontext
 def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> None:
-    """Add a rule segment (checked before it is saved); it applies from the next event."""
-    from app.models import Segment
-    from app.segments.catalogue import slugify
+    """Add a rule segment (checked before it is saved) and apply it to every customer."""
+    from app.auth import OPERATOR
+    from app.errors import ServiceError
+    from app.segment_admin import create_segment
 
-    if slugify(key) != key:
-        raise click.BadParameter(f"use lower-case letters, digits and dashes: {slugify(key)!r}",
-                                 param_hint="--key")
-    _compile_or_fail(rule_text)
-    with db().session() as session:
-        _store(session, store_id)
-        if session.execute(select(Segment).filter_by(store_id=store_id, key=key)).scalar():
-            raise click.ClickException(f"segment {key} already exists")
-        session.add(Segment(store_id=store_id, key=key, name=name or key, kind="rule",
-                            rule_text=rule_text))
-    click.echo(f"segment {key} added; run `tagwise rescore --store {store_id}` to apply it now")
+    try:
+        create_segment(db(), OPERATOR, store_id, key=key, rule=rule_text, name=name)
+    except ServiceError as exc:
+        raise click.ClickException(f"segment refused: {exc.message}") from exc
+    click.echo(f"segment {key} added; every customer of store {store_id} is being re-evaluated")
 
 
 @segments_group.command("preview")
@@ -306,17 +292,18 @@ def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> N
 @click.option("--rule", "rule_text", required=True)
 @with_appcontext
 def segments_preview(store_id: int, rule_text: str) -> None:
-    """Count the customers a rule would select now, with a sample."""
-    from app.db import utcnow
-    from app.processing import stored_profiles
-    from app.segments.rules import preview
+    """Count the customers a rule would select now, with a sample and why they match."""
+    from app.auth import OPERATOR
+    from app.errors import ServiceError
+    from app.segment_admin import preview_rule
 
-    rule = _compile_or_fail(rule_text)
-    with db().session() as session:
-        frame = stored_profiles(session, _store(session, store_id), utcnow())
-    result = preview(rule, frame)
-    click.echo(f"{result['count']} of {result['total']} customers ({result['share']:.1%}); "
-               f"sample ids: {result['sample']}")
+    try:
+        result = preview_rule(db(), OPERATOR, store_id, rule_text)
+    except ServiceError as exc:
+        raise click.ClickException(f"rule rejected: {exc.message}") from exc
+    click.echo(f"{result['count']} of {result['total']} customers ({result['share']:.1%})")
+    for member in result["sample"]:
+        click.echo(f"  {member['platform_customer_id'] or 'guest'}: {member['explanation']}")
 
 
 # --------------------------------------------------------------------------- users

@@ -10,6 +10,8 @@ from app.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.openapi_document"}
+MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist and would overflow the query
+MAX_PATH_TEXT_CHARS = 255
 
 
 @bp.before_request
@@ -29,10 +31,22 @@ def require_principal() -> None:
             principal = authenticate_token(session, token, current_app.config["TAGWISE_API_TOKEN"])
     if principal is None:
         raise ApiError(401, "unauthorized", "a valid bearer token is required")
-    store_id = (request.view_args or {}).get("store_id")
+    args = request.view_args or {}
+    store_id = args.get("store_id")
     if store_id is not None and not principal.can_see(store_id):
         raise ApiError(404, "store_not_found", f"no store {store_id}")
+    for name, value in args.items():
+        _check_path_value(name, value)
     g.principal = principal
+
+
+def _check_path_value(name: str, value: object) -> None:
+    """404 for path values no row can have (beyond BIGINT, NUL characters, overlong)."""
+    if isinstance(value, int) and value > MAX_ID:
+        thing = name.removesuffix("_id")
+        raise ApiError(404, f"{thing}_not_found", f"no {thing} {value}")
+    if isinstance(value, str) and ("\x00" in value or len(value) > MAX_PATH_TEXT_CHARS):
+        raise ApiError(404, "not_found", f"no {name} like that")
 
 
 def current_principal() -> Principal:
@@ -40,4 +54,4 @@ def current_principal() -> Principal:
     return g.principal
 
 
-from app.api import customers, data_requests, stores  # noqa: E402,F401
+from app.api import customers, data_requests, openapi, segments, stores  # noqa: E402,F401

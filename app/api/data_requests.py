@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import jsonify
 from sqlalchemy import select
 
-from app.api import bp, serialise
+from app import serialise
+from app.api import bp
 from app.api.lookup import get_store
 from app.db_access import db
 from app.errors import ApiError
