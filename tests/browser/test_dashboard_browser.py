@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def sign_in(page, live_url: str) -> None:
     page.goto(f"{live_url}/login")
-    page.get_by_label("API token").fill(API_TOKEN)
+    page.get_by_label("API token", exact=True).fill(API_TOKEN)
     page.get_by_role("button", name="Sign in with token").click()
     page.wait_for_url(re.compile(r"/stores/\d+/$"))
 
@@ -60,7 +60,7 @@ def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser
     assert page.locator("#preview-count").inner_text().startswith("1 of 9 customers (11.1%)")
     screenshot(page, "segment_editor")
     page.get_by_role("button", name="Save segment").click()
-    page.get_by_role("cell", name="tw:regulars").wait_for()
+    page.get_by_role("cell", name="tw:regulars", exact=True).wait_for()
     screenshot(page, "segments")
 
     # The nightly rescore applies the new rule to every customer.
