@@ -1,8 +1,8 @@
-"""Segment list, editor with live preview, disable: thin views over app.segment_admin."""
+"""Segment list, editor with live preview, on/off switch: thin views over app.segment_admin."""
 
 from __future__ import annotations
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import abort, jsonify, redirect, render_template, request, url_for
 
 from app import segment_admin
 from app.dashboard import bp, current_store, principal
@@ -19,7 +19,9 @@ SAVED = "Segment saved. Every customer is being re-evaluated; sizes update in a 
 def segment_list(store_id: int):
     """Every segment of the store with its live size."""
     store = current_store(store_id)
-    segments = segment_admin.list_segments(db(), principal(), store_id)
+    # The merchant's own rules first, then the built-in catalogue.
+    segments = sorted(segment_admin.list_segments(db(), principal(), store_id),
+                      key=lambda s: s["kind"] != "rule")
     return render_template("segments.html", store=store, segments=segments,
                            message=SAVED if request.args.get("saved") else None)
 
@@ -73,11 +75,15 @@ def segment_edit(store_id: int, key: str):
     return redirect(url_for("dashboard.segment_list", store_id=store_id, saved=1))
 
 
-@bp.post("/stores/<int:store_id>/segments/<key>/disable")
-def segment_disable(store_id: int, key: str):
-    """Switch a segment off (its members lose its tag at the refresh that follows)."""
-    segment_admin.disable_segment(db(), principal(), store_id,
-                                  key[:segment_admin.KEY_MAX_CHARS + 1])
+@bp.post("/stores/<int:store_id>/segments/<key>/enabled")
+def segment_switch(store_id: int, key: str):
+    """Switch a segment off or back on; members gain or lose its tag at the refresh after."""
+    enabled = request.form.get("enabled")
+    if enabled not in ("yes", "no"):
+        abort(400, "enabled must be yes or no")
+    segment_admin.update_segment(db(), principal(), store_id,
+                                 key[:segment_admin.KEY_MAX_CHARS + 1],
+                                 {"enabled": enabled == "yes"})
     return redirect(url_for("dashboard.segment_list", store_id=store_id))
 
 

@@ -7,6 +7,7 @@ reason elsewhere, so a developer without Chromium can still run the rest of the 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,20 @@ def browser():
 
 @pytest.fixture
 def seeded(app, client, shop):
-    """A Shopify store with nine customers through the real webhook pipeline, rescored."""
+    """A Shopify store with nine customers through the real webhook pipeline, a Klaviyo
+    destination in dry run, rescored two weeks ago, a week ago and now (the overview's trend)."""
     store_id = add_store(app, shop)
     small_store(client, app)
-    result = app.test_cli_runner().invoke(args=["rescore", "--store", str(store_id)])
-    assert result.exit_code == 0, result.output
+    runner = app.test_cli_runner()
+    added = runner.invoke(args=["destinations", "add", "klaviyo", "--store", str(store_id),
+                                "--api-key", "pk_browser_test", "--api-base-url",
+                                "http://127.0.0.1:9"])
+    assert added.exit_code == 0, added.output
+    today = datetime.now(UTC).date()
+    for as_of in (today - timedelta(days=14), today - timedelta(days=7), None):
+        extra = ["--as-of", as_of.isoformat()] if as_of else []
+        result = runner.invoke(args=["rescore", "--store", str(store_id), *extra])
+        assert result.exit_code == 0, result.output
     return store_id
 
 

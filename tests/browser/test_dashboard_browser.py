@@ -30,7 +30,9 @@ def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser
     sign_in(page, live_url)
 
     assert page.locator("#customer-count").inner_text() == "9"
-    assert page.get_by_role("table", name="Segment sizes").locator("tbody tr").count() > 0
+    sizes = page.get_by_role("table", name="Segment sizes")
+    assert sizes.locator("tbody tr").count() > 0
+    assert sizes.locator("svg.spark").count() > 0  # three rescores make a trend
     screenshot(page, "overview")
 
     page.get_by_role("link", name="RFM grid").click()
@@ -76,7 +78,15 @@ def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser
 
     page.get_by_role("link", name="Destinations").click()
     assert page.get_by_role("heading", name=re.compile("shopify_tags")).count() == 1
+    klaviyo = page.locator("section", has=page.get_by_role("heading", name=re.compile("klaviyo")))
+    assert re.match(r"\d+ customers? would change", klaviyo.locator("p[id^=diff-summary]")
+                    .inner_text())
+    assert "tw:regulars" in klaviyo.get_by_role("table").last.inner_text()
     screenshot(page, "destinations")
+    klaviyo.get_by_label("I have reviewed the changes above").check()
+    klaviyo.get_by_role("button", name="Switch klaviyo to live").click()
+    page.get_by_role("status").get_by_text("The destination is live").wait_for()
+    assert page.locator("section", has_text="klaviyo").locator(".badge.live").count() == 1
     page.close()
 
 
