@@ -125,7 +125,8 @@ def test_hostile_input_is_escaped_or_refused_never_a_500(app, client, stores):
     error = client.post(f"/stores/{mine}/segments/preview", json={"rule": "order_count >= 2"},
                         headers={"X-CSRF-Token": token})
     assert error.status_code == 422
-    assert "unknown field 'order_count'" in error.json["error"]["message"]
+    assert "unknown field 'order_count' at 1:1" in error.json["error"]["message"]
+    assert error.json["error"]["detail"]["column"] == 1
 
 
 def _launch_query(shop: str, timestamp: int | None = None, secret: str = SHOPIFY_SECRET):
