@@ -78,15 +78,17 @@ def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser
 
     page.get_by_role("link", name="Destinations").click()
     assert page.get_by_role("heading", name=re.compile("shopify_tags")).count() == 1
-    klaviyo = page.locator("section", has=page.get_by_role("heading", name=re.compile("klaviyo")))
-    assert re.match(r"\d+ customers? would change", klaviyo.locator("p[id^=diff-summary]")
-                    .inner_text())
-    assert "tw:regulars" in klaviyo.get_by_role("table").last.inner_text()
     screenshot(page, "destinations")
-    klaviyo.get_by_label("I have reviewed the changes above").check()
-    klaviyo.get_by_role("button", name="Switch klaviyo to live").click()
+    klaviyo = page.locator("section", has=page.get_by_role("heading", name=re.compile("klaviyo")))
+    klaviyo.get_by_role("link", name="Review what going live would change").click()
+    assert re.match(r"\d+ customers? would change", page.locator("#diff-summary").inner_text())
+    assert "tw:regulars" in page.locator("#diff-table").inner_text()
+    screenshot(page, "destination_diff")
+    page.get_by_label("I have reviewed the changes above").check()
+    page.get_by_role("button", name="Switch klaviyo to live").click()
     page.get_by_role("status").get_by_text("The destination is live").wait_for()
-    assert page.locator("section", has_text="klaviyo").locator(".badge.live").count() == 1
+    klaviyo = page.locator("section", has=page.get_by_role("heading", name=re.compile("klaviyo")))
+    assert klaviyo.locator(".badge.live").count() == 1
     page.close()
 
 
