@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, abort, g, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from app.auth import Principal, visible_store
-from app.dashboard.auth import csrf_ok, csrf_token, signed_in_principal
+from app.dashboard.session import csrf_ok, csrf_token, signed_in_principal
 from app.db_access import db
 from app.errors import ServiceError
 from app.models import Store

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.auth import authenticate_password, authenticate_token, principal_for_shop, visible_stores
 from app.dashboard import bp, principal
-from app.dashboard.auth import sign_in, sign_out
+from app.dashboard.session import sign_in, sign_out
 from app.db_access import db
 from app.models import Store
 from connectors.shopify.oauth import is_valid_shop, verify_query
