@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 
 from flask import current_app, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from app.auth import authenticate_password, authenticate_token, principal_for_shop, visible_stores
 from app.dashboard import bp, principal
 from app.dashboard.session import sign_in, sign_out
 from app.db_access import db
-from app.models import Store
+from app.stores import find_shopify_store
 from connectors.shopify.oauth import is_valid_shop, verify_query
 
 MAX_FIELD_CHARS = 1024
@@ -69,7 +68,7 @@ def launch():
                current_app.config["SHOPIFY_API_SECRET_PREVIOUS"])
     try:
         age = abs(time.time() - int(str(params.get("timestamp", ""))))
-    except ValueError:
+    except (ValueError, OverflowError):
         age = float("inf")
     if (not isinstance(shop, str) or not is_valid_shop(shop) or age > LAUNCH_MAX_AGE_SECONDS
             or not verify_query(params, secrets)):
@@ -77,13 +76,12 @@ def launch():
                                message="This launch link is not signed by Shopify or has "
                                        "expired. Open the app again from your Shopify admin."), 401
     with db().session() as session:
-        store_id = session.execute(select(Store.id).filter_by(
-            platform="shopify", domain=shop, install_state="active")).scalar()
-        who = principal_for_shop(session, store_id) if store_id else None
-    if who is None:  # not installed yet: Shopify's OAuth install comes first
+        store = find_shopify_store(session, shop)
+        who = principal_for_shop(session, store.id) if store else None
+    if who is None:  # not installed (or uninstalled): Shopify's OAuth install comes first
         return redirect(url_for("shopify_install.install_shopify", shop=shop))
-    sign_in(who, shop_store_id=store_id)
-    return redirect(url_for("dashboard.overview", store_id=store_id))
+    sign_in(who, shop_store_id=store.id)
+    return redirect(url_for("dashboard.overview", store_id=store.id))
 
 
 @bp.get("/")

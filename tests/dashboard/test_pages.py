@@ -145,14 +145,21 @@ def test_shopify_admin_launch_signs_in_to_that_shop_only(client, stores):
     assert client.get(f"/stores/{theirs}/").status_code == 404
 
 
+def test_a_shop_not_installed_yet_is_sent_to_the_install(client, stores):
+    response = client.get("/shopify/launch", query_string=_launch_query("newcomer.myshopify.com"))
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/shopify/install?shop=newcomer.myshopify.com"
+
+
 @pytest.mark.parametrize("query", [
     _launch_query(SHOP, secret="not-the-secret"),
     _launch_query(SHOP, timestamp=int(time.time()) - 3600),
     {**_launch_query(SHOP), "shop": OTHER_SHOP},
     {**_launch_query(SHOP), "hmac": "zz"},
+    {**_launch_query(SHOP), "timestamp": "9" * 400},
     {"shop": "evil.example.com", "hmac": "00"},
 ])
-def test_a_forged_or_stale_launch_is_refused(client, stores, query):
+def test_a_forged_stale_or_absurd_launch_is_refused(client, stores, query):
     response = client.get("/shopify/launch", query_string=query)
     assert response.status_code == 401
     assert client.get(f"/stores/{stores[0]}/").status_code == 302
