@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.conftest import SHOP
-from tests.shopify_helpers import CUSTOMER_ID, days_ago, deliver, order_payload, process_pending
+from tests.shopify_helpers import (
+    CUSTOMER_ID,
+    days_ago,
+    deliver,
+    order_payload,
+    process_pending,
+    sync_dirty,
+)
 
 OTHER_SHOP = "other-shop.myshopify.com"
 
@@ -35,9 +42,10 @@ def seed_orders(client, app, domain: str = SHOP, first_customer: int = 7000) -> 
 
 
 def rescore(app, store_id: int) -> None:
-    """Run ``tagwise rescore`` for the store."""
+    """Run ``tagwise rescore`` for the store, then the sync the worker would run."""
     result = app.test_cli_runner().invoke(args=["rescore", "--store", str(store_id)])
     assert result.exit_code == 0, result.output
+    sync_dirty(app)
 
 
 def two_stores(app, client, shop) -> tuple[int, int]:

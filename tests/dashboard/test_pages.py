@@ -9,7 +9,7 @@ import pytest
 
 from app.models import Segment
 from connectors.shopify.oauth import query_hmac
-from tests.api.seed import OTHER_SHOP, two_stores
+from tests.api.seed import OTHER_SHOP, add_shop, two_stores
 from tests.api.test_scoping import PASSWORD, add_user
 from tests.conftest import API_TOKEN, SHOP, SHOPIFY_SECRET
 
@@ -18,7 +18,14 @@ XSS = "<script>alert(1)</script>"
 
 @pytest.fixture
 def stores(app, client, shop):
+    """Two shops with customers, rescored."""
     return two_stores(app, client, shop)
+
+
+@pytest.fixture
+def bare_stores(app, shop):
+    """Two shops without any order (enough for sign-in and scoping checks)."""
+    return add_shop(app, shop), add_shop(app, shop, OTHER_SHOP)
 
 
 def csrf(client, path: str = "/login") -> str:
@@ -42,8 +49,8 @@ def fill(rule: str, store_id: int) -> str:
     return re.sub(r"<(?:\w+:)?(\w+)>", "1", path)
 
 
-def test_every_page_needs_a_sign_in(app, client, stores):
-    mine, _ = stores
+def test_every_page_needs_a_sign_in(app, client, bare_stores):
+    mine, _ = bare_stores
     for rule in store_pages(app):
         response = client.get(fill(rule, mine))
         assert response.status_code == 302, rule
@@ -68,22 +75,22 @@ def test_a_scoped_user_sees_only_its_store_and_others_are_404(app, client, store
         assert session.query(Segment).filter_by(key="mine-now").count() == 0
 
 
-def test_the_deployment_token_sees_every_store(client, stores):
+def test_the_deployment_token_sees_every_store(client, bare_stores):
     response = sign_in_as(client, token=API_TOKEN)
     assert response.status_code == 302
     page = client.get("/").get_data(as_text=True)
     assert SHOP in page and OTHER_SHOP in page
 
 
-def test_wrong_credentials_are_refused_without_a_session(client, stores):
+def test_wrong_credentials_are_refused_without_a_session(client, bare_stores):
     refused = sign_in_as(client, email="nobody@x.example", password="wrong password")
     assert refused.status_code == 401
     assert sign_in_as(client, token="not-the-token").status_code == 401
-    assert client.get(f"/stores/{stores[0]}/").status_code == 302
+    assert client.get(f"/stores/{bare_stores[0]}/").status_code == 302
 
 
-def test_a_post_without_the_csrf_token_changes_nothing(app, client, stores):
-    mine, _ = stores
+def test_a_post_without_the_csrf_token_changes_nothing(app, client, bare_stores):
+    mine, _ = bare_stores
     sign_in_as(client, token=API_TOKEN)
     response = client.post(f"/stores/{mine}/segments/new",
                            data={"key": "sneaky", "rule": "orders_count >= 1"})
@@ -94,7 +101,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(app, client, stores):
         assert session.query(Segment).filter_by(key="sneaky").count() == 0
 
 
-def test_sign_in_never_redirects_off_site(client, stores):
+def test_sign_in_never_redirects_off_site(client, bare_stores):
     token = csrf(client)
     response = client.post("/login?next=//evil.example/x", data={"csrf_token": token,
                                                                  "token": API_TOKEN})
@@ -135,8 +142,8 @@ def _launch_query(shop: str, timestamp: int | None = None, secret: str = SHOPIFY
     return {**params, "hmac": query_hmac(secret, params)}
 
 
-def test_shopify_admin_launch_signs_in_to_that_shop_only(client, stores):
-    mine, theirs = stores
+def test_shopify_admin_launch_signs_in_to_that_shop_only(client, bare_stores):
+    mine, theirs = bare_stores
     response = client.get("/", query_string=_launch_query(SHOP))
     response = client.get(response.headers["Location"])
     assert response.status_code == 302 and response.headers["Location"] == f"/stores/{mine}/"
@@ -145,7 +152,7 @@ def test_shopify_admin_launch_signs_in_to_that_shop_only(client, stores):
     assert client.get(f"/stores/{theirs}/").status_code == 404
 
 
-def test_a_shop_not_installed_yet_is_sent_to_the_install(client, stores):
+def test_a_shop_not_installed_yet_is_sent_to_the_install(client, bare_stores):
     response = client.get("/shopify/launch", query_string=_launch_query("newcomer.myshopify.com"))
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/shopify/install?shop=newcomer.myshopify.com"
@@ -159,10 +166,10 @@ def test_a_shop_not_installed_yet_is_sent_to_the_install(client, stores):
     {**_launch_query(SHOP), "timestamp": "9" * 400},
     {"shop": "evil.example.com", "hmac": "00"},
 ])
-def test_a_forged_stale_or_absurd_launch_is_refused(client, stores, query):
+def test_a_forged_stale_or_absurd_launch_is_refused(client, bare_stores, query):
     response = client.get("/shopify/launch", query_string=query)
     assert response.status_code == 401
-    assert client.get(f"/stores/{stores[0]}/").status_code == 302
+    assert client.get(f"/stores/{bare_stores[0]}/").status_code == 302
 
 
 def test_reports_pages_show_what_rescore_computed(client, stores):
