@@ -312,6 +312,20 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class DataExport(Base):
+    """What Tagwise held about one customer when the shop asked (``customers/data_request``)."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (UniqueConstraint("store_id", "data_request_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    customer_platform_id: Mapped[str] = mapped_column(String(64))
+    data_request_id: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    export: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class User(Base):
     """A person who signs in to the dashboard or the API: an agency admin or a store's staff."""
 
@@ -334,20 +348,6 @@ class UserStore(Base):
                                          primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"),
                                           primary_key=True, index=True)
-
-
-class DataExport(Base):
-    """What Tagwise held about one customer when the shop asked (``customers/data_request``)."""
-
-    __tablename__ = "data_exports"
-    __table_args__ = (UniqueConstraint("store_id", "data_request_id"),)
-
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
-    customer_platform_id: Mapped[str] = mapped_column(String(64))
-    data_request_id: Mapped[str | None] = mapped_column(String(64))
-    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    export: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 INBOX_PENDING, INBOX_DONE, INBOX_IGNORED, INBOX_PARKED = "pending", "done", "ignored", "parked"

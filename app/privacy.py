@@ -49,7 +49,7 @@ REQUEST_TOPICS = ("customers/data_request", "customers/redact")
 
 def requested_person(payload: dict[str, Any], topic: str) -> tuple[str, str | None]:
     """The platform id and email a privacy request names."""
-    person = payload.get("customer")
+    person = payload.get("customer") if isinstance(payload, dict) else None
     if not isinstance(person, dict) or person.get("id") is None:
         raise PayloadError(f"{topic} needs customer.id")
     email = person.get("email") if isinstance(person.get("email"), str) else None

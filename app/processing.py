@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Customer, LineItem, Membership, Order, Profile, Refund, Segment, Store
-from app.predict import FittedModel
+from app.predict import FittedModel, prior_model
 from app.profiles.build import (
     Scoring,
     StoreInputs,
@@ -144,7 +144,9 @@ def refresh_customers(db: Database, session: Session, store: Store, customer_ids
     profiles = metrics_as_of(inputs, as_of)
     scoring = Scoring.from_dict(store.scoring)
     stored = store.prediction_model or {}
-    model = FittedModel.from_dict(stored["model"]) if stored.get("model") else None
+    # Never fit on the customers at hand: their predictions would depend on who else happened
+    # to be in the batch. Until the first rescore fits the store, the prior scores everyone.
+    model = FittedModel.from_dict(stored["model"]) if stored.get("model") else prior_model()
     cutoffs = stored.get("value_cutoffs")
     predictions, _ = predict(inputs.orders, as_of, store.timezone, model,
                              tuple(cutoffs) if cutoffs else None)

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from app.db import Base
 from app.models import Customer, InboxEvent, Membership, Profile, Store
+from tests.api.spec import assert_conforms
 from tests.conftest import API_TOKEN, OTHER_ID, fixture_json
 from tests.shopify_helpers import (
     CUSTOMER_ID,
@@ -98,7 +99,10 @@ def test_customers_data_request_exports_everything_held_about_the_customer(
     [summary] = listing.json["data_requests"]
     assert summary["customer_platform_id"] == str(CUSTOMER_ID)
     assert summary["data_request_id"] == "9999" and "export" not in summary
-    export = api(client, f"/stores/{store_id}/data-requests/{summary['id']}").json["export"]
+    assert_conforms(listing, "GET", "/stores/{store_id}/data-requests")
+    shown = api(client, f"/stores/{store_id}/data-requests/{summary['id']}")
+    assert_conforms(shown, "GET", "/stores/{store_id}/data-requests/{export_id}")
+    export = shown.json["export"]
     assert [c["email"] for c in export["customers"]] == ["john@example.com"]
     assert export["profiles"][0]["orders_count"] == 1
     [order] = export["orders"]  # the other customer's order is not theirs to see

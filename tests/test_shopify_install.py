@@ -258,3 +258,9 @@ def test_an_expired_token_is_refreshed_before_tags_are_written(app, client, shop
         new_refresh = app.extensions["secret_box"].decrypt(store.refresh_token_enc)
         assert store.access_token_expires_at > days_ago(0)
     assert new_refresh != old_refresh and old_refresh not in shopify.install.refresh_tokens
+
+
+def test_without_app_credentials_the_install_says_so(app, client, shopify):
+    app.config["SHOPIFY_API_KEY"] = ""
+    response = client.get("/auth/shopify/install", query_string={"shop": SHOP})
+    assert response.status_code == 503 and b"SHOPIFY_API_KEY" in response.data

@@ -1,7 +1,7 @@
 """shopify install
 
 Revision ID: 0002_install
-Revises: 0001
+Revises: 0005_users
 Create Date: 2026-11-23 16:24:12.834370
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0002_install'
-down_revision = '0001'
+down_revision = '0005_users'
 branch_labels = None
 depends_on = None
 
