@@ -70,7 +70,7 @@ def db_upgrade() -> None:
     """Apply every migration up to the newest."""
     from alembic import command
 
-    command.upgrade(alembic_config(), "head")
+    command.upgrade(alembic_config(), "heads")
     click.echo("database is up to date")
 
 

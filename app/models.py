@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -199,7 +200,11 @@ class Membership(Base):
     """A customer's stay in a segment: open while ``left_at`` is null; history is kept."""
 
     __tablename__ = "memberships"
-    __table_args__ = (Index("ix_memberships_customer_open", "customer_id", "left_at"),)
+    __table_args__ = (
+        Index("ix_memberships_customer_open", "customer_id", "left_at"),
+        # The overview's live segment sizes: COUNT(*) of open rows GROUP BY segment_key.
+        Index("ix_memberships_store_open_key", "store_id", "left_at", "segment_key"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
@@ -208,6 +213,30 @@ class Membership(Base):
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     explanation: Mapped[str | None] = mapped_column(Text)
+
+
+class StoreReport(Base):
+    """A dashboard aggregate computed at rescore (RFM grid, cohorts, segment sizes), as JSON."""
+
+    __tablename__ = "store_reports"
+
+    store_id: Mapped[int] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SegmentSizeHistory(Base):
+    """How many customers a segment held on a day (the last rescore of that day wins)."""
+
+    __tablename__ = "segment_size_history"
+
+    store_id: Mapped[int] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    segment_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
 
 
 class Destination(Base):
