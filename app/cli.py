@@ -549,6 +549,9 @@ def keys_rotate() -> None:
 # --------------------------------------------------------------------------- run
 
 
+WEB_THREADS = 4  # as the Procfile's default WEB_THREADS
+
+
 @main.command("run")
 @click.option("--port", type=int, default=None, help="Defaults to PORT, then 8000")
 @click.option("--workers", type=int, default=2, show_default=True, help="Web workers")
@@ -561,8 +564,10 @@ def run_command(port: int | None, workers: int) -> None:
     bin_dir = Path(sys.executable).parent
     commands = {
         # No control socket: its default path in $HOME would collide between instances.
+        # Threads overlap a request's waits on the database commit and the broker.
         "web": [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
-                str(workers), "--access-logfile", "-", "--no-control-socket", "app.wsgi:app"],
+                str(workers), "--threads", str(WEB_THREADS), "--access-logfile", "-",
+                "--no-control-socket", "app.wsgi:app"],
         "worker": [str(bin_dir / "celery"), "-A", "tasks.worker", "worker", "--loglevel",
                    "INFO", "-Q", "realtime,sync,bulk", "--concurrency", "2"],
         "beat": [str(bin_dir / "celery"), "-A", "tasks.worker", "beat", "--loglevel", "INFO",

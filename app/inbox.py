@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import INBOX_DONE, INBOX_IGNORED, INBOX_PARKED, InboxEvent
@@ -15,15 +16,21 @@ from app.models import INBOX_DONE, INBOX_IGNORED, INBOX_PARKED, InboxEvent
 PURGEABLE_STATUSES = (INBOX_DONE, INBOX_IGNORED, INBOX_PARKED)
 
 
+def insert_event(db: Database, session: Session, store_id: int, source: str, topic: str,
+                 dedupe_key: str, body: bytes) -> int | None:
+    """Insert an inbox row in the caller's transaction; None when the event is already there."""
+    return session.execute(
+        db.insert(InboxEvent).values(store_id=store_id, source=source, topic=topic,
+                                     dedupe_key=dedupe_key, body=body)
+        .on_conflict_do_nothing().returning(InboxEvent.id)
+    ).scalar()
+
+
 def record_event(db: Database, store_id: int, source: str, topic: str, dedupe_key: str,
                  body: bytes) -> int | None:
     """Insert and commit an inbox row; None when the same event is already there."""
     with db.session() as session:
-        return session.execute(
-            db.insert(InboxEvent).values(store_id=store_id, source=source, topic=topic,
-                                         dedupe_key=dedupe_key, body=body)
-            .on_conflict_do_nothing().returning(InboxEvent.id)
-        ).scalar()
+        return insert_event(db, session, store_id, source, topic, dedupe_key, body)
 
 
 def purge_bodies(db: Database, received_before: datetime) -> int:

@@ -1,24 +1,22 @@
-"""Record a delivery in the inbox and enqueue it, in that order."""
+"""Record a delivery in the inbox and enqueue it, in that order (the views commit the row in
+the same transaction that looked up the store, then call ``enqueue``)."""
 
 from __future__ import annotations
 
 import json
 import logging
 
-from flask import current_app, jsonify
+from flask import jsonify
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
 from app.errors import ApiError
-from app.inbox import record_event
 
 log = logging.getLogger(__name__)
 
 
-def record_and_enqueue(store_id: int, source: str, topic: str, dedupe_key: str, body: bytes):
-    """Insert the inbox row (a duplicate inserts nothing), commit, then enqueue its id."""
-    inserted = record_event(current_app.extensions["db"], store_id, source, topic, dedupe_key,
-                            body)
+def enqueue(inserted: int | None):
+    """After the inbox row is committed: enqueue its id and answer (a duplicate is not)."""
     if inserted is None:
         return jsonify({"status": "duplicate"}), 200
     from tasks.ingest import ingest_event

@@ -8,9 +8,10 @@ from flask import current_app, request
 from sqlalchemy import select
 
 from app.errors import ApiError
+from app.inbox import insert_event
 from app.models import Store
 from app.webhooks import bp
-from app.webhooks.inbox import acknowledge, parse_json_object, record_and_enqueue
+from app.webhooks.inbox import acknowledge, enqueue, parse_json_object
 from connectors.shopify import consts, webhooks
 
 log = logging.getLogger(__name__)
@@ -32,21 +33,22 @@ def receive_shopify():
     topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
     webhook_id = (request.headers.get(consts.HEADER_WEBHOOK_ID) or "").strip()
     db = current_app.extensions["db"]
-    with db.session() as session:
+    with db.session() as session:  # one transaction: the store lookup and the inbox insert
         store = session.execute(
             select(Store).filter_by(platform="shopify", domain=shop)).scalar() if shop else None
-    if not webhooks.verify(_secrets(store), raw, request.headers.get(consts.HEADER_HMAC)):
-        raise ApiError(401, "bad_signature", "X-Shopify-Hmac-Sha256 does not match the body")
-    if not topic or not shop or not webhook_id:
-        raise ApiError(400, "missing_header",
-                       "X-Shopify-Topic, X-Shopify-Shop-Domain and X-Shopify-Webhook-Id required")
-    if len(webhook_id) > 100:
-        raise ApiError(400, "bad_header", "X-Shopify-Webhook-Id is too long")
-    parse_json_object(raw)  # refuse a malformed body before it is stored
-    if store is None:
-        log.info("webhook for unknown shop acknowledged without processing")
-        return acknowledge("unknown_shop")
-    if topic not in consts.SUPPORTED_TOPICS:
-        log.info("unsupported Shopify topic %s acknowledged", topic)
-        return acknowledge("unsupported_topic")
-    return record_and_enqueue(store.id, "shopify", topic, webhook_id, raw)
+        if not webhooks.verify(_secrets(store), raw, request.headers.get(consts.HEADER_HMAC)):
+            raise ApiError(401, "bad_signature", "X-Shopify-Hmac-Sha256 does not match the body")
+        if not topic or not shop or not webhook_id:
+            raise ApiError(400, "missing_header", "X-Shopify-Topic, X-Shopify-Shop-Domain and "
+                                                  "X-Shopify-Webhook-Id required")
+        if len(webhook_id) > 100:
+            raise ApiError(400, "bad_header", "X-Shopify-Webhook-Id is too long")
+        parse_json_object(raw)  # refuse a malformed body before it is stored
+        if store is None:
+            log.info("webhook for unknown shop acknowledged without processing")
+            return acknowledge("unknown_shop")
+        if topic not in consts.SUPPORTED_TOPICS:
+            log.info("unsupported Shopify topic %s acknowledged", topic)
+            return acknowledge("unsupported_topic")
+        inserted = insert_event(db, session, store.id, "shopify", topic, webhook_id, raw)
+    return enqueue(inserted)
