@@ -269,15 +269,6 @@ def segments_group() -> None:
     """Built-in and rule segments."""
 
 
-def _compile_or_fail(rule_text: str):
-    from app.segments.rules import RuleError, compile_rule
-
-    try:
-        return compile_rule(rule_text)
-    except RuleError as exc:
-        raise click.ClickException(f"rule rejected: {exc}") from exc
-
-
 @segments_group.command("add")
 @click.option("--store", "store_id", type=int, required=True)
 @click.option("--key", required=True, help="Tag suffix, e.g. vip-regulars → tw:vip-regulars")
@@ -286,21 +277,16 @@ def _compile_or_fail(rule_text: str):
               help="e.g. \"days_since_last_order <= 30 and orders_count >= 3\"")
 @with_appcontext
 def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> None:
-    """Add a rule segment (checked before it is saved); it applies from the next event."""
-    from app.models import Segment
-    from app.segments.catalogue import slugify
+    """Add a rule segment (checked before it is saved) and apply it to every customer."""
+    from app.auth import OPERATOR
+    from app.errors import ServiceError
+    from app.segment_admin import create_segment
 
-    if slugify(key) != key:
-        raise click.BadParameter(f"use lower-case letters, digits and dashes: {slugify(key)!r}",
-                                 param_hint="--key")
-    _compile_or_fail(rule_text)
-    with db().session() as session:
-        _store(session, store_id)
-        if session.execute(select(Segment).filter_by(store_id=store_id, key=key)).scalar():
-            raise click.ClickException(f"segment {key} already exists")
-        session.add(Segment(store_id=store_id, key=key, name=name or key, kind="rule",
-                            rule_text=rule_text))
-    click.echo(f"segment {key} added; run `tagwise rescore --store {store_id}` to apply it now")
+    try:
+        create_segment(db(), OPERATOR, store_id, key=key, rule=rule_text, name=name)
+    except ServiceError as exc:
+        raise click.ClickException(f"segment refused: {exc.message}") from exc
+    click.echo(f"segment {key} added; every customer of store {store_id} is being re-evaluated")
 
 
 @segments_group.command("preview")
@@ -308,17 +294,84 @@ def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> N
 @click.option("--rule", "rule_text", required=True)
 @with_appcontext
 def segments_preview(store_id: int, rule_text: str) -> None:
-    """Count the customers a rule would select now, with a sample."""
-    from app.db import utcnow
-    from app.processing import stored_profiles
-    from app.segments.rules import preview
+    """Count the customers a rule would select now, with a sample and why they match."""
+    from app.auth import OPERATOR
+    from app.errors import ServiceError
+    from app.segment_admin import preview_rule
 
-    rule = _compile_or_fail(rule_text)
+    try:
+        result = preview_rule(db(), OPERATOR, store_id, rule_text)
+    except ServiceError as exc:
+        raise click.ClickException(f"rule rejected: {exc.message}") from exc
+    click.echo(f"{result['count']} of {result['total']} customers ({result['share']:.1%})")
+    for member in result["sample"]:
+        click.echo(f"  {member['platform_customer_id'] or 'guest'}: {member['explanation']}")
+
+
+# --------------------------------------------------------------------------- users
+
+
+@main.group("users")
+def users_group() -> None:
+    """People who sign in to the dashboard and the API."""
+
+
+@users_group.command("add")
+@click.argument("email")
+@click.option("--store", "store_ids", type=int, multiple=True,
+              help="A store this user may see (repeat for several)")
+@click.option("--all-stores", is_flag=True, help="An agency admin: every store")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
+@with_appcontext
+def users_add(email: str, store_ids: tuple[int, ...], all_stores: bool,
+              password_stdin: bool) -> None:
+    """Add a user; print their API token (shown only this once)."""
+    from app.auth import create_user
+    from app.errors import ServiceError
+
+    if bool(store_ids) == all_stores:
+        raise click.UsageError("give --store ID (one or more) or --all-stores")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with db().session() as session:
+            user, token = create_user(session, email, password, store_ids=store_ids,
+                                      all_stores=all_stores)
+            scope = "all stores" if all_stores else "stores " + ", ".join(map(str, store_ids))
+            click.echo(f"user {user.email} added ({scope})")
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"API token (shown once): {token}")
+
+
+@users_group.command("list")
+@with_appcontext
+def users_list() -> None:
+    """Every user and the stores they may see."""
+    from app.auth import list_users
+
     with db().session() as session:
-        frame = stored_profiles(session, _store(session, store_id), utcnow())
-    result = preview(rule, frame)
-    click.echo(f"{result['count']} of {result['total']} customers ({result['share']:.1%}); "
-               f"sample ids: {result['sample']}")
+        for user, store_ids in list_users(session):
+            scope = "all stores" if user.all_stores else ",".join(map(str, store_ids)) or "none"
+            click.echo(f"{user.email}\t{scope}")
+
+
+@users_group.command("token")
+@click.argument("email")
+@with_appcontext
+def users_token(email: str) -> None:
+    """Replace a user's API token (the old one stops working); print the new one once."""
+    from app.auth import rotate_api_token
+    from app.errors import ServiceError
+
+    try:
+        with db().session() as session:
+            token = rotate_api_token(session, email)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"API token (shown once): {token}")
 
 
 # --------------------------------------------------------------------------- work

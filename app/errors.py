@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -14,9 +16,41 @@ class ApiError(Exception):
         self.status, self.reason, self.message = status, reason, message
 
 
-def error_response(status: int, reason: str, message: str):
-    """The JSON body and status of an error."""
-    return jsonify({"error": {"reason": reason, "message": message}}), status
+class ServiceError(Exception):
+    """A refusal from a service function, free of HTTP: the API and dashboard decide the form."""
+
+    status = 400
+
+    def __init__(self, reason: str, message: str, detail: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.reason, self.message, self.detail = reason, message, detail
+
+
+class NotFound(ServiceError):
+    """The thing does not exist (or the caller may not see it: the same answer)."""
+
+    status = 404
+
+
+class Conflict(ServiceError):
+    """The change collides with what exists (a duplicate key, an email in use)."""
+
+    status = 409
+
+
+class Invalid(ServiceError):
+    """Well-formed input that cannot be accepted (a rule that does not compile)."""
+
+    status = 422
+
+
+def error_response(status: int, reason: str, message: str,
+                   detail: dict[str, Any] | None = None):
+    """The JSON body and status of an error (``detail`` only when there is one)."""
+    error: dict[str, Any] = {"reason": reason, "message": message}
+    if detail is not None:
+        error["detail"] = detail
+    return jsonify({"error": error}), status
 
 
 def init_app(app: Flask) -> None:
@@ -25,6 +59,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(exc: ApiError):
         return error_response(exc.status, exc.reason, exc.message)
+
+    @app.errorhandler(ServiceError)
+    def handle_service_error(exc: ServiceError):
+        return error_response(exc.status, exc.reason, exc.message, exc.detail)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Customer, LineItem, Membership, Order, Profile, Refund, Segment, Store
-from app.predict import FittedModel
+from app.predict import FittedModel, prior_model
 from app.profiles.build import (
     Scoring,
     StoreInputs,
@@ -155,7 +155,9 @@ def refresh_customers(db: Database, session: Session, store: Store, customer_ids
     profiles = metrics_as_of(inputs, as_of)
     scoring = Scoring.from_dict(store.scoring)
     stored = store.prediction_model or {}
-    model = FittedModel.from_dict(stored["model"]) if stored.get("model") else None
+    # Never fit on the customers at hand: their predictions would depend on who else happened
+    # to be in the batch. Until the first rescore fits the store, the prior scores everyone.
+    model = FittedModel.from_dict(stored["model"]) if stored.get("model") else prior_model()
     cutoffs = stored.get("value_cutoffs")
     predictions, _ = predict(inputs.orders, as_of, store.timezone, model,
                              tuple(cutoffs) if cutoffs else None)
@@ -164,6 +166,14 @@ def refresh_customers(db: Database, session: Session, store: Store, customer_ids
     gone = set(customer_ids) - set(int(i) for i in inputs.customer_ids)
     result.changed.extend(close_memberships(session, sorted(gone), now))
     return result
+
+
+def refresh_store(db: Database, session: Session, store: Store, now: datetime) -> RefreshResult:
+    """Recompute every live customer against the stored scoring: segment edits take effect
+    without re-binning RFM or refitting the model (lighter than a rescore)."""
+    ids = list(session.execute(select(Customer.id).where(
+        Customer.store_id == store.id, Customer.deleted_at.is_(None))).scalars())
+    return refresh_customers(db, session, store, ids, now)
 
 
 def rescore_store(db: Database, session: Session, store: Store, now: datetime,
@@ -268,9 +278,16 @@ def stored_profiles(session: Session, store: Store, now: datetime) -> pd.DataFra
     """The store's stored profiles as a frame, with the day counts as of ``now`` (for previews)."""
     from app.profiles.build import days_between
 
-    columns = [Profile.customer_id, *(getattr(Profile, c) for c in PROFILE_COLUMNS)]
-    rows = session.execute(select(*columns).where(Profile.store_id == store.id)).all()
-    frame = pd.DataFrame(rows, columns=["customer_id", *PROFILE_COLUMNS]).set_index("customer_id")
+    columns = [Profile.customer_id, *(getattr(Profile, c) for c in PROFILE_COLUMNS),
+               Customer.email, Customer.accepts_marketing]
+    rows = session.execute(select(*columns).join(Customer, Customer.id == Profile.customer_id)
+                           .where(Profile.store_id == store.id, Customer.deleted_at.is_(None))
+                           .order_by(Profile.customer_id)).all()
+    frame = pd.DataFrame(rows, columns=["customer_id", *PROFILE_COLUMNS, "email",
+                                        "accepts_marketing"]).set_index("customer_id")
+    # The same contact facts a refresh gives the rules (metrics_as_of), without the address.
+    frame["has_email"] = pd.Series([bool(e) for e in frame.pop("email")], index=frame.index,
+                                   dtype=bool)
     for column in ("first_order_at", "last_order_at", "expected_next_order_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     as_of = pd.Timestamp(now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from celery import shared_task
@@ -11,24 +12,45 @@ from sqlalchemy import select
 from app import hot
 from app.db import utcnow
 from app.models import Store
-from app.processing import rescore_store
+from app.processing import RefreshResult, refresh_store, rescore_store
 from app.sync import destination_ids
 from tasks.sync import schedule_sync
 
 
-def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
-    """Rescore one store and queue the resulting tag changes; return counts."""
+def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str, int]:
+    """Run a whole-store recompute, then refresh the hot profiles and queue the tag changes."""
     db = current_app.extensions["db"]
     with db.session() as session:
         store = session.get(Store, store_id)
         if store is None:
             raise LookupError(f"no store {store_id}")
-        result = rescore_store(db, session, store, utcnow(), as_of)
+        result = compute(db, session, store)
         targets = destination_ids(session, store_id)
     hot.save_profiles(current_app.extensions["redis"], store_id, result.profiles)
     for destination_id in targets:
         schedule_sync(destination_id, result.changed)
     return {"customers": len(result.profiles), "changed": len(result.changed)}
+
+
+def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
+    """Rescore one store and queue the resulting tag changes; return counts."""
+    return _recompute(store_id, lambda db, session, store: rescore_store(
+        db, session, store, utcnow(), as_of))
+
+
+def run_segment_refresh(store_id: int) -> dict[str, int]:
+    """Re-evaluate every customer's segments (after a segment edit) and queue tag changes."""
+    return _recompute(store_id, lambda db, session, store: refresh_store(
+        db, session, store, utcnow()))
+
+
+@shared_task(acks_late=True)
+def refresh_segments(store_id: int) -> dict[str, int]:
+    """Apply a store's segment edits to every customer, on the bulk queue."""
+    try:
+        return run_segment_refresh(store_id)
+    except LookupError:  # the store was deleted since the edit: nothing to apply
+        return {"customers": 0, "changed": 0}
 
 
 @shared_task(acks_late=True)

@@ -161,6 +161,66 @@ def test_a_burst_of_orders_for_one_customer_is_one_write(app, client, shop):
     assert len(shop.mutation_requests()) == 1
 
 
+def deliver_many_customers(client, count: int, now) -> None:
+    for i in range(count):
+        deliver(client, "orders/create",
+                order_payload(100 + i, customer_id=9000 + i % (count // 2),
+                              email=f"c{i % (count // 2)}@example.com",
+                              created=now - timedelta(days=60 - i), total=f"{20 + i}.00"), f"m{i}")
+
+
+def test_a_burst_is_processed_in_one_batch_exactly_like_one_by_one(app, client, shop):
+    from tasks.ingest import ingest_event
+
+    add_store(app, shop)
+    now = days_ago(0)
+    app.config["INGEST_BATCH_SIZE"] = 1
+    deliver_many_customers(client, 20, now)
+    assert process_pending(app) == ["done"] * 20
+    one_by_one = snapshot(app, shop)
+
+    reset(app, shop)
+    app.config["INGEST_BATCH_SIZE"] = 500
+    deliver_many_customers(client, 20, now)
+    with app.extensions["db"].session() as session:
+        first, second = session.execute(select(InboxEvent.id).order_by(InboxEvent.id)
+                                        .limit(2)).scalars()
+    assert ingest_event.apply(args=[first]).get() == "done"
+    with app.extensions["db"].session() as session:
+        statuses = set(session.execute(select(InboxEvent.status)).scalars())
+    assert statuses == {"done"}  # the first task took the whole burst
+    assert ingest_event.apply(args=[second]).get() == "done"  # its own task finds it done
+    assert snapshot(app, shop) == one_by_one
+    assert len(one_by_one["profiles"]) == 10
+
+
+def test_one_failing_event_does_not_hold_back_its_batch(app, client, shop, monkeypatch):
+    import app.pipeline as pipeline
+    from tasks.ingest import ingest_event
+
+    real_apply = pipeline.apply_records
+
+    def fails_on_order_103(db, session, store, records):
+        if any(getattr(record, "platform_id", None) == "103" for record in records):
+            raise RuntimeError("constraint violated")
+        return real_apply(db, session, store, records)
+
+    monkeypatch.setattr(pipeline, "apply_records", fails_on_order_103)
+    add_store(app, shop)
+    deliver_many_customers(client, 8, days_ago(0))
+    with app.extensions["db"].session() as session:
+        first = session.execute(select(InboxEvent.id).order_by(InboxEvent.id)).scalars().first()
+    assert ingest_event.apply(args=[first]).get() == "done"
+    with app.extensions["db"].session() as session:
+        events = {e.dedupe_key: e for e in session.execute(select(InboxEvent)).scalars()}
+        profiles = session.execute(select(Profile)).scalars().all()
+    assert {k for k, e in events.items() if e.status == "done"} == {
+        f"m{i}" for i in range(8)} - {"m3"}
+    assert events["m3"].status == "pending" and events["m3"].attempts == 1
+    assert "constraint violated" in events["m3"].error
+    assert len(profiles) == 4  # every customer, from the orders that went through
+
+
 def test_our_own_tag_echo_does_not_loop(app, client, shop):
     add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(5)), "e1")

@@ -1,25 +1,57 @@
-"""The JSON API, ``/api/v1``: bearer-token authenticated, one error shape."""
+"""The JSON API, ``/api/v1``: bearer-token authenticated, store-scoped, one error shape."""
 
 from __future__ import annotations
 
-import hmac
+from flask import Blueprint, current_app, g, request
 
-from flask import Blueprint, current_app, request
-
+from app.auth import Principal, authenticate_token
+from app.db_access import db
 from app.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PUBLIC_ENDPOINTS = {"api.openapi_document"}
+MAX_ID = 2**63 - 1  # BIGINT: larger ids cannot exist and would overflow the query
+MAX_PATH_TEXT_CHARS = 255
 
 
 @bp.before_request
-def require_token() -> None:
-    """Every API call carries ``Authorization: Bearer <TAGWISE_API_TOKEN>``."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = current_app.config["TAGWISE_API_TOKEN"]
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
-                                                             expected.encode()):
+def require_principal() -> None:
+    """Authenticate the bearer token; answer 404 for a store outside the caller's scope.
+
+    ``Authorization: Bearer <token>`` with the deployment's ``TAGWISE_API_TOKEN`` (every store)
+    or a user's personal token (``tagwise users add``: that user's stores). Every route with a
+    ``store_id`` is checked here, so no view can forget it.
+    """
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    principal = None
+    if scheme.lower() == "bearer":
+        with db().session() as session:
+            principal = authenticate_token(session, token, current_app.config["TAGWISE_API_TOKEN"])
+    if principal is None:
         raise ApiError(401, "unauthorized", "a valid bearer token is required")
+    args = request.view_args or {}
+    store_id = args.get("store_id")
+    if store_id is not None and not principal.can_see(store_id):
+        raise ApiError(404, "store_not_found", f"no store {store_id}")
+    for name, value in args.items():
+        _check_path_value(name, value)
+    g.principal = principal
 
 
-from app.api import customers, stores  # noqa: E402,F401
+def _check_path_value(name: str, value: object) -> None:
+    """404 for path values no row can have (beyond BIGINT, NUL characters, overlong)."""
+    if isinstance(value, int) and value > MAX_ID:
+        thing = name.removesuffix("_id")
+        raise ApiError(404, f"{thing}_not_found", f"no {thing} {value}")
+    if isinstance(value, str) and ("\x00" in value or len(value) > MAX_PATH_TEXT_CHARS):
+        raise ApiError(404, "not_found", f"no {name} like that")
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of this request."""
+    return g.principal
+
+
+from app.api import customers, openapi, segments, stores  # noqa: E402,F401

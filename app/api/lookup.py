@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.errors import ApiError
+from app.api import current_principal
+from app.auth import visible_store
 from app.models import Store
 
 
 def get_store(session: Session, store_id: int) -> Store:
-    """The store, or a 404."""
-    store = session.get(Store, store_id)
-    if store is None:
-        raise ApiError(404, "store_not_found", f"no store {store_id}")
-    return store
+    """The store if the caller may see it, or a 404 (the same answer as a missing store)."""
+    return visible_store(session, current_principal(), store_id)

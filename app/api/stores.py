@@ -5,23 +5,24 @@ from __future__ import annotations
 from flask import jsonify, request
 from sqlalchemy import select
 
-from app.api import bp, serialise
+from app import destination_view, serialise
+from app.api import bp, current_principal
+from app.api.body import page_args
 from app.api.lookup import get_store
+from app.auth import visible_stores
 from app.db_access import db
 from app.errors import ApiError
-from app.models import Destination as DestinationRow
-from app.models import InboxEvent, Store, SyncAttempt
+from app.models import InboxEvent
 
-RECENT_FAILURES = 20
 INBOX_PAGE = 100
 INBOX_STATUSES = {"pending", "done", "ignored", "parked"}
 
 
 @bp.get("/stores")
 def list_stores():
-    """Every store this deployment serves."""
+    """The stores the caller may see."""
     with db().session() as session:
-        rows = session.execute(select(Store).order_by(Store.id)).scalars()
+        rows = visible_stores(session, current_principal())
         return jsonify({"stores": [serialise.store(s) for s in rows]})
 
 
@@ -35,20 +36,16 @@ def show_store(store_id: int):
 @bp.get("/stores/<int:store_id>/destinations")
 def list_destinations(store_id: int):
     """Each destination with its state and its most recent failed attempts."""
-    with db().session() as session:
-        get_store(session, store_id)
-        result = []
-        for row in session.execute(select(DestinationRow).filter_by(store_id=store_id)).scalars():
-            failures = session.execute(
-                select(SyncAttempt).where(SyncAttempt.destination_id == row.id,
-                                          SyncAttempt.error.is_not(None))
-                .order_by(SyncAttempt.id.desc()).limit(RECENT_FAILURES)).scalars()
-            data = serialise.destination(row)
-            data["recent_failures"] = [
-                {"at": serialise.iso(a.started_at), "method": a.method, "status": a.status,
-                 "error": a.error, "duration_ms": round(a.duration_ms, 1)} for a in failures]
-            result.append(data)
-        return jsonify({"destinations": result})
+    return jsonify({"destinations": destination_view.list_destinations(
+        db(), current_principal(), store_id)})
+
+
+@bp.get("/stores/<int:store_id>/destinations/<int:destination_id>/diff")
+def destination_diff(store_id: int, destination_id: int):
+    """What a sync would add and remove per customer now, paged; nothing is sent."""
+    page, per_page = page_args()
+    return jsonify(destination_view.destination_diff(db(), current_principal(), store_id,
+                                                     destination_id, page, per_page))
 
 
 @bp.get("/stores/<int:store_id>/inbox")

@@ -12,7 +12,7 @@ single customer can be scored later from the stored fit.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -131,18 +131,16 @@ def fit_store(summary: pd.DataFrame) -> FittedModel:
                 n_repeat_buyers=n_repeat,
                 candidates=candidates,
             )
-    return FittedModel(
-        name="bgnbd",
-        params=_prior_bgnbd(unit_days),
-        unit_days=unit_days,
-        log_likelihood=None,
-        n_customers=n_customers,
-        basis="prior",
-        spend_params=spend_params,
-        spend_basis=spend_basis,
-        n_repeat_buyers=n_repeat,
-        reason=reason,
-    )
+    return replace(prior_model(unit_days, reason), n_customers=n_customers,
+                   spend_params=spend_params, spend_basis=spend_basis, n_repeat_buyers=n_repeat)
+
+
+def prior_model(unit_days: float = PRIOR_UNIT_DAYS,
+                reason: str = "the store has not been fitted yet") -> FittedModel:
+    """The documented CDNOW prior, independent of any store's data."""
+    return FittedModel(name="bgnbd", params=_prior_bgnbd(unit_days), unit_days=unit_days,
+                       log_likelihood=None, n_customers=0, basis="prior",
+                       spend_params=dict(PRIOR_GAMMAGAMMA), spend_basis="prior", reason=reason)
 
 
 def score(

@@ -7,6 +7,8 @@ from typing import Any
 
 from app.models import Destination, InboxEvent, Profile, Store
 
+DEFAULT_PER_PAGE = 50  # rows of a paged answer unless ?per_page= says otherwise
+MAX_PER_PAGE = 200
 PROFILE_FIELDS = (
     "orders_count", "total_spent", "net_spent", "aov", "first_order_at", "last_order_at",
     "mean_days_between_orders", "median_days_between_orders", "discount_order_share",
