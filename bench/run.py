@@ -1,8 +1,9 @@
 """Run every measurement once, in order, and write bench/REPORT.md and bench/results.json.
 
 ``python -m bench.run [--quick]`` (``make bench`` / ``make bench QUICK=1``). The full run uses a
-100k-customer / 1M-order store; --quick a 5k-customer one, single rounds and short phases, and
-writes bench/out/ instead of the committed report.
+100k-customer / 1M-order store (about 25 min on a loaded 2-core machine, 10 of them the two
+rescores); --quick a 5k-customer one, single rounds and short phases (about 3 min there, most of
+it process start-up), and writes bench/out/ instead of the committed report.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from bench.report import write_report
 FULL = {"customers": 100_000, "ingest_rounds": 3, "ingest_seconds": 10, "rescore_rounds": 1,
         "pipeline_orders": 5000, "pipeline_timeout": 120, "latency_seconds": 30,
         "sync_customers": 10_000}
-QUICK = {"customers": 5_000, "ingest_rounds": 1, "ingest_seconds": 3, "rescore_rounds": 0,
-         "pipeline_orders": 300, "pipeline_timeout": 15, "latency_seconds": 5,
+QUICK = {"customers": 5_000, "ingest_rounds": 1, "ingest_seconds": 2, "rescore_rounds": 0,
+         "pipeline_orders": 300, "pipeline_timeout": 10, "latency_seconds": 3,
          "sync_customers": 1_000}
 
 
