@@ -39,12 +39,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     celery_init_app(app)
 
-    from app import api, errors, health, webhooks
+    from app import api, dashboard, errors, health, shopify_install, webhooks
 
     errors.init_app(app)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(shopify_install.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    dashboard.init_app(app)
 
     from app.cli import register_commands
 

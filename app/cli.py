@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from datetime import time as day_time
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -69,7 +70,7 @@ def db_upgrade() -> None:
     """Apply every migration up to the newest."""
     from alembic import command
 
-    command.upgrade(alembic_config(), "head")
+    command.upgrade(alembic_config(), "heads")
     click.echo("database is up to date")
 
 
@@ -113,19 +114,17 @@ def stores_add_shopify(domain: str, access_token: str, webhook_secret: str | Non
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise click.BadParameter("not an IANA timezone", param_hint="--timezone") from exc
+    from app.stores import add_shopify_store, find_shopify_store
+
     box = current_app.extensions["secret_box"]
     with db().session() as session:
-        if session.execute(select(Store).filter_by(platform="shopify", domain=domain)).scalar():
+        if find_shopify_store(session, domain):
             raise click.ClickException(f"{domain} is already a store")
-        store = Store(platform="shopify", domain=domain, api_base_url=api_base_url,
-                      access_token_enc=box.encrypt(access_token),
-                      webhook_secret_enc=box.encrypt(webhook_secret) if webhook_secret else None,
-                      tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"],
-                      currency=currency.upper(), timezone=tz)
-        session.add(store)
-        session.flush()
-        session.add(Destination(store_id=store.id, kind="shopify_tags",
-                                mode="dry_run" if dry_run else "live"))
+        store = add_shopify_store(
+            session, domain, api_base_url=api_base_url, currency=currency, timezone=tz,
+            tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"], dry_run=dry_run)
+        store.access_token_enc = box.encrypt(access_token)
+        store.webhook_secret_enc = box.encrypt(webhook_secret) if webhook_secret else None
         store_id = store.id
     click.echo(store_id)
 
@@ -400,12 +399,17 @@ def rescore_command(store_id: int, as_of: datetime | None) -> None:
               help="Only what changed since this day (UTC); default: the whole history")
 @with_appcontext
 def backfill_command(store_id: int, since: datetime | None) -> None:
-    """Import a WooCommerce store's customers and orders through the ingest path, then rescore."""
+    """Import a store's customers and orders through the ingest path, then rescore."""
     from connectors.base import ConnectorError
     from tasks.reconcile import import_resources
     from tasks.rescore import run_rescore
 
     start = since.replace(tzinfo=UTC) if since else None
+    with db().session() as session:
+        platform = _store(session, store_id).platform
+    if platform == "shopify":
+        _backfill_shopify(store_id, start)
+        return
     with click.progressbar(length=0, label="importing", show_pos=True) as bar:
         try:
             counts = import_resources(store_id, start, bar.update)
@@ -416,6 +420,40 @@ def backfill_command(store_id: int, since: datetime | None) -> None:
     click.echo(f"read {counts['seen']}, new {counts['new']}, rejected {counts['rejected']}")
     result = run_rescore(store_id)
     click.echo(f"rescored {result['customers']} customers")
+
+
+def _backfill_shopify(store_id: int, since: datetime | None) -> None:
+    """Run (or resume) the bulk-operation import with a progress bar per resource."""
+    from connectors.base import ConnectorError, TransientError
+    from tasks.backfill import BackfillFailed, run_backfill
+
+    shown: dict[str, Any] = {}
+
+    def show(phase: str, done: int, total: int | None) -> None:
+        if shown.get("phase") != phase:
+            if "bar" in shown:
+                shown["bar"].__exit__(None, None, None)
+            bar = click.progressbar(length=total or 0, label=f"importing {phase}",
+                                    show_pos=True)
+            shown.update(phase=phase, bar=bar.__enter__())
+        bar = shown["bar"]
+        bar.update(done - bar.pos)
+
+    try:
+        job = run_backfill(store_id, since, show)
+    except BackfillFailed as exc:
+        raise click.ClickException(f"backfill failed: {exc}") from exc
+    except TransientError as exc:
+        raise click.ClickException(f"interrupted ({exc}); run the same command again to "
+                                   "resume where it stopped") from exc
+    except ConnectorError as exc:
+        raise click.ClickException(f"the store's API failed: {exc}") from exc
+    finally:
+        if "bar" in shown:
+            shown["bar"].__exit__(None, None, None)
+    click.echo(f"backfill {job['status']}: {job['customers']} customers, {job['orders']} "
+               f"orders, {job['rejected']} rejected"
+               + (f" ({job['error']})" if job["error"] else ""))
 
 
 @main.command("sync")
@@ -464,8 +502,12 @@ def inbox_replay(store_id: int | None, event_ids: tuple[int, ...]) -> None:
         if event_ids:
             query = query.where(InboxEvent.id.in_(event_ids))
         events = list(session.execute(query.order_by(InboxEvent.id)).scalars())
+        purged = [e.id for e in events if e.body is None]
+        events = [e for e in events if e.body is not None]
         for event in events:
             event.status, event.attempts, event.error = INBOX_PENDING, 0, None
+    for event_id in purged:
+        click.echo(f"event {event_id}: body purged after INBOX_RETENTION_DAYS, cannot replay")
     if not events:
         click.echo("no parked events")
         return
@@ -475,6 +517,33 @@ def inbox_replay(store_id: int | None, event_ids: tuple[int, ...]) -> None:
         except Exception as exc:  # reported per event; the event itself records the error
             status = f"failed: {type(exc).__name__}"
         click.echo(f"event {event.id} ({event.topic}): {status}")
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Encryption keys of secrets at rest (TAGWISE_ENCRYPTION_KEY)."""
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Re-encrypt every stored token and secret with the first (newest) key.
+
+    Put the new key first in TAGWISE_ENCRYPTION_KEY, keep the old ones after it, run this,
+    then the old keys can be removed.
+    """
+    from app.keys import RotationError, rotate_all
+
+    try:
+        with db().session() as session:
+            count = rotate_all(session, current_app.extensions["secret_box"])
+    except RotationError as exc:
+        raise click.ClickException(f"nothing rotated: {exc}") from exc
+    click.echo(f"re-encrypted {count} secrets with the newest key; older keys can now be "
+               f"removed from TAGWISE_ENCRYPTION_KEY")
 
 
 # --------------------------------------------------------------------------- run

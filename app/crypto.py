@@ -30,4 +30,7 @@ class SecretBox:
 
     def rotate(self, ciphertext: str) -> str:
         """Re-encrypt a value with the newest key."""
-        return self._fernet.rotate(ciphertext.encode()).decode()
+        try:
+            return self._fernet.rotate(ciphertext.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("cannot decrypt: no configured key matches") from exc

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import update
+
 from app.db import Database
-from app.models import InboxEvent
+from app.models import INBOX_DONE, INBOX_IGNORED, INBOX_PARKED, InboxEvent
+
+# Statuses whose raw body has served its purpose. Parked bodies are kept to the same age so
+# `tagwise inbox replay` can use them for the whole retention period, and no longer: a body
+# holds personal data. Pending events keep theirs whatever their age: they are not done.
+PURGEABLE_STATUSES = (INBOX_DONE, INBOX_IGNORED, INBOX_PARKED)
 
 
 def record_event(db: Database, store_id: int, source: str, topic: str, dedupe_key: str,
@@ -15,3 +24,13 @@ def record_event(db: Database, store_id: int, source: str, topic: str, dedupe_ke
                                          dedupe_key=dedupe_key, body=body)
             .on_conflict_do_nothing().returning(InboxEvent.id)
         ).scalar()
+
+
+def purge_bodies(db: Database, received_before: datetime) -> int:
+    """Drop the raw body of finished events received before the cut-off; return how many."""
+    with db.session() as session:
+        return session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.status.in_(PURGEABLE_STATUSES),
+                   InboxEvent.received_at < received_before, InboxEvent.body.is_not(None))
+            .values(body=None)).rowcount

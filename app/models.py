@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -47,6 +48,12 @@ class Store(Base):
     prediction_model: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rescored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # OAuth installs: granted scopes and, for expiring offline tokens, when the access token
+    # lapses and the (encrypted) refresh token that renews it.
+    scopes: Mapped[str | None] = mapped_column(String(500))
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Customer(Base):
@@ -193,7 +200,11 @@ class Membership(Base):
     """A customer's stay in a segment: open while ``left_at`` is null; history is kept."""
 
     __tablename__ = "memberships"
-    __table_args__ = (Index("ix_memberships_customer_open", "customer_id", "left_at"),)
+    __table_args__ = (
+        Index("ix_memberships_customer_open", "customer_id", "left_at"),
+        # The overview's live segment sizes: COUNT(*) of open rows GROUP BY segment_key.
+        Index("ix_memberships_store_open_key", "store_id", "left_at", "segment_key"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
@@ -202,6 +213,30 @@ class Membership(Base):
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     explanation: Mapped[str | None] = mapped_column(Text)
+
+
+class StoreReport(Base):
+    """A dashboard aggregate computed at rescore (RFM grid, cohorts, segment sizes), as JSON."""
+
+    __tablename__ = "store_reports"
+
+    store_id: Mapped[int] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class SegmentSizeHistory(Base):
+    """How many customers a segment held on a day (the last rescore of that day wins)."""
+
+    __tablename__ = "segment_size_history"
+
+    store_id: Mapped[int] = mapped_column(
+        ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    segment_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
 
 
 class Destination(Base):
@@ -299,6 +334,47 @@ class UserStore(Base):
                                          primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"),
                                           primary_key=True, index=True)
+
+
+class DataExport(Base):
+    """What Tagwise held about one customer when the shop asked (``customers/data_request``)."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (UniqueConstraint("store_id", "data_request_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    customer_platform_id: Mapped[str] = mapped_column(String(64))
+    data_request_id: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    export: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class BackfillJob(Base):
+    """One import of a store's history: which bulk operation, how far it got, what it found."""
+
+    __tablename__ = "backfill_jobs"
+    __table_args__ = (Index("ix_backfill_jobs_store", "store_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12), default="running")
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    phase: Mapped[str] = mapped_column(String(12), default="customers")
+    operation_id: Mapped[str | None] = mapped_column(String(100))
+    lines_total: Mapped[int | None] = mapped_column(BigInteger)
+    lines_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+BACKFILL_RUNNING, BACKFILL_COMPLETED, BACKFILL_FAILED, BACKFILL_STOPPED = (
+    "running", "completed", "failed", "stopped")
 
 
 INBOX_PENDING, INBOX_DONE, INBOX_IGNORED, INBOX_PARKED = "pending", "done", "ignored", "parked"

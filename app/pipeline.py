@@ -30,7 +30,7 @@ from app.models import (
     InboxEvent,
     Store,
 )
-from app.privacy import redact_customer, redact_shop
+from app.privacy import export_customer, redact_customer, redact_shop, requested_person
 from app.processing import refresh_customers
 from app.sync import destination_ids
 from connectors.base import CanonicalEvent, PayloadError
@@ -39,7 +39,7 @@ from connectors.registry import normaliser_for
 log = logging.getLogger(__name__)
 
 LIFECYCLE_TOPICS = {"app/uninstalled"}
-PRIVACY_TOPICS = {"customers/redact", "shop/redact"}
+PRIVACY_TOPICS = {"customers/data_request", "customers/redact", "shop/redact"}
 ALONE_TOPICS = LIFECYCLE_TOPICS | PRIVACY_TOPICS  # never batched: they change what follows
 BUSY = "busy"  # another worker holds the event in its batch
 
@@ -114,9 +114,13 @@ def _apply(db: Database, session: Session, store: Store, events: list[InboxEvent
         event.attempts += 1
         try:
             payload = json.loads(event.body or b"null")
-            found = [] if event.topic in PRIVACY_TOPICS else [
-                add_categories(store, r)
-                for r in normaliser_for(store.platform)(event.topic, payload)]
+            if event.topic in PRIVACY_TOPICS:
+                found = []
+                if event.topic != "shop/redact":
+                    requested_person(payload, event.topic)  # park a request naming nobody
+            else:
+                found = [add_categories(store, r)
+                         for r in normaliser_for(store.platform)(event.topic, payload)]
         except (PayloadError, ValueError) as exc:
             event.status, event.error = INBOX_PARKED, f"malformed: {exc}"[:1000]
             log.warning("inbox %s parked: %s", event.id, event.error)
@@ -125,6 +129,9 @@ def _apply(db: Database, session: Session, store: Store, events: list[InboxEvent
             redact_shop(session, store)
             out.redacted_store = True
             return out
+        if event.topic == "customers/data_request":
+            export_customer(session, store, payload, now)
+            event.body = None  # the request names the customer; the export keeps what matters
         if event.topic == "customers/redact":
             out.forgotten = redact_customer(session, store, payload)
             event.body = None  # the request itself names the customer

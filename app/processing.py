@@ -31,6 +31,7 @@ from app.profiles.build import (
 )
 from app.profiles.metrics import empty_orders
 from app.segments.rules import Rule, compile_rule
+from app.store_reports import save_reports
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,10 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
                               "as_of": as_of_ts.isoformat(),
                               "value_cutoffs": list(cutoffs) if cutoffs else None}
     store.rescored_at = now
-    return write_profiles(db, session, store, profiles, scoring, now)
+    result = write_profiles(db, session, store, profiles, scoring, now)
+    save_reports(db, session, store, profiles, inputs.orders,
+                 [p["segment_keys"] for p in result.profiles.values()], as_of_ts, now)
+    return result
 
 
 def write_profiles(db: Database, session: Session, store: Store, profiles: pd.DataFrame,

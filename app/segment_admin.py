@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth import Principal, visible_store
@@ -123,7 +124,10 @@ def create_segment(db: Database, principal: Principal, store_id: int, *, key: st
             raise Conflict("segment_exists", f"segment {key} already exists")
         session.add(Segment(store_id=store_id, key=key, name=name or key, kind="rule",
                             rule_text=rule, enabled=enabled, holdout_percent=holdout_percent))
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError as exc:  # the same key saved by a concurrent request
+            raise Conflict("segment_exists", f"segment {key} already exists") from exc
         created = _describe(session, store, key)
     if enabled:
         queue_segment_refresh(store_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.models import Destination, InboxEvent, Profile, Store
+from app.models import BackfillJob, Destination, InboxEvent, Profile, Store
 
 DEFAULT_PER_PAGE = 50  # rows of a paged answer unless ?per_page= says otherwise
 MAX_PER_PAGE = 200
@@ -56,3 +56,13 @@ def inbox_event(row: InboxEvent) -> dict[str, Any]:
     return {"id": row.id, "source": row.source, "topic": row.topic, "status": row.status,
             "attempts": row.attempts, "error": row.error, "received_at": iso(row.received_at),
             "processed_at": iso(row.processed_at)}
+
+
+def backfill_job(row: BackfillJob) -> dict[str, Any]:
+    """A backfill's progress: status, phase, line offset in the current result, counts."""
+    return {"id": row.id, "status": row.status, "phase": row.phase,
+            "since": iso(row.since), "operation_id": row.operation_id,
+            "lines_done": row.lines_done, "lines_total": row.lines_total,
+            "customers": row.customers, "orders": row.orders, "rejected": row.rejected,
+            "error": row.error, "started_at": iso(row.started_at),
+            "updated_at": iso(row.updated_at), "finished_at": iso(row.finished_at)}

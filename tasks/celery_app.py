@@ -14,7 +14,9 @@ ROUTES = {
     "tasks.sync.*": {"queue": "sync"},
     "tasks.rescore.*": {"queue": "bulk"},
     "tasks.reconcile.*": {"queue": "bulk"},
+    "tasks.backfill.*": {"queue": "bulk"},
     "tasks.sweep.*": {"queue": "realtime"},
+    "tasks.retention.*": {"queue": "bulk"},
 }
 SWEEP_INTERVAL_SECONDS = 30.0
 FULL_SYNC_INTERVAL_SECONDS = 300.0
@@ -52,6 +54,9 @@ def celery_init_app(app: Flask) -> Celery:
                               "schedule": RECONCILE_INTERVAL_SECONDS},
             "rescore-all": {"task": "tasks.rescore.rescore_all",
                             "schedule": crontab(minute=0, hour=app.config["RESCORE_HOUR_UTC"])},
+            "purge-inbox-bodies": {"task": "tasks.retention.purge_inbox_bodies",
+                                   "schedule": crontab(minute=30,
+                                                       hour=app.config["RESCORE_HOUR_UTC"])},
         },
         worker_hijack_root_logger=False,
     )

@@ -1,5 +1,10 @@
 """Catch what webhooks missed: page the platform for changes since the watermark.
 
+Shopify gives no delivery guarantee either: its orders and customers updated since the
+watermark are paged through the Admin GraphQL API (paced by the cost bucket) and enter the
+inbox as webhook-shaped bodies keyed by id and ``updatedAt``, so a state already seen is
+deduplicated and one a webhook already applied is dropped as stale.
+
 WooCommerce never retries a failed delivery and disables a webhook after repeated failures,
 so reconciliation is the safety net: every order and customer modified since the last run goes
 through the same inbox and ingest path as a webhook (already-seen states are deduplicated or
@@ -18,11 +23,14 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.db import utcnow
-from app.destinations import woocommerce_client
+from app.destinations import DestinationUnavailable, shopify_client, woocommerce_client
 from app.inbox import record_event
 from app.models import Destination, Store
 from app.pipeline import process_event
 from connectors.base import ConnectorError, PayloadError
+from connectors.shopify.client import ShopifyClient
+from connectors.shopify.history import updated_since_filter
+from connectors.shopify.normalise import rest_customer, rest_order
 from connectors.woocommerce import webhooks as wc_webhooks
 from tasks.ingest import apply_processed
 
@@ -63,6 +71,35 @@ def import_resources(store_id: int, since: datetime | None,
     return counts
 
 
+SHOPIFY_RESOURCES = (("customers", "customers/update", rest_customer),
+                     ("orders", "orders/updated", rest_order))
+
+
+def import_shopify_changes(store_id: int, since: datetime | None,
+                           client: ShopifyClient | None = None) -> dict[str, int]:
+    """Feed every Shopify order and customer updated since ``since`` through the inbox."""
+    db = current_app.extensions["db"]
+    with db.session() as session:
+        store = session.get(Store, store_id)
+        client = client or shopify_client(store)
+    counts = {"seen": 0, "new": 0, "rejected": 0}
+    for resource, topic, shape in SHOPIFY_RESOURCES:
+        for node in client.iter_nodes(resource, updated_since_filter(since)):
+            counts["seen"] += 1
+            try:
+                body = shape(node)
+            except PayloadError as exc:
+                counts["rejected"] += 1
+                log.warning("reconcile store %s: %s", store_id, exc)
+                continue
+            key = f"reconcile:{resource}:{body['id']}:{node.get('updatedAt')}"
+            inbox_id = record_event(db, store_id, "shopify", topic, key, json.dumps(body).encode())
+            if inbox_id is not None:
+                counts["new"] += 1
+                apply_processed(process_event(db, inbox_id))
+    return counts
+
+
 def check_webhooks(store_id: int) -> list[str]:
     """Re-activate any of the site's webhooks it paused or disabled; say which."""
     db = current_app.extensions["db"]
@@ -87,15 +124,20 @@ def check_webhooks(store_id: int) -> list[str]:
 
 @shared_task(acks_late=True)
 def reconcile_store(store_id: int) -> dict[str, int]:
-    """One reconciliation pass of a WooCommerce store, then move its watermark."""
+    """One reconciliation pass of a store, then move its watermark (only after success)."""
     db = current_app.extensions["db"]
     started = utcnow()
     with db.session() as session:
-        watermark = session.get(Store, store_id).reconciled_until
+        store = session.get(Store, store_id)
+        platform, watermark = store.platform, store.reconciled_until
+    since = watermark - OVERLAP if watermark else None
     try:
-        check_webhooks(store_id)
-        counts = import_resources(store_id, watermark - OVERLAP if watermark else None)
-    except ConnectorError as exc:
+        if platform == "shopify":
+            counts = import_shopify_changes(store_id, since)
+        else:
+            check_webhooks(store_id)
+            counts = import_resources(store_id, since)
+    except (ConnectorError, DestinationUnavailable) as exc:
         log.warning("reconcile store %s failed: %s", store_id, exc)
         return {"error": 1}
     with db.session() as session:
@@ -105,11 +147,11 @@ def reconcile_store(store_id: int) -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def reconcile_all() -> int:
-    """Queue a reconciliation of every installed WooCommerce store."""
+    """Queue a reconciliation of every installed store."""
     db = current_app.extensions["db"]
     with db.session() as session:
         ids = list(session.execute(select(Store.id).filter_by(
-            platform="woocommerce", install_state="active")).scalars())
+            install_state="active")).scalars())
     for store_id in ids:
         reconcile_store.delay(store_id)
     return len(ids)

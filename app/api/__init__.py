@@ -37,6 +37,9 @@ def require_principal() -> None:
         raise ApiError(404, "store_not_found", f"no store {store_id}")
     for name, value in args.items():
         _check_path_value(name, value)
+    method = "GET" if request.method == "HEAD" else request.method
+    if unknown := sorted(set(request.args) - query_parameters(method, request.url_rule.rule)):
+        raise ApiError(400, "unknown_argument", f"unknown query argument {unknown[0]!r}")
     g.principal = principal
 
 
@@ -54,4 +57,5 @@ def current_principal() -> Principal:
     return g.principal
 
 
-from app.api import customers, openapi, segments, stores  # noqa: E402,F401
+from app.api import customers, data_requests, segments, stores  # noqa: E402,F401
+from app.api.openapi import query_parameters  # noqa: E402

@@ -4,6 +4,7 @@ request-body schemas the endpoints validate against, so the document and the che
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,14 @@ def request_validator(schema: str) -> Draft202012Validator:
     """A validator for ``components.schemas[schema]`` (its ``$ref``s resolve in the document)."""
     root = {"$ref": f"#/components/schemas/{schema}", "components": document()["components"]}
     return Draft202012Validator(root)
+
+
+@cache
+def query_parameters(method: str, rule: str) -> frozenset[str]:
+    """The query arguments documented for a route (``rule`` as Flask writes it)."""
+    path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.removeprefix(bp.url_prefix))
+    operation = document()["paths"].get(path, {}).get(method.lower(), {})
+    return frozenset(p["name"] for p in operation.get("parameters", []) if p["in"] == "query")
 
 
 @bp.get("/openapi.json")

@@ -12,7 +12,7 @@ from app.api.lookup import get_store
 from app.auth import visible_stores
 from app.db_access import db
 from app.errors import ApiError
-from app.models import InboxEvent
+from app.models import BackfillJob, InboxEvent
 
 INBOX_PAGE = 100
 INBOX_STATUSES = {"pending", "done", "ignored", "parked"}
@@ -81,3 +81,16 @@ def show_model(store_id: int):
             "value_cutoffs": stored.get("value_cutoffs"), "fitted_at": stored.get("fitted_at"),
             "as_of": stored.get("as_of"),
         })
+
+
+@bp.get("/stores/<int:store_id>/backfill")
+def show_backfill(store_id: int):
+    """The store's latest history import: status, phase, lines read of the result, counts."""
+    with db().session() as session:
+        get_store(session, store_id)
+        job = session.execute(select(BackfillJob).filter_by(store_id=store_id)
+                              .order_by(BackfillJob.id.desc()).limit(1)).scalar()
+        if job is None:
+            raise ApiError(404, "no_backfill", f"store {store_id} has no backfill yet "
+                                               "(tagwise backfill)")
+        return jsonify(serialise.backfill_job(job))

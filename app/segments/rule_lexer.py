@@ -127,7 +127,7 @@ def tokenize(text: str) -> list[Token]:
             value, end = _read_string(text, i, fail)
             add(STRING, value, i, end)
             i = end
-        elif char.isascii() and (char.isdigit() or (char == "-" and text[i + 1 : i + 2].isdigit())):
+        elif _NUMBER_RE.match(text, i):
             i = _read_number_or_date(text, i, add, fail)
         elif _IDENT_RE.match(text, i):
             match = _IDENT_RE.match(text, i)

@@ -27,3 +27,11 @@ SHOP_DOMAIN_PATTERN = r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$"
 MAX_TAG_LENGTH = 255
 MAX_TAGS_PER_CUSTOMER = 250
 CUSTOMER_GID_PREFIX = "gid://shopify/Customer/"
+
+# The topics the install subscribes to through webhookSubscriptionCreate: what the normaliser
+# and pipeline consume (contracts "Topics used"). The privacy topics cannot be subscribed to
+# through the API: they are declared in the app's configuration (shopify.app.toml).
+SUBSCRIBED_TOPICS = (
+    "orders/create", "orders/updated", "orders/paid", "orders/cancelled", "refunds/create",
+    "customers/create", "customers/update", "customers/delete", "app/uninstalled",
+)

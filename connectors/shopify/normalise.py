@@ -223,3 +223,100 @@ def _optional_time(value: Any, field: str) -> datetime | None:
     if parsed.tzinfo is None:
         raise PayloadError(f"{field} has no UTC offset")
     return parsed.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- GraphQL nodes
+# Reconciliation and bulk history read the Admin GraphQL API, whose nodes are camelCase with
+# gids and MoneyBag amounts. They are translated to the REST (webhook) shape above so that one
+# normaliser serves webhooks, reconciliation and backfill alike, and a reconciled order can sit
+# in the inbox exactly like a delivered one.
+
+ORDER_GID_PREFIX = "gid://shopify/Order/"
+
+
+def legacy_id(gid: Any, prefix: str) -> str:
+    """The numeric id inside a gid (``gid://shopify/Order/1`` → ``1``); PayloadError otherwise."""
+    if not isinstance(gid, str) or not gid.startswith(prefix) or gid == prefix:
+        raise PayloadError(f"id must be a {prefix}<id> gid")
+    return gid.removeprefix(prefix)
+
+
+def rest_customer(node: dict[str, Any]) -> dict[str, Any]:
+    """A GraphQL ``Customer`` node as the REST customer object the webhooks carry."""
+    if not isinstance(node, dict):
+        raise PayloadError("customer node must be an object")
+    address = node.get("defaultEmailAddress") or {}
+    state = address.get("marketingState") if isinstance(address, dict) else None
+    return {
+        "id": legacy_id(node.get("id"), CUSTOMER_GID_PREFIX),
+        "email": address.get("emailAddress") if isinstance(address, dict) else None,
+        "created_at": node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+        # REST spells CustomerEmailAddressMarketingState values in lower case.
+        "email_marketing_consent": {"state": state.lower()} if isinstance(state, str) else None,
+    }
+
+
+def rest_order(node: dict[str, Any]) -> dict[str, Any]:
+    """A GraphQL ``Order`` node (line items under ``lineItems.edges``) as a REST order body."""
+    if not isinstance(node, dict):
+        raise PayloadError("order node must be an object")
+    order_id = legacy_id(node.get("id"), ORDER_GID_PREFIX)
+    buyer = node.get("customer")
+    lines = ((node.get("lineItems") or {}).get("edges")) or []
+    status = node.get("displayFinancialStatus")
+    return {
+        "id": order_id,
+        "created_at": node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+        "cancelled_at": node.get("cancelledAt"),
+        "test": node.get("test") is True,
+        "email": node.get("email"),
+        "buyer_accepts_marketing": node.get("customerAcceptsMarketing"),
+        "currency": node.get("currencyCode"),
+        "financial_status": status.lower() if isinstance(status, str) else None,
+        "discount_codes": [{"code": c} for c in node.get("discountCodes") or []],
+        "total_price_set": _rest_money(node, "totalPriceSet"),
+        "subtotal_price_set": _rest_money(node, "subtotalPriceSet"),
+        "total_discounts_set": _rest_money(node, "totalDiscountsSet"),
+        "customer": rest_customer(buyer) if buyer else None,
+        "line_items": [_rest_line_item(edge.get("node") if isinstance(edge, dict) else None)
+                       for edge in lines],
+        "refunds": [_rest_refund(r) for r in node.get("refunds") or []],
+    }
+
+
+def _rest_money(node: dict[str, Any], field: str) -> dict[str, Any] | None:
+    bag = node.get(field)
+    if not isinstance(bag, dict) or not isinstance(bag.get("shopMoney"), dict):
+        return None
+    money = bag["shopMoney"]
+    return {"shop_money": {"amount": money.get("amount"),
+                           "currency_code": money.get("currencyCode")}}
+
+
+def _rest_line_item(node: Any) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise PayloadError("line item node must be an object")
+    product = node.get("product") or {}
+    variant = node.get("variant") or {}
+    price = ((node.get("originalUnitPriceSet") or {}).get("shopMoney") or {}).get("amount", "0")
+    return {
+        "product_id": legacy_id(product.get("id"), "gid://shopify/Product/") if product else None,
+        "variant_id": (legacy_id(variant.get("id"), "gid://shopify/ProductVariant/")
+                       if variant else None),
+        "product_type": product.get("productType"),
+        "vendor": node.get("vendor"),
+        "quantity": node.get("quantity", 0),
+        "price": price,
+    }
+
+
+def _rest_refund(node: Any) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise PayloadError("refund node must be an object")
+    amount = ((node.get("totalRefundedSet") or {}).get("shopMoney") or {}).get("amount", "0")
+    # REST counts successful refund transactions; GraphQL totals them in totalRefundedSet.
+    return {"id": legacy_id(node.get("id"), "gid://shopify/Refund/"),
+            "created_at": node.get("createdAt"),
+            "transactions": [{"kind": "refund", "status": "success", "amount": amount}]}

@@ -1,7 +1,7 @@
 """users
 
 Revision ID: 0005_users
-Revises: 0001
+Revises: 0004_reports
 Create Date: 2026-11-23 16:19:30.819547
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0005_users'
-down_revision = '0001'
+down_revision = '0004_reports'
 branch_labels = None
 depends_on = None
 

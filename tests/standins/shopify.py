@@ -9,21 +9,41 @@
   each mutation costs 10, a query 1 per node. A document that does not fit is answered
   ``THROTTLED`` (HTTP 200) with ``extensions.cost.throttleStatus``, as Shopify does.
 - ``fail_next`` queues raw failures (e.g. 429 with ``Retry-After``, 503) for retry tests.
+- OAuth install (see the "OAuth install" section): the authorize redirect, the token endpoint
+  (single-use codes, expiring offline tokens with rotating refresh tokens) and webhook
+  subscriptions (``webhookSubscriptions``, ``webhookSubscriptionCreate``), with the errors
+  Shopify gives.
+- History (orders, customers, bulk operations and their JSONL files) lives in
+  ``tests/standins/shopify_history.py``; the bucket's size and restore rate are settable, and
+  a query's cost is computed from the document as Shopify does (connections by ``first``).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from graphql import build_schema, graphql_sync
+from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-SCHEMA = build_schema("""
+from tests.standins.shopify_history import (
+    HISTORY_SDL,
+    MAX_QUERY_COST,
+    ShopHistory,
+    query_cost,
+)
+
+BASE_SDL = """
 type Query { customer(id: ID!): Customer }
 type Mutation {
   tagsAdd(id: ID!, tags: [String!]!): TagsAddPayload
@@ -34,7 +54,7 @@ type Customer implements Node { id: ID! tags: [String!]! email: String }
 type UserError { field: [String!] message: String! }
 type TagsAddPayload { node: Node userErrors: [UserError!]! }
 type TagsRemovePayload { node: Node userErrors: [UserError!]! }
-""")
+"""
 
 BUCKET_SIZE = 1000.0
 RESTORE_RATE = 100.0
@@ -52,8 +72,17 @@ class ShopifyStandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     available: float = BUCKET_SIZE
+    bucket_size: float = BUCKET_SIZE
+    restore_rate: float = RESTORE_RATE
+    history: ShopHistory = field(default_factory=ShopHistory)
+    throttled: int = 0  # THROTTLED answers given
     _last: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    install: InstallState = field(default_factory=lambda: InstallState())
+
+    def __post_init__(self) -> None:
+        self.available = min(self.available, self.bucket_size)
+        self.history.tags = self.customers  # customers from the history can be tagged
 
     def tags_of(self, customer_id: str) -> list[str]:
         """The customer's tags as the shop holds them."""
@@ -83,11 +112,13 @@ class ShopifyStandIn:
 
     def _root(self) -> dict[str, Any]:
         return {
+            **self.history.resolvers(),
             "tagsAdd": lambda info, id, tags: self._tags(None, info, id, tags, True),
             "tagsRemove": lambda info, id, tags: self._tags(None, info, id, tags, False),
             "customer": lambda info, id: (
                 {"id": id, "tags": self._customer(id), "email": None}
                 if self._customer(id) is not None else None),
+            **self.install.resolvers(),
         }
 
     # ------------------------------------------------------------------ HTTP
@@ -95,7 +126,8 @@ class ShopifyStandIn:
     def _refill(self) -> None:
         now = self.clock()
         if self._last is not None:
-            self.available = min(BUCKET_SIZE, self.available + (now - self._last) * RESTORE_RATE)
+            self.available = min(self.bucket_size,
+                                 self.available + (now - self._last) * self.restore_rate)
         self._last = now
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
@@ -104,10 +136,18 @@ class ShopifyStandIn:
         return response(environ, start_response)
 
     def _handle(self, request: Request) -> Response:
+        if request.path.startswith("/admin/oauth/"):
+            with self._lock:
+                return self.install.handle_oauth(request, self.fail_next)
+        if request.path.startswith("/bulk-results/") and request.method == "GET":
+            number = request.path.removeprefix("/bulk-results/").removesuffix(".jsonl")
+            return self.history.download(int(number) if number.isdigit() else 0,
+                                         dict(request.headers))
         if not request.path.endswith("/graphql.json") or request.method != "POST":
             return _json({"errors": "Not Found"}, 404)
         self.requests.append({"query": "", "variables": {}, "headers": dict(request.headers)})
-        if request.headers.get("X-Shopify-Access-Token") != self.access_token:
+        token = request.headers.get("X-Shopify-Access-Token")
+        if token != self.access_token and not self.install.token_valid(token):
             return _json({"errors": "[API] Invalid API key or access token (unrecognized login "
                                     "or wrong password)"}, 401)
         try:
@@ -122,18 +162,28 @@ class ShopifyStandIn:
                 return _json({"errors": "Exceeded 2 calls per second for api client."
                               if status == 429 else "Internal Server Error"}, status, headers)
             self._refill()
-            cost = MUTATION_COST * (query.count("tagsAdd(") + query.count("tagsRemove(")) or 1
-            status = {"maximumAvailable": BUCKET_SIZE, "currentlyAvailable": self.available,
-                      "restoreRate": RESTORE_RATE}
+            cost = (MUTATION_COST * (query.count("tagsAdd(") + query.count("tagsRemove("))
+                    or query_cost(query, variables))
+            status = {"maximumAvailable": self.bucket_size, "currentlyAvailable": self.available,
+                      "restoreRate": self.restore_rate}
+            if cost > MAX_QUERY_COST:
+                return _json({"errors": [{"message": f"Query cost is {cost}, which exceeds the "
+                                          f"single query max cost limit ({MAX_QUERY_COST}).",
+                                          "extensions": {"code": "MAX_COST_EXCEEDED",
+                                                         "cost": cost,
+                                                         "maxCost": MAX_QUERY_COST}}]}, 200)
             if cost > self.available:
+                self.throttled += 1
                 return _json({"errors": [{"message": "Throttled",
                                           "extensions": {"code": "THROTTLED"}}],
                               "extensions": {"cost": {"requestedQueryCost": cost,
                                                       "actualQueryCost": None,
                                                       "throttleStatus": status}}}, 200)
             self.available -= cost
-            result = graphql_sync(SCHEMA, query, root_value=self._root(),
-                                  variable_values=variables)
+            root = self._root()
+            context = {"schema": SCHEMA, "root": root, "base_url": request.host_url.rstrip("/")}
+            result = graphql_sync(SCHEMA, query, root_value=root, variable_values=variables,
+                                  context_value=context)
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer = {"errors": [{"message": e.message} for e in result.errors]}
@@ -146,3 +196,184 @@ class ShopifyStandIn:
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers or {},
                     content_type="application/json")
+
+
+# --------------------------------------------------------------------------- OAuth install
+# shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant
+# and .../offline-access-tokens (expiring tokens: 1 h, refresh token rotated on every use).
+
+INSTALL_SDL = """
+extend type Query {
+  webhookSubscriptions(first: Int!, after: String): WebhookSubscriptionConnection!
+  shop: Shop!
+}
+extend type Mutation {
+  webhookSubscriptionCreate(topic: WebhookSubscriptionTopic!,
+                            webhookSubscription: WebhookSubscriptionInput!):
+    WebhookSubscriptionCreatePayload
+}
+enum WebhookSubscriptionTopic {
+  APP_UNINSTALLED CUSTOMERS_CREATE CUSTOMERS_DELETE CUSTOMERS_UPDATE CUSTOMER_TAGS_ADDED
+  CUSTOMER_TAGS_REMOVED ORDERS_CANCELLED ORDERS_CREATE ORDERS_PAID ORDERS_UPDATED
+  PRODUCTS_CREATE PRODUCTS_UPDATE REFUNDS_CREATE
+}
+enum WebhookSubscriptionFormat { JSON XML }
+enum CurrencyCode { CAD EUR GBP JPY USD }
+input WebhookSubscriptionInput { uri: String format: WebhookSubscriptionFormat }
+type WebhookSubscription implements Node { id: ID! topic: WebhookSubscriptionTopic! uri: String! }
+type PageInfo { hasNextPage: Boolean! endCursor: String }
+type WebhookSubscriptionConnection { nodes: [WebhookSubscription!]! pageInfo: PageInfo! }
+type WebhookSubscriptionCreatePayload {
+  webhookSubscription: WebhookSubscription userErrors: [UserError!]!
+}
+type Shop { currencyCode: CurrencyCode! ianaTimezone: String! }
+"""
+
+SCHEMA = build_schema(BASE_SDL + INSTALL_SDL + HISTORY_SDL)
+
+API_KEY = "tagwise-test-client-id"
+ACCESS_TOKEN_TTL_SECONDS = 3600
+REFRESH_TOKEN_TTL_SECONDS = 90 * 86400
+
+
+@dataclass
+class InstallState:
+    """The app's side of one shop: its credentials, issued codes and tokens, subscriptions.
+
+    ``granted_scopes`` (None: what was asked) lets a test have the merchant grant less.
+    ``expire_access_tokens()`` stands for an hour passing.
+    """
+
+    shop: str = "tagwise-test.myshopify.com"
+    api_key: str = API_KEY
+    api_secret: str = "shpss_test_app_secret"
+    granted_scopes: str | None = None
+    currency: str = "EUR"
+    timezone: str = "Europe/Berlin"
+    page_size: int = 5  # small, so listing subscriptions really pages
+    clock: Callable[[], float] = time.time
+    codes: dict[str, str] = field(default_factory=dict)  # code -> granted scope
+    tokens: dict[str, float | None] = field(default_factory=dict)  # token -> expiry
+    refresh_tokens: dict[str, str] = field(default_factory=dict)  # refresh token -> scope
+    subscriptions: list[dict[str, str]] = field(default_factory=list)
+    token_requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def token_valid(self, token: str | None) -> bool:
+        """Whether an access token this stand-in issued is still good."""
+        if token not in self.tokens:
+            return False
+        expiry = self.tokens[token]
+        return expiry is None or expiry > self.clock()
+
+    def expire_access_tokens(self) -> None:
+        """Make every expiring access token lapse (refresh tokens stay valid)."""
+        for token, expiry in self.tokens.items():
+            if expiry is not None:
+                self.tokens[token] = self.clock() - 1
+
+    def signed_query(self, params: dict[str, str]) -> dict[str, str]:
+        """``params`` plus the hex ``hmac`` Shopify adds (sorted ``k=v`` joined by ``&``)."""
+        message = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+        digest = hmac.new(self.api_secret.encode(), message.encode(), hashlib.sha256)
+        return {**params, "hmac": digest.hexdigest()}
+
+    # ------------------------------------------------------------------ HTTP
+
+    def handle_oauth(self, request: Request,
+                     fail_next: list[tuple[int, dict[str, str]]]) -> Response:
+        if request.path == "/admin/oauth/authorize" and request.method == "GET":
+            return self._authorize(request)
+        if request.path == "/admin/oauth/access_token" and request.method == "POST":
+            if fail_next:
+                status, headers = fail_next.pop(0)
+                return _json({"errors": "Internal Server Error"}, status, headers)
+            return self._access_token(request)
+        return _json({"errors": "Not Found"}, 404)
+
+    def _authorize(self, request: Request) -> Response:
+        """The merchant approves at once: redirect to ``redirect_uri`` with a signed code."""
+        args = request.args
+        if args.get("client_id") != self.api_key:
+            return Response("Oauth error invalid_request: The client_id is invalid", 400)
+        if not args.get("redirect_uri") or not args.get("state"):
+            return Response("Oauth error invalid_request: redirect_uri and state are required",
+                            400)
+        code = secrets.token_hex(16)
+        self.codes[code] = self.granted_scopes if self.granted_scopes is not None \
+            else args.get("scope", "")
+        store_name = self.shop.removesuffix(".myshopify.com")
+        host = base64.b64encode(f"admin.shopify.com/store/{store_name}".encode()).decode()
+        query = self.signed_query({"code": code, "host": host, "shop": self.shop,
+                                   "state": args["state"],
+                                   "timestamp": str(int(self.clock()))})
+        target = args["redirect_uri"] + "?" + urlencode(query)
+        return redirect(target, 302)
+
+    def _access_token(self, request: Request) -> Response:
+        try:
+            body = request.get_json(force=True) if request.is_json else request.form.to_dict()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _oauth_error("invalid_request", "body must be JSON or a form")
+        self.token_requests.append({k: v for k, v in body.items() if k != "client_secret"})
+        if body.get("client_id") != self.api_key or body.get("client_secret") != self.api_secret:
+            return _oauth_error("invalid_client", "Client authentication failed", 401)
+        if body.get("grant_type") == "refresh_token":
+            scope = self.refresh_tokens.pop(str(body.get("refresh_token")), None)
+            if scope is None:
+                return _oauth_error("invalid_grant", "The refresh token is invalid or was "
+                                                     "already used")
+            return _json(self._grant(scope, expiring=True), 200)
+        scope = self.codes.pop(str(body.get("code")), None)  # single use
+        if scope is None:
+            return _oauth_error("invalid_request", "The authorization code was not found or "
+                                                   "was already used")
+        return _json(self._grant(scope, expiring=str(body.get("expiring")) == "1"), 200)
+
+    def _grant(self, scope: str, *, expiring: bool) -> dict[str, Any]:
+        token = "shpat_" + secrets.token_hex(16)
+        if not expiring:
+            self.tokens[token] = None
+            return {"access_token": token, "scope": scope}
+        self.tokens[token] = self.clock() + ACCESS_TOKEN_TTL_SECONDS
+        refresh = "shprt_" + secrets.token_hex(16)
+        self.refresh_tokens[refresh] = scope
+        return {"access_token": token, "scope": scope, "expires_in": ACCESS_TOKEN_TTL_SECONDS,
+                "refresh_token": refresh, "refresh_token_expires_in": REFRESH_TOKEN_TTL_SECONDS}
+
+    # ------------------------------------------------------------------ GraphQL resolvers
+
+    def resolvers(self) -> dict[str, Any]:
+        return {"webhookSubscriptions": self._list_subscriptions,
+                "webhookSubscriptionCreate": self._create_subscription,
+                "shop": lambda info: {"currencyCode": self.currency,
+                                      "ianaTimezone": self.timezone}}
+
+    def _list_subscriptions(self, _info: Any, first: int, after: str | None = None) -> dict:
+        start = int(after) if after else 0
+        size = min(first, self.page_size)
+        page = self.subscriptions[start:start + size]
+        more = start + size < len(self.subscriptions)
+        return {"nodes": page, "pageInfo": {"hasNextPage": more,
+                                            "endCursor": str(start + size) if page else None}}
+
+    def _create_subscription(self, _info: Any, topic: str,
+                             webhookSubscription: dict[str, Any]) -> dict:
+        uri = webhookSubscription.get("uri") or ""
+        error = None
+        if not uri.startswith("https://"):
+            error = f"Address protocol {uri.split(':', 1)[0]}:// is not supported"
+        elif any(s["topic"] == topic and s["uri"] == uri for s in self.subscriptions):
+            error = "Address for this topic has already been taken"
+        if error:
+            return {"webhookSubscription": None,
+                    "userErrors": [{"field": ["webhookSubscription", "uri"], "message": error}]}
+        subscription = {"id": f"gid://shopify/WebhookSubscription/{len(self.subscriptions) + 1}",
+                        "topic": topic, "uri": uri}
+        self.subscriptions.append(subscription)
+        return {"webhookSubscription": subscription, "userErrors": []}
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    return _json({"error": error, "error_description": description}, status)

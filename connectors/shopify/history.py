@@ -1,0 +1,117 @@
+"""GraphQL documents that read a shop's customers and orders, and the bulk JSONL reader.
+
+The same field selections serve the paginated queries of reconciliation and the bulk
+operations of a backfill, so both produce nodes that ``normalise.rest_order`` understands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from connectors.base import PayloadError
+
+MONEY = "shopMoney { amount currencyCode }"
+CUSTOMER_FIELDS = ("id createdAt updatedAt "
+                   "defaultEmailAddress { emailAddress marketingState }")
+ORDER_FIELDS = f"""id createdAt updatedAt cancelledAt test email currencyCode
+    customerAcceptsMarketing displayFinancialStatus discountCodes
+    totalPriceSet {{ {MONEY} }} subtotalPriceSet {{ {MONEY} }} totalDiscountsSet {{ {MONEY} }}
+    customer {{ {CUSTOMER_FIELDS} }}
+    refunds {{ id createdAt totalRefundedSet {{ {MONEY} }} }}"""
+LINE_ITEM_FIELDS = (f"id quantity vendor variant {{ id }} product {{ id productType }} "
+                    f"originalUnitPriceSet {{ {MONEY} }}")
+# shopify.dev/docs/api/usage/limits: a single query may cost at most 1,000 points, and a
+# connection costs 2 + first × its node's cost: 10 orders of up to 10 lines each stay below it.
+PAGE_SIZE = 10
+LINES_PER_ORDER = 10
+
+BULK_RUN_MUTATION = """
+mutation RunBulk($query: String!) {
+  bulkOperationRunQuery(query: $query, groupObjects: true) {
+    bulkOperation { id status }
+    userErrors { field message code }
+  }
+}"""
+BULK_OPERATION_FIELDS = "id status errorCode objectCount url partialDataUrl"
+BULK_STATUS_QUERY = f"""
+query BulkStatus($id: ID!) {{
+  node(id: $id) {{ ... on BulkOperation {{ {BULK_OPERATION_FIELDS} }} }}
+}}
+"""
+PAGE_QUERIES = {
+    "orders": f"""
+query ReconcileOrders($first: Int!, $after: String, $query: String) {{
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    edges {{ node {{ {ORDER_FIELDS}
+      lineItems(first: {LINES_PER_ORDER}) {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}""",
+    "customers": f"""
+query ReconcileCustomers($first: Int!, $after: String, $query: String) {{
+  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    edges {{ node {{ {CUSTOMER_FIELDS} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}""",
+}
+# Child lines of a bulk result name their parent in __parentId; their gid type says which
+# connection of the parent they belong to.
+CHILD_CONNECTIONS = {"LineItem": "lineItems"}
+
+
+def updated_since_filter(since: datetime | None) -> str | None:
+    """The search syntax for "updated after ``since``" (shopify.dev search syntax)."""
+    return f"updated_at:>'{since.isoformat()}'" if since else None
+
+
+def bulk_query(resource: str, since: datetime | None) -> str:
+    """The bulk document for all ``customers`` or ``orders`` (with line items)."""
+    search = updated_since_filter(since)
+    arguments = f"(query: {json.dumps(search)})" if search else ""
+    if resource == "customers":
+        return f"{{ customers{arguments} {{ edges {{ node {{ {CUSTOMER_FIELDS} }} }} }} }}"
+    if resource == "orders":
+        return (f"{{ orders{arguments} {{ edges {{ node {{ {ORDER_FIELDS} "
+                f"lineItems {{ edges {{ node {{ {LINE_ITEM_FIELDS} }} }} }} }} }} }} }}")
+    raise ValueError(f"no bulk query for {resource}")
+
+
+def read_records(lines: Iterable[bytes]) -> Iterator[tuple[dict[str, Any], int]]:
+    """Reassemble bulk JSONL into root nodes with their children; yield (node, lines used).
+
+    With ``groupObjects: true`` every child line follows its parent, so one root is held in
+    memory at a time however large the file. The count is of lines read up to the end of
+    the yielded record, so a consumer can resume after it by skipping that many lines.
+    """
+    current: dict[str, Any] | None = None
+    read = 0
+    for raw in lines:
+        read += 1
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except ValueError as exc:
+            raise PayloadError(f"bulk line {read} is not JSON") from exc
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise PayloadError(f"bulk line {read} is not an object with an id")
+        parent = item.pop("__parentId", None)
+        if parent is None:
+            if current is not None:
+                yield current, read - 1
+            current = item
+            continue
+        if current is None or current["id"] != parent:
+            raise PayloadError(f"bulk line {read}: child does not follow its parent "
+                               "(was the operation run with groupObjects: true?)")
+        kind = item["id"].split("/")[-2] if item["id"].count("/") >= 4 else ""
+        connection = CHILD_CONNECTIONS.get(kind)
+        if connection is None:
+            raise PayloadError(f"bulk line {read}: unexpected child {kind or item['id']}")
+        current.setdefault(connection, {"edges": []})["edges"].append({"node": item})
+    if current is not None:
+        yield current, read

@@ -1,0 +1,23 @@
+"""Purge raw webhook bodies once they are older than ``INBOX_RETENTION_DAYS``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from flask import current_app
+
+from app.db import utcnow
+from app.inbox import purge_bodies
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def purge_inbox_bodies() -> int:
+    """Null the body of finished inbox events past retention; return how many (daily, beat)."""
+    days = current_app.config["INBOX_RETENTION_DAYS"]
+    purged = purge_bodies(current_app.extensions["db"], utcnow() - timedelta(days=days))
+    log.info("inbox retention: %s bodies older than %s days purged", purged, days)
+    return purged
