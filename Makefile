@@ -25,6 +25,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## Benchmark (bench/REPORT.md + bench/results.json); QUICK=1 for a < 2 min smoke run into
+## bench/out/. Needs the PostgreSQL and Redis of BENCH_DATABASE_URL / BENCH_REDIS_URL
+## (default: wt_bench on 127.0.0.1:5432, Redis db 5 on 127.0.0.1:6379) and wrk (installed
+## with apt-get when missing).
+bench: $(STAMP)
+	$(MAKE) -f bench/Makefile bench-venv wrk
+	bench/.venv/bin/python -m bench.run $(if $(QUICK),--quick)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

@@ -12,13 +12,15 @@ from typing import Any
 
 import redis
 
-# Short field names keep a profile hash well under 512 bytes.
+# Short field names, and one ``s:<segment key>`` field per segment (a comma-joined list
+# outgrows Redis's hash-max-listpack-value of 64 bytes and turns the hash into a hashtable of
+# ~780 bytes): every value stays short, so the hash keeps the compact listpack encoding.
 HOT_FIELDS = {
     "orders_count": "oc", "net_spent": "ns", "last_order_at": "lo", "r_score": "r",
     "f_score": "f", "m_score": "m", "rfm_group": "g", "lifecycle_stage": "lc",
     "p_alive": "pa", "predicted_clv_12m": "clv", "churn_risk": "cr", "value_tier": "vt",
-    "segment_keys": "s",
 }
+SEGMENT_PREFIX = "s:"
 
 
 def profile_key(store_id: int, customer_id: int) -> str:
@@ -33,26 +35,33 @@ def _encode(value: Any) -> str:
         return str(int(value.timestamp()))
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return ",".join(value)
     return str(value)
 
 
 def save_profiles(client: redis.Redis, store_id: int,
                   profiles: Mapping[int, Mapping[str, Any]]) -> None:
-    """Write the hot hash of each profile (one pipeline round trip)."""
+    """Replace the hot hash of each profile (one pipeline round trip)."""
     pipe = client.pipeline(transaction=False)
     for customer_id, profile in profiles.items():
         mapping = {short: _encode(profile.get(name)) for name, short in HOT_FIELDS.items()}
-        pipe.hset(profile_key(store_id, customer_id), mapping=mapping)
+        mapping.update({SEGMENT_PREFIX + key: "" for key in profile.get("segment_keys") or ()})
+        key = profile_key(store_id, customer_id)
+        pipe.delete(key)  # drops the fields of segments the customer left
+        pipe.hset(key, mapping=mapping)
     pipe.execute()
 
 
 def read_profile(client: redis.Redis, store_id: int, customer_id: int) -> dict[str, str]:
-    """The hot hash with its long field names (empty when absent)."""
-    raw = client.hgetall(profile_key(store_id, customer_id))
+    """The hot hash with its long field names, segment keys comma-joined (empty when absent)."""
+    raw = {k.decode(): v.decode() for k, v in client.hgetall(
+        profile_key(store_id, customer_id)).items()}
+    if not raw:
+        return {}
     names = {short: name for name, short in HOT_FIELDS.items()}
-    return {names[k.decode()]: v.decode() for k, v in raw.items() if k.decode() in names}
+    profile = {names[k]: v for k, v in raw.items() if k in names}
+    profile["segment_keys"] = ",".join(sorted(
+        k.removeprefix(SEGMENT_PREFIX) for k in raw if k.startswith(SEGMENT_PREFIX)))
+    return profile
 
 
 def forget_profiles(client: redis.Redis, store_id: int, customer_ids: Iterable[int]) -> None:

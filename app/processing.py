@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import Database
@@ -84,7 +84,14 @@ def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
         query = order_query if chunk is None else order_query.where(Order.customer_id.in_(chunk))
         rows.extend(session.execute(query).all())
     orders = _orders_frame(rows)
-    return StoreInputs(ids, orders, _lines_frame(session, orders), customers, store.timezone)
+    store_orders = None
+    if customer_ids is None:  # the whole store: one join instead of thousands of id chunks
+        store_orders = select(Order.id).where(Order.store_id == store.id,
+                                              Order.customer_id.is_not(None))
+        if as_of is not None:
+            store_orders = store_orders.where(Order.created_at <= as_of)
+    return StoreInputs(ids, orders, _lines_frame(session, orders, store_orders), customers,
+                       store.timezone)
 
 
 def _orders_frame(rows: list[Any]) -> pd.DataFrame:
@@ -110,13 +117,18 @@ def _orders_frame(rows: list[Any]) -> pd.DataFrame:
     })
 
 
-def _lines_frame(session: Session, orders: pd.DataFrame) -> pd.DataFrame:
+def _lines_frame(session: Session, orders: pd.DataFrame, store_orders: Select | None
+                 ) -> pd.DataFrame:
+    """Lines of the frame's live orders, by id chunks, or joined to ``store_orders`` if given."""
     live = orders.loc[~orders["cancelled"], ["order_id", "customer_id"]]
-    rows = []
-    for chunk in _chunks(live["order_id"].tolist()):
-        rows.extend(session.execute(
-            select(LineItem.order_id, LineItem.product_type, LineItem.vendor, LineItem.quantity)
-            .where(LineItem.order_id.in_(chunk))).all())
+    query = select(LineItem.order_id, LineItem.product_type, LineItem.vendor, LineItem.quantity)
+    if store_orders is not None:
+        live_ids = store_orders.where(Order.cancelled_at.is_(None)).subquery()
+        rows = session.execute(query.join(live_ids, live_ids.c.id == LineItem.order_id)).all()
+    else:
+        rows = []
+        for chunk in _chunks(live["order_id"].tolist()):
+            rows.extend(session.execute(query.where(LineItem.order_id.in_(chunk))).all())
     lines = pd.DataFrame(rows, columns=["order_id", "product_type", "vendor", "quantity"])
     owner = live.set_index("order_id")["customer_id"]
     lines["customer_id"] = lines["order_id"].map(owner)
@@ -223,19 +235,21 @@ def _profile_records(profiles: pd.DataFrame, members: dict[int, dict[str, str]],
 def _move_memberships(session: Session, store_id: int, members: dict[int, dict[str, str]],
                       now: datetime) -> list[int]:
     """Close the memberships customers lost, open the ones they gained; return who moved."""
-    open_rows: dict[int, dict[str, Membership]] = {}
+    open_rows: dict[int, dict[str, Any]] = {}  # plain rows: no ORM objects for a whole store
     for chunk in _chunks(sorted(members)):
-        for row in session.execute(select(Membership).where(
-                Membership.customer_id.in_(chunk), Membership.left_at.is_(None))).scalars():
+        for row in session.execute(select(
+                Membership.id, Membership.customer_id, Membership.segment_key,
+                Membership.explanation).where(
+                Membership.customer_id.in_(chunk), Membership.left_at.is_(None))):
             open_rows.setdefault(row.customer_id, {})[row.segment_key] = row
-    changed, closing, opening = [], [], []
+    changed, closing, opening, explained = [], [], [], []
     for customer_id, wanted in members.items():
         current = open_rows.get(customer_id, {})
         lost = current.keys() - wanted.keys()
         gained = wanted.keys() - current.keys()
-        for key in wanted.keys() & current.keys():
-            if current[key].explanation != wanted[key]:
-                current[key].explanation = wanted[key]
+        explained.extend({"id": current[key].id, "explanation": wanted[key]}
+                         for key in wanted.keys() & current.keys()
+                         if current[key].explanation != wanted[key])
         if lost or gained:
             changed.append(customer_id)
             closing.extend(current[key].id for key in lost)
@@ -243,6 +257,8 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
                             "entered_at": now, "explanation": wanted[key]} for key in gained)
     for chunk in _chunks(closing):
         session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
+    if explained:
+        session.execute(update(Membership), explained)  # bulk UPDATE by primary key
     if opening:
         session.execute(Membership.__table__.insert(), opening)
     return changed

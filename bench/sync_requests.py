@@ -59,7 +59,9 @@ def measure(name: str, writer_factory, count_requests, batch: list[TagChange],
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=10_000)
-    n = parser.parse_args().customers
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    n = args.customers
     batch = changes(n)
     rows = []
     shop = ShopifyStandIn(customers={str(i + 1): ["tw:loyal"] for i in range(n)})
@@ -101,7 +103,7 @@ def main() -> None:
                                     "list1", prefix="tw:"),
             mailchimp.total_requests, batch,
             math.ceil(n / 500) + tags_touched * math.ceil(n / 500)))
-    OUT.write_text(json.dumps(rows, indent=2) + "\n")
+    args.out.write_text(json.dumps(rows, indent=2) + "\n")
     print("| destination | customers | requests | bulk minimum | within 10% | naive | s | ok |")
     print("|---|---:|---:|---:|---|---:|---:|---:|")
     for r in rows:

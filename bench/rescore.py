@@ -1,0 +1,50 @@
+"""Rescore end to end: ``tasks.rescore.run_rescore`` on the synthetic store, in its own process.
+
+Database -> RFM re-bin, fit, score, segments -> written profiles and memberships -> hot hashes
+and queued tag diffs. Run ``python -m bench.rescore STORE_ID``: prints one JSON line with the
+seconds, the process's RSS before the call and its peak RSS (``ru_maxrss``) after.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+
+from bench.stack import ROOT, bench_env
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(store_id: int) -> dict:
+    """Run one rescore in a fresh process; its figures."""
+    out = subprocess.run([sys.executable, "-m", "bench.rescore", str(store_id)], env=bench_env(),
+                         cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    from bench.stack import make_app
+    from tasks.rescore import run_rescore
+
+    app = make_app()
+    with app.app_context():
+        before = _rss_mib()
+        began = time.perf_counter()
+        counts = run_rescore(int(sys.argv[1]))
+        seconds = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": round(seconds, 3), "rss_before_mib": round(before, 1),
+                      "peak_rss_mib": round(peak, 1), **counts}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Run every measurement once, in order, and write bench/REPORT.md and bench/results.json.
+
+``python -m bench.run [--quick]`` (``make bench`` / ``make bench QUICK=1``). The full run uses a
+100k-customer / 1M-order store (about 25 min on a loaded 2-core machine, 10 of them the two
+rescores); --quick a 5k-customer one, single rounds and short phases (about 3 min there, most of
+it process start-up), and writes bench/out/ instead of the committed report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from bench import footprint, ingest, pipeline, rescore, stack, synthetic
+from bench.report import write_report
+
+FULL = {"customers": 100_000, "ingest_rounds": 3, "ingest_seconds": 10, "rescore_rounds": 1,
+        "pipeline_orders": 5000, "pipeline_timeout": 120, "latency_seconds": 30,
+        "sync_customers": 10_000}
+QUICK = {"customers": 5_000, "ingest_rounds": 1, "ingest_seconds": 2, "rescore_rounds": 0,
+         "pipeline_orders": 300, "pipeline_timeout": 10, "latency_seconds": 3,
+         "sync_customers": 1_000}
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=stack.ROOT, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def machine(app) -> dict:
+    """Where and with what this run measured."""
+    from sqlalchemy import text
+
+    with app.extensions["db"].session() as session:
+        postgres = session.execute(text("SHOW server_version")).scalar()
+    load = os.getloadavg()
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "host": platform.node(), "cpu_count": os.cpu_count(),
+        "cpu": next((line.split(":", 1)[1].strip() for line in
+                     Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), platform.machine()),
+        "python": platform.python_version(), "postgresql": postgres,
+        "redis": app.extensions["redis"].info("server")["redis_version"],
+        "gunicorn": version("gunicorn"), "celery": version("celery"),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "commit_subject": _git("log", "-1", "--format=%s"),
+        "load_average_at_start": [round(x, 2) for x in load],
+    }
+
+
+def _step(name: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {name}", flush=True)
+
+
+def predict_rows(quick: bool) -> dict:
+    """Model core vs lifetimes: re-run at 100k (full run), or the committed figures (quick)."""
+    path = stack.ROOT / "bench" / "results_predict.json"
+    if not quick:
+        subprocess.run([sys.executable, "bench/predict_vs_lifetimes.py", "--customers",
+                        "100000", "--lifetimes-budget", "30"], cwd=stack.ROOT, check=True,
+                       env=stack.bench_env(), stdout=subprocess.DEVNULL)
+    return json.loads(path.read_text())
+
+
+def sync_rows(customers: int, out: Path) -> list[dict]:
+    """bench/sync_requests.py's rows."""
+    path = out / "results_sync.json"
+    subprocess.run([sys.executable, "bench/sync_requests.py", "--customers", str(customers),
+                    "--out", str(path)], cwd=stack.ROOT, check=True, env=stack.bench_env(),
+                   stdout=subprocess.DEVNULL)
+    return json.loads(path.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    quick = parser.parse_args().quick
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-ins' request lines
+    config = QUICK if quick else FULL
+    results: dict = {"quick": quick, "config": config}
+    began = time.perf_counter()
+    out = stack.ROOT / "bench" / ("out" if quick else "")
+    out.mkdir(exist_ok=True)
+
+    _step("ingest: bare Flask vs signed webhook vs 30% duplicates")
+    results["ingest"] = ingest.measure(config["ingest_rounds"], config["ingest_seconds"])
+
+    _step(f"synthetic store: {config['customers']} customers")
+    stack.fresh_database()
+    app = stack.make_app()
+    results["machine"] = machine(app)
+    store_id = stack.add_store(app)
+    t0 = time.perf_counter()
+    tables = synthetic.generate(config["customers"])
+    t1 = time.perf_counter()
+    rows = synthetic.load(app.extensions["db"], store_id, tables)
+    results["store"] = {"rows": rows, "generate_seconds": round(t1 - t0, 1),
+                        "copy_seconds": round(time.perf_counter() - t1, 1)}
+    del tables
+
+    _step("rescore end to end (first: no profiles yet; then the nightly case)")
+    first = rescore.measure(store_id)
+    nightly = [rescore.measure(store_id) for _ in range(config["rescore_rounds"])] or [first]
+    results["rescore"] = {
+        "first": first, "rounds": nightly,
+        "seconds_median": statistics.median(r["seconds"] for r in nightly),
+        "peak_rss_mib_median": statistics.median(r["peak_rss_mib"] for r in nightly)}
+
+    _step("footprint")
+    results["footprint"] = footprint.measure(app, store_id)
+
+    _step("pipeline: throughput, then webhook-to-tag latency")
+    results["pipeline"] = pipeline.measure(app, store_id, config["pipeline_orders"],
+                                           config["pipeline_timeout"],
+                                           config["latency_seconds"],
+                                           max_rate=results["ingest"]["webhook"]["rps"])
+    results["pipeline"]["commit"] = results["machine"]["commit"]
+
+    _step("model core vs lifetimes")
+    results["predict"] = predict_rows(quick)
+    _step("sync requests per destination")
+    results["sync"] = sync_rows(config["sync_customers"], out)
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["run_seconds"] = round(time.perf_counter() - began, 1)
+
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_report(results, out / "REPORT.md")
+    _step(f"wrote {out / 'REPORT.md'} and results.json in {results['run_seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
