@@ -20,7 +20,8 @@ def require_principal() -> None:
 
     ``Authorization: Bearer <token>`` with the deployment's ``TAGWISE_API_TOKEN`` (every store)
     or a user's personal token (``tagwise users add``: that user's stores). Every route with a
-    ``store_id`` is checked here, so no view can forget it.
+    ``store_id`` is checked here, so no view can forget it; so are impossible path values and
+    query arguments the OpenAPI document does not list for the route.
     """
     if request.endpoint in PUBLIC_ENDPOINTS:
         return

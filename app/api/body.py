@@ -25,6 +25,12 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+def _number(text: str) -> float | int:
+    # JSON Schema counts 2.0 as an integer, so the code behind the schema must read it as 2.
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def _check_text(value: Any, where: str) -> None:
     """Refuse strings the database cannot store: NUL characters and lone surrogates."""
     if isinstance(value, dict):
@@ -53,7 +59,8 @@ def json_body(schema: str) -> dict[str, Any]:
     if len(raw) > API_MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"a body is at most {API_MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant,
+                          parse_float=_number)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from exc
     _check_text(data, "body")

@@ -57,6 +57,16 @@ def test_a_malformed_segment_body_is_refused_precisely(app, client, store_id, bo
         assert session.scalar(select(func.count()).select_from(Segment)) == 0
 
 
+def test_a_whole_number_written_with_a_point_is_an_integer(client, store_id):
+    response = client.post(f"/api/v1/stores/{store_id}/segments/preview", headers=AUTH,
+                           json={"rule": RULE, "sample_size": 2.0})
+    assert response.status_code == 200 and response.json["total"] == 0
+    huge = client.post(f"/api/v1/stores/{store_id}/segments/preview", headers=AUTH,
+                       data=b'{"rule": "orders_count > 1", "sample_size": 1e400}',
+                       content_type=JSON)
+    assert huge.status_code == 400 and huge.json["error"]["reason"] == "invalid_body"
+
+
 def test_a_wrong_type_names_the_field(client, store_id):
     response = client.post(f"/api/v1/stores/{store_id}/segments", headers=AUTH,
                            json={"key": "a", "rule": RULE, "enabled": "yes"})

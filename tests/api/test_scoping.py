@@ -61,6 +61,9 @@ def test_a_scoped_user_lists_and_reads_only_its_own_store(app, client, stores):
     assert client.get(f"/api/v1/stores/{mine}", headers=bearer(token)).status_code == 200
     view = client.get(f"/api/v1/stores/{mine}/customers/{CUSTOMER_ID}", headers=bearer(token))
     assert view.status_code == 200 and view.json["segments"]
+    created = client.post(f"/api/v1/stores/{mine}/segments", headers=bearer(token),
+                          json={"key": "regulars", "rule": "orders_count >= 2"})
+    assert created.status_code == 201
     everything = client.get("/api/v1/stores", headers=bearer(API_TOKEN)).json["stores"]
     assert {s["id"] for s in everything} == {mine, theirs}
 
