@@ -36,7 +36,8 @@ def steered(store_id: int, destination_id: int) -> dict:
     values = {"store_id": [store_id, store_id + 1000],
               "destination_id": [destination_id, destination_id + 1000],
               "key": ["regulars", "champions", "category-hats", "missing"],
-              "platform_customer_id": [str(CUSTOMER_ID), "7001", "0"]}
+              "platform_customer_id": [str(CUSTOMER_ID), "7001", "0"],
+              "export_id": [1, 1000]}  # data-request exports (none in this store)
     for operations in doc["paths"].values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
