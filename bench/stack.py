@@ -105,13 +105,16 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def gunicorn(wsgi: str, port: int = WEB_PORT):
-    """The Procfile's web process (``--workers ${WEB_CONCURRENCY:-2} --no-control-socket``)."""
+    """The Procfile's web process (``--workers ${WEB_CONCURRENCY:-2} --threads
+    ${WEB_THREADS:-4} --no-control-socket``)."""
     LOGS.mkdir(parents=True, exist_ok=True)
     workers = os.environ.get("WEB_CONCURRENCY", "2")
+    threads = os.environ.get("WEB_THREADS", "4")
     log = open(LOGS / "gunicorn.log", "ab")
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", workers,
-         "--no-control-socket", wsgi], env=bench_env(), cwd=ROOT, stdout=log, stderr=log)
+         "--threads", threads, "--no-control-socket", wsgi],
+        env=bench_env(), cwd=ROOT, stdout=log, stderr=log)
     try:
         _wait_http(f"http://127.0.0.1:{port}/")
         yield f"http://127.0.0.1:{port}"
