@@ -53,6 +53,20 @@ def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i:i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
 
 
+def _row_chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Rows for multi-row ``INSERT … VALUES`` statements (one round trip per chunk rather than
+    per row), each chunk under SQLite's 32,766 bound parameters."""
+    size = max(1, 32_000 // max(len(rows[0]), 1)) if rows else 1
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
+def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+    """A frame from SQL result rows, built column by column (pandas is slow on Row objects)."""
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
+
+
 def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
                 as_of: datetime | None = None) -> StoreInputs:
     """Read the customers' orders, lines and contact facts into frames."""
@@ -129,7 +143,7 @@ def _lines_frame(session: Session, orders: pd.DataFrame, store_orders: Select | 
         rows = []
         for chunk in _chunks(live["order_id"].tolist()):
             rows.extend(session.execute(query.where(LineItem.order_id.in_(chunk))).all())
-    lines = pd.DataFrame(rows, columns=["order_id", "product_type", "vendor", "quantity"])
+    lines = _frame(rows, ["order_id", "product_type", "vendor", "quantity"])
     owner = live.set_index("order_id")["customer_id"]
     lines["customer_id"] = lines["order_id"].map(owner)
     return lines
@@ -207,8 +221,9 @@ def write_profiles(db: Database, session: Session, store: Store, profiles: pd.Da
     if records:
         insert = db.insert(Profile)
         columns = {c: insert.excluded[c] for c in records[0] if c != "customer_id"}
-        session.execute(insert.on_conflict_do_update(index_elements=["customer_id"],
-                                                     set_=columns), records)
+        for chunk in _row_chunks(records):
+            session.execute(insert.values(chunk).on_conflict_do_update(
+                index_elements=["customer_id"], set_=columns))
     result = RefreshResult(profiles={r["customer_id"]: r for r in records})
     result.changed = _move_memberships(session, store.id, members, now)
     return result
@@ -259,8 +274,8 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
         session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
     if explained:
         session.execute(update(Membership), explained)  # bulk UPDATE by primary key
-    if opening:
-        session.execute(Membership.__table__.insert(), opening)
+    for chunk in _row_chunks(opening):
+        session.execute(Membership.__table__.insert().values(chunk))
     return changed
 
 
@@ -287,8 +302,8 @@ def stored_profiles(session: Session, store: Store, now: datetime) -> pd.DataFra
     rows = session.execute(select(*columns).join(Customer, Customer.id == Profile.customer_id)
                            .where(Profile.store_id == store.id, Customer.deleted_at.is_(None))
                            .order_by(Profile.customer_id)).all()
-    frame = pd.DataFrame(rows, columns=["customer_id", *PROFILE_COLUMNS, "email",
-                                        "accepts_marketing"]).set_index("customer_id")
+    frame = _frame(rows, ["customer_id", *PROFILE_COLUMNS, "email",
+                          "accepts_marketing"]).set_index("customer_id")
     # The same contact facts a refresh gives the rules (metrics_as_of), without the address.
     frame["has_email"] = pd.Series([bool(e) for e in frame.pop("email")], index=frame.index,
                                    dtype=bool)
