@@ -53,13 +53,6 @@ def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i:i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
 
 
-def _row_chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Rows for multi-row ``INSERT … VALUES`` statements (one round trip per chunk rather than
-    per row), each chunk under SQLite's 32,766 bound parameters."""
-    size = max(1, 32_000 // max(len(rows[0]), 1)) if rows else 1
-    return [rows[i:i + size] for i in range(0, len(rows), size)]
-
-
 def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
     """A frame from SQL result rows, built column by column (pandas is slow on Row objects)."""
     if not rows:
@@ -221,9 +214,8 @@ def write_profiles(db: Database, session: Session, store: Store, profiles: pd.Da
     if records:
         insert = db.insert(Profile)
         columns = {c: insert.excluded[c] for c in records[0] if c != "customer_id"}
-        for chunk in _row_chunks(records):
-            session.execute(insert.values(chunk).on_conflict_do_update(
-                index_elements=["customer_id"], set_=columns))
+        session.execute(insert.on_conflict_do_update(index_elements=["customer_id"],
+                                                     set_=columns), records)
     result = RefreshResult(profiles={r["customer_id"]: r for r in records})
     result.changed = _move_memberships(session, store.id, members, now)
     return result
@@ -274,8 +266,8 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
         session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
     if explained:
         session.execute(update(Membership), explained)  # bulk UPDATE by primary key
-    for chunk in _row_chunks(opening):
-        session.execute(Membership.__table__.insert().values(chunk))
+    if opening:
+        session.execute(Membership.__table__.insert(), opening)
     return changed
 
 

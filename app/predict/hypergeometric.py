@@ -25,7 +25,6 @@ from scipy import special
 
 SERIES_TOLERANCE = 1e-15
 SERIES_MAX_TERMS = 1_000
-SERIES_BLOCK = 50  # terms summed per NumPy pass
 SCIPY_TRUSTED_Z = 0.9
 CANCELLATION_LIMIT = 1e-5
 
@@ -67,12 +66,7 @@ def log_hyp2f1_series(
 def _series(
     a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64], z: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Sum the 2F1 series of 1-D inputs; return (log |sum|, sign of sum).
-
-    Terms are generated ``SERIES_BLOCK`` at a time as a 2-D array (cumulative sums of the log
-    term ratios), so an input that needs hundreds of terms costs a few NumPy passes rather than
-    hundreds of Python iterations.
-    """
+    """Sum the 2F1 series of 1-D inputs; return (log |sum|, sign of sum)."""
     # The partial sum is kept as exp(scale) * total so terms far above 1e308 never overflow.
     scale = np.zeros(a.size)
     total = np.ones(a.size)
@@ -80,30 +74,31 @@ def _series(
     sign_term = np.ones(a.size)
     log_tail_factor = -np.log1p(-np.minimum(z, 1 - 1e-16))
     active = np.flatnonzero((z > 0) & (a != 0) & (b != 0))
-    k0 = 0
-    while active.size and k0 < SERIES_MAX_TERMS:
-        k = k0 + np.arange(SERIES_BLOCK, dtype=float)
-        ai, bi, ci, zi = (v[active, None] for v in (a, b, c, z))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = (ai + k) * (bi + k) / ((ci + k) * (k + 1.0)) * zi
-            lt = log_term[active, None] + np.cumsum(np.log(np.abs(ratio)), axis=1)
-        st = sign_term[active, None] * np.cumprod(np.sign(ratio), axis=1)
-        sc = np.maximum(scale[active], np.max(lt, axis=1))
-        with np.errstate(invalid="ignore"):
-            terms = np.where(st == 0, 0.0, st * np.exp(lt - sc[:, None]))
-        tot = total[active] * np.exp(np.minimum(scale[active] - sc, 0.0)) + terms.sum(axis=1)
-        total[active], scale[active] = tot, sc
-        log_term[active], sign_term[active] = lt[:, -1], st[:, -1]
+    k = 0
+    while active.size and k < SERIES_MAX_TERMS:
+        ai, bi, ci, zi = a[active], b[active], c[active], z[active]
+        ratio = (ai + k) * (bi + k) / ((ci + k) * (k + 1.0)) * zi
+        dead = ratio == 0  # a or b is a non-positive integer: the series terminates
+        with np.errstate(divide="ignore"):
+            log_term[active] += np.log(np.abs(ratio))
+        sign_term[active] *= np.sign(ratio)
+        lt = log_term[active]
+        sc = scale[active]
+        grow = lt > sc
+        tot = total[active]
+        tot = np.where(grow, tot * np.exp(np.minimum(sc - lt, 0.0)), tot)
+        sc = np.where(grow, lt, sc)
+        tot = tot + np.where(dead, 0.0, sign_term[active] * np.exp(lt - sc))
+        total[active] = tot
+        scale[active] = sc
         # Stop once the terms shrink geometrically and the tail bound term/(1 - z) is negligible.
         with np.errstate(divide="ignore"):
             log_sum = sc + np.log(np.abs(tot))
-        last = lt[:, -1]
-        small = last + log_tail_factor[active] < np.log(SERIES_TOLERANCE) + log_sum
-        settled = (np.abs(ratio[:, -1]) < 1.0) & (c[active] + k[-1] > 0)  # past any sign flip
-        dead = (ratio == 0).any(axis=1)  # a or b is a non-positive integer: the series ended
-        done = dead | (small & settled) | ~np.isfinite(last)
+        small = lt + log_tail_factor[active] < np.log(SERIES_TOLERANCE) + log_sum
+        settled = (np.abs(ratio) < 1.0) & (ci + k > 0)  # past any sign flip of (c)_k
+        done = dead | (small & settled) | ~np.isfinite(lt)
         active = active[~done]
-        k0 += SERIES_BLOCK
+        k += 1
     with np.errstate(divide="ignore"):
         log_abs = scale + np.log(np.abs(total))
     sign = np.where(total < 0, -1.0, 1.0)
