@@ -119,7 +119,7 @@ def write_report(r: dict, path: Path) -> None:
         "",
         "## How each figure was taken",
         "",
-        f"- **Ingest**: gunicorn as in the Procfile (2 sync workers, `--no-control-socket`) "
+        f"- **Ingest**: gunicorn as in the Procfile (2 workers × 4 threads, `--no-control-socket`) "
         f"serving `app.wsgi:app` and, beside it, `bench/bare_app.py` (a route that reads the "
         f"body and returns 200); `wrk -t1 -c{r['ingest']['connections']}` with "
         f"`bench/webhook.lua` for {r['ingest']['seconds_per_round']} s per round, "
