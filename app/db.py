@@ -15,6 +15,12 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MONEY_SCALE = 10_000  # four decimal places: enough for every ISO 4217 currency
+ID_CHUNK = 900  # values per IN (...) list: below SQLite's bound-parameter limit
+
+
+def chunked(values: list[Any]) -> list[list[Any]]:
+    """``values`` in lists of at most ``ID_CHUNK``, for ``IN (...)`` queries and batches."""
+    return [values[i:i + ID_CHUNK] for i in range(0, len(values), ID_CHUNK)]
 
 
 def utcnow() -> datetime:

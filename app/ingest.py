@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from app.db import Database, utcnow
+from app.db import Database, chunked, utcnow
 from app.models import Customer, Destination, LineItem, Order, Refund, Store, SyncState
 from connectors.base import (
     CanonicalEvent,
@@ -64,10 +64,6 @@ def _newer(incoming: datetime | None, stored: datetime | None) -> bool:
     return incoming is None or stored is None or incoming > stored
 
 
-def _chunks(values: list[Any], size: int = 900) -> list[list[Any]]:  # SQLite's parameter limit
-    return [values[i:i + size] for i in range(0, len(values), size)]
-
-
 def _customer_key(record: CustomerRecord) -> tuple[str, str] | None:
     if record.platform_id is not None:
         return ("platform_id", record.platform_id)
@@ -94,7 +90,7 @@ def upsert_customers(db: Database, session: Session, store: Store,
     found: dict[tuple[str, str], Customer] = {}
     for column in ("platform_id", "guest_email_key"):
         values = sorted({value for (kind, value), _ in keyed if kind == column})
-        for chunk in _chunks(values):
+        for chunk in chunked(values):
             session.execute(db.insert(Customer).on_conflict_do_nothing(),
                             [{"store_id": store.id, column: value} for value in chunk])
             field = getattr(Customer, column)
@@ -146,13 +142,13 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
     affected = {owner for owner in owner_of.values() if owner}
     ids = sorted(newest)
     inserted: set[str] = set()
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         inserted.update(session.execute(
             db.insert(Order).on_conflict_do_nothing().returning(Order.platform_id),
             [{"store_id": store.id, "platform_id": pid,
               **_order_values(newest[pid], owner_of[pid])} for pid in chunk]).scalars())
     stored = {}
-    for chunk in _chunks(ids):
+    for chunk in chunked(ids):
         stored.update((row.platform_id, row) for row in session.execute(
             select(Order.id, Order.platform_id, Order.customer_id, Order.source_updated_at)
             .where(Order.store_id == store.id, Order.platform_id.in_(chunk))
@@ -170,8 +166,7 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
         fresh.append((row.id, record))
     if updates:
         session.execute(update(Order), updates)
-    replaced = [order_id for order_id, _ in fresh]
-    for chunk in _chunks(replaced):
+    for chunk in chunked([row["id"] for row in updates]):  # new orders have no old lines
         session.execute(delete(LineItem).where(LineItem.order_id.in_(chunk)))
     lines = [{"order_id": order_id, "product_id": i.product_id, "variant_id": i.variant_id,
               "product_type": i.product_type, "vendor": i.vendor, "quantity": i.quantity,

@@ -26,6 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.db import Base, utcnow
+from app.ingest import email_key
 from app.models import (
     Customer,
     DataExport,
@@ -62,7 +63,7 @@ def _matching(session: Session, store: Store, platform_id: str,
     that find the customer in raw webhook bodies."""
     keys = [Customer.platform_id == platform_id]
     if email:
-        keys.append(Customer.guest_email_key == email.strip().lower())
+        keys.append(Customer.guest_email_key == email_key(email))
     customers = list(session.execute(select(Customer).where(
         Customer.store_id == store.id, keys[0] if len(keys) == 1 else keys[0] | keys[1])
     ).scalars())

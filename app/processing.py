@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from app.db import Database
+from app.db import Database, chunked
 from app.models import Customer, LineItem, Membership, Order, Profile, Refund, Segment, Store
 from app.predict import FittedModel, prior_model
 from app.profiles.build import (
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
                    if c.name not in {"customer_id", "store_id", "segment_keys", "explanations",
                                      "computed_at"}]
-ID_CHUNK = 900  # stay below SQLite's bound-parameter limit
 
 
 @dataclass
@@ -47,10 +46,6 @@ class RefreshResult:
 
     changed: list[int] = field(default_factory=list)
     profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i:i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
 
 
 def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
@@ -68,7 +63,7 @@ def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
     if customer_ids is None:
         customer_rows = session.execute(customer_query).all()
     else:
-        customer_rows = [row for chunk in _chunks(sorted(customer_ids))
+        customer_rows = [row for chunk in chunked(sorted(customer_ids))
                          for row in session.execute(customer_query.where(Customer.id.in_(chunk)))]
     ids = np.array([row.id for row in customer_rows], dtype="int64")
     customers = pd.DataFrame(
@@ -87,7 +82,7 @@ def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
     if as_of is not None:
         order_query = order_query.where(Order.created_at <= as_of)
     rows = []
-    for chunk in _chunks(ids.tolist()) if customer_ids is not None else [None]:
+    for chunk in chunked(ids.tolist()) if customer_ids is not None else [None]:
         query = order_query if chunk is None else order_query.where(Order.customer_id.in_(chunk))
         rows.extend(session.execute(query).all())
     orders = _orders_frame(rows)
@@ -134,7 +129,7 @@ def _lines_frame(session: Session, orders: pd.DataFrame, store_orders: Select | 
         rows = session.execute(query.join(live_ids, live_ids.c.id == LineItem.order_id)).all()
     else:
         rows = []
-        for chunk in _chunks(live["order_id"].tolist()):
+        for chunk in chunked(live["order_id"].tolist()):
             rows.extend(session.execute(query.where(LineItem.order_id.in_(chunk))).all())
     lines = _frame(rows, ["order_id", "product_type", "vendor", "quantity"])
     owner = live.set_index("order_id")["customer_id"]
@@ -243,7 +238,7 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
                       now: datetime) -> list[int]:
     """Close the memberships customers lost, open the ones they gained; return who moved."""
     open_rows: dict[int, dict[str, Any]] = {}  # plain rows: no ORM objects for a whole store
-    for chunk in _chunks(sorted(members)):
+    for chunk in chunked(sorted(members)):
         for row in session.execute(select(
                 Membership.id, Membership.customer_id, Membership.segment_key,
                 Membership.explanation).where(
@@ -262,7 +257,7 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
             closing.extend(current[key].id for key in lost)
             opening.extend({"store_id": store_id, "customer_id": customer_id, "segment_key": key,
                             "entered_at": now, "explanation": wanted[key]} for key in gained)
-    for chunk in _chunks(closing):
+    for chunk in chunked(closing):
         session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
     if explained:
         session.execute(update(Membership), explained)  # bulk UPDATE by primary key
@@ -274,7 +269,7 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
 def close_memberships(session: Session, customer_ids: list[int], now: datetime) -> list[int]:
     """Every open membership of these (deleted) customers ends now; return who had any."""
     moved = []
-    for chunk in _chunks(customer_ids):
+    for chunk in chunked(customer_ids):
         had = session.execute(select(Membership.customer_id).where(and_(
             Membership.customer_id.in_(chunk), Membership.left_at.is_(None))).distinct()).scalars()
         moved.extend(had)

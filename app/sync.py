@@ -15,13 +15,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import chunked, utcnow
 from app.destinations import DestinationUnavailable, make_writer
 from app.models import Customer, Destination, Profile, Store, SyncAttempt, SyncState
 from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
 
 log = logging.getLogger(__name__)
-ID_CHUNK = 900
 STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta")
 PROPERTY_FIELDS = ("r_score", "f_score", "m_score", "rfm_group", "p_alive",
                    "predicted_clv_12m", "churn_risk", "value_tier", "expected_next_order_at")
@@ -64,8 +63,8 @@ def pending_changes(session: Session, store: Store, destination: Destination,
         rows = session.execute(query).all()
     else:
         ids = sorted(set(customer_ids))
-        rows = [row for i in range(0, len(ids), ID_CHUNK)
-                for row in session.execute(query.where(Customer.id.in_(ids[i:i + ID_CHUNK])))]
+        rows = [row for chunk in chunked(ids)
+                for row in session.execute(query.where(Customer.id.in_(chunk)))]
     changes = []
     for customer, profile, state in rows:
         if destination.kind in STORE_DESTINATIONS and customer.platform_id is None:
