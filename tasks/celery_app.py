@@ -35,9 +35,13 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
-        broker_url=celery_url(app.config["REDIS_URL"]),
+        broker_url=celery_url(app.config["CELERY_BROKER_URL"] or app.config["REDIS_URL"]),
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS},
+        # max_retries 0: a publish to a broker that is down fails at once instead of after
+        # kombu's ~6 s of reconnects (the webhook must answer within Shopify's 5 s; its row is
+        # committed and the sweeper re-signals it). Workers reconnect by their own policy.
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+                                  "max_retries": 0},
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,

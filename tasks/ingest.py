@@ -1,4 +1,13 @@
-"""Turn committed inbox rows into profile, segment and sync changes, a batch at a time."""
+"""Turn committed inbox rows into profile, segment and sync changes, a batch at a time.
+
+A delivery does not cost a task. The webhook commits its row and marks the store pending
+(``signal_store``); a drain is queued only when the mark is new. One drain per store runs at a
+time (a Redis lock with an expiry), takes one bounded batch of the store's pending events and
+queues the next drain behind the other stores' (round robin: a flood in one store does not
+starve the others). Correctness does not rest on Redis: events are claimed in SQL, so a lost
+mark, a flushed Redis or a killed worker only delays events until the sweeper re-signals their
+store. A failed event is retried alone with backoff (``ingest_event``).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +17,13 @@ from celery import shared_task
 from flask import current_app
 
 from app import hot
-from app.pipeline import Processed, process_batch, process_event, record_failure
+from app.pipeline import Processed, drain_batch, process_batch, process_event, record_failure
 from tasks.sync import schedule_sync
 
 log = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 5
+# A drain's lock outlives any one batch; a killed holder's lock expires after this.
+DRAIN_LOCK_SECONDS = 120
 
 
 def apply_processed(processed: Processed) -> None:
@@ -40,6 +51,51 @@ def _process_alone(inbox_id: int) -> tuple[str, Exception | None]:
                               current_app.config["INBOX_MAX_ATTEMPTS"]), exc
     apply_processed(processed)
     return processed.status, None
+
+
+def signal_store(store_id: int) -> None:
+    """Mark the store pending and queue its drain unless a drain is already on its way.
+
+    Raises the broker's or Redis's error; the caller decides whether that matters (the
+    webhook's row is committed either way, and the sweeper re-signals it).
+    """
+    redis = current_app.extensions["redis"]
+    if not hot.mark_pending(redis, store_id):
+        return
+    try:
+        drain_store.apply_async(args=[store_id], retry=False)
+    except Exception:
+        hot.unmark_pending(redis, store_id)  # so the next delivery tries to queue it again
+        raise
+
+
+@shared_task(acks_late=True)
+def drain_store(store_id: int) -> str:
+    """Apply one batch of the store's pending events, then queue the next drain if needed."""
+    redis = current_app.extensions["redis"]
+    token = hot.take_drain_lock(redis, store_id, DRAIN_LOCK_SECONDS)
+    if token is None:
+        return "busy"  # the holder looks at the pending mark again after it lets go
+    claimed: list[int] = []
+    try:
+        hot.unmark_pending(redis, store_id)  # before reading: a later delivery marks it again
+        processed = drain_batch(current_app.extensions["db"], store_id,
+                                current_app.config["INGEST_BATCH_SIZE"], claimed=claimed)
+    except Exception as exc:
+        log.warning("drain of store %s failed on %d events (%s): one by one",
+                    store_id, len(claimed), type(exc).__name__)
+        for inbox_id in claimed:
+            if _process_alone(inbox_id)[0] == "pending":
+                ingest_event.apply_async(args=[inbox_id], countdown=RETRY_BASE_SECONDS)
+        # Whatever the batch did not claim waits a little: the cause may not have passed.
+        drain_store.apply_async(args=[store_id], countdown=RETRY_BASE_SECONDS)
+        return "failed"
+    finally:
+        hot.release_drain_lock(redis, store_id, token)
+    apply_processed(processed)
+    if processed.more_pending or hot.is_pending(redis, store_id):
+        drain_store.delay(store_id)  # behind the drains other stores queued meanwhile
+    return processed.status
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

@@ -1,4 +1,4 @@
-"""Re-enqueue inbox rows that stayed pending: a lost message, a killed worker, a flushed Redis."""
+"""Re-signal inbox rows that stayed pending: a lost signal, a killed worker, a flushed Redis."""
 
 from __future__ import annotations
 
@@ -10,21 +10,28 @@ from sqlalchemy import select
 
 from app.db import utcnow
 from app.models import INBOX_PENDING, InboxEvent
-from tasks.ingest import ingest_event
+from tasks.ingest import drain_store, ingest_event
 
 SWEEP_BATCH = 1000
 
 
 @shared_task(acks_late=True)
 def sweep_inbox() -> int:
-    """Enqueue pending events older than ``INBOX_SWEEP_AFTER_SECONDS``; return how many."""
+    """Queue a drain of every store with events pending for longer than
+    ``INBOX_SWEEP_AFTER_SECONDS``, and a retry of each such event that failed before (a drain
+    leaves those to their own retries); return how many tasks were queued."""
     db = current_app.extensions["db"]
     cutoff = utcnow() - timedelta(seconds=current_app.config["INBOX_SWEEP_AFTER_SECONDS"])
+    lost = (InboxEvent.status == INBOX_PENDING, InboxEvent.received_at < cutoff)
     with db.session() as session:
-        ids = list(session.execute(
-            select(InboxEvent.id).where(InboxEvent.status == INBOX_PENDING,
-                                        InboxEvent.received_at < cutoff)
+        stores = list(session.execute(
+            select(InboxEvent.store_id).where(*lost, InboxEvent.attempts == 0)
+            .distinct().order_by(InboxEvent.store_id)).scalars())
+        retried = list(session.execute(
+            select(InboxEvent.id).where(*lost, InboxEvent.attempts > 0)
             .order_by(InboxEvent.id).limit(SWEEP_BATCH)).scalars())
-    for inbox_id in ids:
+    for store_id in stores:
+        drain_store.delay(store_id)  # unconditionally: the pending mark may be stale
+    for inbox_id in retried:
         ingest_event.delay(inbox_id)
-    return len(ids)
+    return len(stores) + len(retried)

@@ -1,5 +1,5 @@
-"""Record a delivery in the inbox and enqueue it, in that order (the views commit the row in
-the same transaction that looked up the store, then call ``enqueue``)."""
+"""Record a delivery in the inbox and signal its store, in that order (the views commit the row
+in the same transaction that looked up the store, then call ``enqueue``)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,18 @@ from app.errors import ApiError
 log = logging.getLogger(__name__)
 
 
-def enqueue(inserted: int | None):
-    """After the inbox row is committed: enqueue its id and answer (a duplicate is not)."""
+def enqueue(store_id: int, inserted: int | None):
+    """After the inbox row is committed: mark its store pending and answer (a duplicate is not
+    signalled). A drain is queued only when the store's mark is new (``tasks/ingest``)."""
     if inserted is None:
         return jsonify({"status": "duplicate"}), 200
-    from tasks.ingest import ingest_event
+    from tasks.ingest import signal_store
 
     try:
-        ingest_event.apply_async(args=[inserted], retry=False)
+        signal_store(store_id)
     except (BrokerError, RedisError, OSError) as exc:
-        # The row is committed: the sweeper enqueues it once the broker is back.
-        log.warning("inbox %s committed but not enqueued: %s", inserted, type(exc).__name__)
+        # The row is committed: the sweeper signals its store once the broker is back.
+        log.warning("inbox %s committed but not signalled: %s", inserted, type(exc).__name__)
     return jsonify({"status": "accepted", "id": inserted}), 200
 
 

@@ -51,4 +51,4 @@ def receive_shopify():
             log.info("unsupported Shopify topic %s acknowledged", topic)
             return acknowledge("unsupported_topic")
         inserted = insert_event(db, session, store.id, "shopify", topic, webhook_id, raw)
-    return enqueue(inserted)
+    return enqueue(store.id, inserted)

@@ -47,4 +47,4 @@ def receive_woocommerce(store_id: int):
         except PayloadError as exc:
             raise ApiError(400, "malformed_payload", str(exc)) from exc
         inserted = insert_event(db, session, store.id, "woocommerce", topic, key, raw)
-    return enqueue(inserted)
+    return enqueue(store.id, inserted)
