@@ -74,3 +74,21 @@ def sync_dirty(app) -> int:
 def days_ago(days: float) -> datetime:
     """A UTC timestamp ``days`` before now."""
     return datetime.now(UTC) - timedelta(days=days)
+
+
+def run_queued(app, queue: str = "realtime") -> list[tuple[str, list, object]]:
+    """Run the messages waiting in a Redis broker queue, oldest first, as a worker would
+    (including those the tasks queue meanwhile); return (task, args, result) of each."""
+    import base64
+
+    import tasks.ingest  # noqa: F401  (register the tasks)
+    import tasks.sweep  # noqa: F401
+
+    redis, celery = app.extensions["redis"], app.extensions["celery"]
+    ran = []
+    while (raw := redis.rpop(queue)) is not None:
+        message = json.loads(raw)
+        args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        name = message["headers"]["task"]
+        ran.append((name, args, celery.tasks[name].apply(args=args, kwargs=kwargs).get()))
+    return ran
