@@ -2,8 +2,9 @@
 
 Every function takes the caller's :class:`~app.services.auth.Principal` and answers
 ``NotFound`` for a store outside its scope. Answers are plain JSON-ready dicts. An edit that
-changes who belongs to a segment queues ``tasks.rescore.refresh_segments`` once committed: every customer is
-re-evaluated against the store's stored scoring and the changed ones are synced.
+changes who belongs to a segment queues ``tasks.rescore.refresh_segments`` once committed:
+every customer is re-evaluated against the store's stored scoring and the changed ones are
+synced.
 """
 
 from __future__ import annotations
