@@ -16,8 +16,14 @@ import logging
 from celery import shared_task
 from flask import current_app
 
-from app import hot
-from app.pipeline import Processed, drain_batch, process_batch, process_event, record_failure
+from app.ingest.events import (
+    Processed,
+    drain_batch,
+    process_batch,
+    process_event,
+    record_failure,
+)
+from app.storage import redis_state
 from tasks.sync import schedule_sync
 
 log = logging.getLogger(__name__)
@@ -30,12 +36,12 @@ def apply_processed(processed: Processed) -> None:
     """After commit: refresh the hot profiles and queue the debounced syncs."""
     redis = current_app.extensions["redis"]
     if processed.redacted_store:
-        hot.forget_store(redis, processed.store_id)
+        redis_state.forget_store(redis, processed.store_id)
         return
     if processed.forgotten:
-        hot.forget_profiles(redis, processed.store_id, processed.forgotten)
+        redis_state.forget_profiles(redis, processed.store_id, processed.forgotten)
     if processed.profiles:
-        hot.save_profiles(redis, processed.store_id, processed.profiles)
+        redis_state.save_profiles(redis, processed.store_id, processed.profiles)
     if processed.changed:
         for destination_id in processed.destination_ids:
             schedule_sync(destination_id, processed.changed)
@@ -60,12 +66,12 @@ def signal_store(store_id: int) -> None:
     webhook's row is committed either way, and the sweeper re-signals it).
     """
     redis = current_app.extensions["redis"]
-    if not hot.mark_pending(redis, store_id):
+    if not redis_state.mark_pending(redis, store_id):
         return
     try:
         drain_store.apply_async(args=[store_id], retry=False)
     except Exception:
-        hot.unmark_pending(redis, store_id)  # so the next delivery tries to queue it again
+        redis_state.unmark_pending(redis, store_id)  # so the next delivery tries to queue it again
         raise
 
 
@@ -73,12 +79,13 @@ def signal_store(store_id: int) -> None:
 def drain_store(store_id: int) -> str:
     """Apply one batch of the store's pending events, then queue the next drain if needed."""
     redis = current_app.extensions["redis"]
-    token = hot.take_drain_lock(redis, store_id, DRAIN_LOCK_SECONDS)
+    token = redis_state.take_drain_lock(redis, store_id, DRAIN_LOCK_SECONDS)
     if token is None:
         return "busy"  # the holder looks at the pending mark again after it lets go
     claimed: list[int] = []
     try:
-        hot.unmark_pending(redis, store_id)  # before reading: a later delivery marks it again
+        # Unmarked before reading the inbox: a delivery committed after the read marks it again.
+        redis_state.unmark_pending(redis, store_id)
         processed = drain_batch(current_app.extensions["db"], store_id,
                                 current_app.config["INGEST_BATCH_SIZE"], claimed=claimed)
     except Exception as exc:
@@ -91,9 +98,9 @@ def drain_store(store_id: int) -> str:
         drain_store.apply_async(args=[store_id], countdown=RETRY_BASE_SECONDS)
         return "failed"
     finally:
-        hot.release_drain_lock(redis, store_id, token)
+        redis_state.release_drain_lock(redis, store_id, token)
     apply_processed(processed)
-    if processed.more_pending or hot.is_pending(redis, store_id):
+    if processed.more_pending or redis_state.is_pending(redis, store_id):
         drain_store.delay(store_id)  # behind the drains other stores queued meanwhile
     return processed.status
 
