@@ -1,0 +1,93 @@
+"""Property: whatever order events arrive in, the live path ends in the profiles a full
+recomputation of the store gives (``refresh_store``: every customer, the stored scoring)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from app.ingest.events import EMPTY, drain_batch
+from app.scoring.recompute import refresh_store
+from app.storage.models import Customer, InboxEvent, Profile, Store
+from tests.conftest import OTHER_ID
+from tests.ingest.test_pipeline import add_store, reset
+from tests.shopify_helpers import CUSTOMER_ID, days_ago, deliver, order_payload, refund_payload
+
+NOW = days_ago(0)
+OWNERS = [(CUSTOMER_ID, "john@example.com"), (OTHER_ID, "other@example.com"),
+          (None, "Guest@Example.com")]
+ORDERS = range(1, 5)
+
+# One version of an order: (order, owner, total, cancelled). The n-th version of all is the
+# newest of its order so far (updated n minutes after the order was placed).
+versions = st.lists(st.tuples(st.sampled_from(ORDERS), st.sampled_from(range(len(OWNERS))),
+                              st.sampled_from(["10.00", "35.50", "120.00"]), st.booleans()),
+                    min_size=1, max_size=8)
+refunds = st.lists(st.tuples(st.sampled_from(ORDERS), st.sampled_from(["5.00", "20.00"])),
+                   max_size=3)
+
+
+def deliveries(order_versions, order_refunds) -> list[tuple[str, dict, str]]:
+    """The webhooks a store would send for these versions and refunds, in creation order."""
+    out, seen = [], set()
+    for n, (order, owner, total, cancelled) in enumerate(order_versions):
+        created = NOW - timedelta(days=10 * order)
+        customer_id, email = OWNERS[owner]
+        topic = "orders/updated" if order in seen else "orders/create"
+        seen.add(order)
+        out.append((topic, order_payload(order, customer_id=customer_id, email=email,
+                                         total=total, cancelled=cancelled, created=created,
+                                         updated=created + timedelta(minutes=n)), f"v{n}"))
+    for n, (order, amount) in enumerate(order_refunds):
+        out.append(("refunds/create",
+                    refund_payload(900 + n, order, amount, NOW - timedelta(hours=n + 1)),
+                    f"r{n}"))
+    return out
+
+
+def profiles(app) -> dict[str, dict]:
+    with app.extensions["db"].session() as session:
+        return {c.platform_id or c.guest_email_key: {
+            col.name: getattr(p, col.name) for col in Profile.__table__.columns
+            if col.name != "computed_at"}
+            for c, p in session.execute(select(Customer, Profile).join(
+                Profile, Profile.customer_id == Customer.id))}
+
+
+@settings(max_examples=20, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(order_versions=versions, order_refunds=refunds, data=st.data())
+def test_any_arrival_order_ends_in_the_profiles_a_full_recomputation_gives(
+        app, client, shop, order_versions, order_refunds, data):
+    reset(app, shop)
+    store_id = add_store(app, shop) if not stores(app) else stores(app)[0]
+    sent = deliveries(order_versions, order_refunds)
+    arrivals = data.draw(st.permutations(sent), label="arrival order")
+    arrivals += data.draw(st.lists(st.sampled_from(sent), max_size=3), label="redelivered")
+    db = app.extensions["db"]
+    for delivery in arrivals:
+        deliver(client, *delivery)
+        if data.draw(st.booleans(), label="drain now"):
+            drain(db, store_id, data.draw(st.integers(1, 4), label="batch size"))
+    drain(db, store_id, 500)
+    with db.session() as session:
+        assert set(session.execute(select(InboxEvent.status)).scalars()) <= {"done", "ignored"}
+    live = profiles(app)
+    with db.session() as session:
+        result = refresh_store(db, session, session.get(Store, store_id), NOW)
+    assert result.changed == []  # no segment moved either
+    assert profiles(app) == live
+
+
+def drain(db, store_id: int, batch_size: int) -> None:
+    """Drain the store as its drain task would, at the fixed ``NOW``."""
+    while drain_batch(db, store_id, batch_size, now=NOW).status != EMPTY:
+        pass
+
+
+def stores(app) -> list[int]:
+    with app.extensions["db"].session() as session:
+        return list(session.execute(select(Store.id)).scalars())
