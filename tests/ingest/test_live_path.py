@@ -182,7 +182,7 @@ def test_with_broker_and_redis_down_the_webhook_commits_and_answers_200(
     store_id = add_store(app, shop)
     down = create_app({"INSTANCE_PATH": tmp_path / "down", "TAGWISE_ENV": "test",
                        "DATABASE_URL": app.config["DATABASE_URL"],
-                       "REDIS_URL": CLOSED_PORT_URL, "CELERY_BROKER_URL": CLOSED_PORT_URL,
+                       "REDIS_URL": CLOSED_PORT_URL, "TAGWISE_BROKER_URL": CLOSED_PORT_URL,
                        "TAGWISE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
                        "SHOPIFY_API_SECRET": SHOPIFY_SECRET})
     try:
