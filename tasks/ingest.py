@@ -1,10 +1,10 @@
 """Turn committed inbox rows into profile, segment and sync changes, a batch at a time.
 
 A delivery does not cost a task. The webhook commits its row and marks the store pending
-(``signal_store``); a drain is queued only when the mark is new. One drain per store runs at a
-time (a Redis lock with an expiry), takes one bounded batch of the store's pending events and
-queues the next drain behind the other stores' (round robin: a flood in one store does not
-starve the others). Correctness does not rest on Redis: events are claimed in SQL, so a lost
+(``app.ingest.inbox.signal_store``); a drain is queued only when the mark is new. One drain
+per store runs at a time (a Redis lock with an expiry), takes one bounded batch of the store's
+pending events and queues the next drain behind the other stores' (round robin: a flood in
+one store does not starve the others). Correctness does not rest on Redis: events are claimed in SQL, so a lost
 mark, a flushed Redis or a killed worker only delays events until the sweeper re-signals their
 store. A failed event is retried alone with backoff (``ingest_event``).
 """
@@ -57,22 +57,6 @@ def _process_alone(inbox_id: int) -> tuple[str, Exception | None]:
                               current_app.config["INBOX_MAX_ATTEMPTS"]), exc
     apply_processed(processed)
     return processed.status, None
-
-
-def signal_store(store_id: int) -> None:
-    """Mark the store pending and queue its drain unless a drain is already on its way.
-
-    Raises the broker's or Redis's error; the caller decides whether that matters (the
-    webhook's row is committed either way, and the sweeper re-signals it).
-    """
-    redis = current_app.extensions["redis"]
-    if not redis_state.mark_pending(redis, store_id):
-        return
-    try:
-        drain_store.apply_async(args=[store_id], retry=False)
-    except Exception:
-        redis_state.unmark_pending(redis, store_id)  # so the next delivery tries to queue it again
-        raise
 
 
 @shared_task(acks_late=True)

@@ -23,7 +23,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from app.ingest.categories import add_categories
-from app.ingest.privacy import export_customer, redact_customer, redact_shop, requested_person
+from app.ingest.privacy import export_customer, redact_customer, redact_shop
 from app.ingest.upsert import apply_records
 from app.scoring.recompute import refresh_customers
 from app.storage.db import Database, utcnow
@@ -36,14 +36,11 @@ from app.storage.models import (
     Store,
 )
 from app.sync.diff import destination_ids
-from connectors.base import CanonicalEvent, PayloadError
-from connectors.registry import normaliser_for
+from connectors.base import CanonicalEvent, PayloadError, StoreAction
+from connectors.registry import ACTION_TOPICS, platform_for
 
 log = logging.getLogger(__name__)
 
-LIFECYCLE_TOPICS = {"app/uninstalled"}
-PRIVACY_TOPICS = {"customers/data_request", "customers/redact", "shop/redact"}
-ALONE_TOPICS = LIFECYCLE_TOPICS | PRIVACY_TOPICS  # never batched: they change what follows
 BUSY = "busy"  # another worker holds the event in its batch
 EMPTY = "empty"  # a drain found nothing pending
 # What a batch reads of each event: plain rows, no ORM objects.
@@ -71,8 +68,8 @@ class Prepared:
     """An event read and normalised outside any transaction, ready to apply."""
 
     id: int
-    topic: str
-    payload: Any = None
+    action: StoreAction | None  # what the topic does to the store, if not records
+    person: Any = None  # the customer a privacy request names
     records: list[CanonicalEvent] = field(default_factory=list)
     error: str | None = None
 
@@ -104,9 +101,9 @@ def drain_batch(db: Database, store_id: int, limit: int, now: datetime | None = 
                 claimed: list[int] | None = None) -> Processed:
     """Apply the store's oldest fresh pending events, up to ``limit`` (a drain's step).
 
-    A lifecycle or privacy event is applied by itself and the batch before it stops short of
-    it, so events apply in the order they arrived. Events that failed before are left to
-    their own retries (``tasks/ingest``).
+    A store action (uninstall, privacy request) is applied by itself and the batch before it
+    stops short of it, so events apply in the order they arrived. Events that failed before
+    are left to their own retries (``tasks/ingest``).
     """
     with db.session() as session:
         store = session.get(Store, store_id)
@@ -115,7 +112,7 @@ def drain_batch(db: Database, store_id: int, limit: int, now: datetime | None = 
                                          InboxEvent.status == INBOX_PENDING,
                                          InboxEvent.attempts == 0)
             .order_by(InboxEvent.id).limit(limit)).all()) if store else []
-    batch = rows[:1] if rows and rows[0].topic in ALONE_TOPICS else _until_alone(rows)
+    batch = rows[:1] if rows and rows[0].topic in ACTION_TOPICS else _until_alone(rows)
     if not batch:
         return Processed(status=EMPTY, store_id=store_id)
     processed = _process(db, store, batch, now or utcnow(), claimed)
@@ -124,37 +121,37 @@ def drain_batch(db: Database, store_id: int, limit: int, now: datetime | None = 
 
 
 def _until_alone(rows: list[Row]) -> list[Row]:
-    """The leading rows up to (not including) the first lifecycle or privacy event."""
+    """The leading rows up to (not including) the first store action."""
     for index, row in enumerate(rows):
-        if row.topic in ALONE_TOPICS:
+        if row.topic in ACTION_TOPICS:
             return rows[:index]
     return rows
 
 
 def _companions(session: Session, event: Row, limit: int) -> list[Row]:
     """The store's other fresh pending events, oldest first."""
-    if limit <= 0 or event.topic in ALONE_TOPICS:
+    if limit <= 0 or event.topic in ACTION_TOPICS:
         return []
     return list(session.execute(
         select(*EVENT_COLUMNS).where(InboxEvent.store_id == event.store_id,
                                      InboxEvent.status == INBOX_PENDING,
                                      InboxEvent.attempts == 0,  # a failed one is retried alone
-                                     InboxEvent.topic.not_in(ALONE_TOPICS),
+                                     InboxEvent.topic.not_in(ACTION_TOPICS),
                                      InboxEvent.id != event.id)
         .order_by(InboxEvent.id).limit(limit)).all())
 
 
 def _prepare(store: Store, row: Row) -> Prepared:
     """Parse and normalise one event, filling WooCommerce categories (may call the store)."""
-    event = Prepared(id=row.id, topic=row.topic)
+    platform = platform_for(store.platform)
+    event = Prepared(id=row.id, action=platform.actions.get(row.topic))
     try:
-        event.payload = json.loads(row.body or b"null")
-        if row.topic in PRIVACY_TOPICS:
-            if row.topic != "shop/redact":
-                requested_person(event.payload, row.topic)  # park a request naming nobody
-        else:
-            event.records = [add_categories(store, r)
-                             for r in normaliser_for(store.platform)(row.topic, event.payload)]
+        payload = json.loads(row.body or b"null")
+        if event.action in (StoreAction.EXPORT_CUSTOMER, StoreAction.REDACT_CUSTOMER):
+            event.person = platform.requested_customer(row.topic, payload)  # or park it
+        elif event.action is None:
+            event.records = [add_categories(store, r) for r in platform.normalise(row.topic,
+                                                                                   payload)]
     except (PayloadError, ValueError) as exc:
         event.error = f"malformed: {exc}"[:1000]
     return event
@@ -196,20 +193,20 @@ def _apply(db: Database, session: Session, store: Store, events: list[Prepared],
             outcomes.append({"id": event.id, "status": INBOX_PARKED, "error": event.error,
                              "processed_at": None})
             continue
-        if event.topic == "shop/redact":
+        if event.action is StoreAction.REDACT_STORE:
             redact_shop(session, store)
             out.redacted_store = True
             return out
-        if event.topic == "customers/data_request":
-            export_customer(session, store, event.payload, now)
+        if event.action is StoreAction.EXPORT_CUSTOMER:
+            export_customer(session, store, event.person, now)
             forgotten_bodies.append(event.id)  # the export keeps what matters
-        if event.topic == "customers/redact":
-            out.forgotten = redact_customer(session, store, event.payload)
+        if event.action is StoreAction.REDACT_CUSTOMER:
+            out.forgotten = redact_customer(session, store, event.person)
             forgotten_bodies.append(event.id)  # the request itself names the customer
-        if event.topic in LIFECYCLE_TOPICS:
+        if event.action is StoreAction.UNINSTALLED:
             store.install_state = "uninstalled"
         records.extend(event.records)
-        status = INBOX_DONE if event.records or event.topic in ALONE_TOPICS else INBOX_IGNORED
+        status = INBOX_DONE if event.records or event.action else INBOX_IGNORED
         outcomes.append({"id": event.id, "status": status, "error": None, "processed_at": now})
     if outcomes:
         session.execute(update(InboxEvent), outcomes)  # bulk UPDATE by primary key

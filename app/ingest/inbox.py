@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import redis
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app import jobs
+from app.storage import redis_state
 from app.storage.db import Database
 from app.storage.models import INBOX_DONE, INBOX_IGNORED, INBOX_PARKED, InboxEvent
 
@@ -24,6 +27,22 @@ def insert_event(db: Database, session: Session, store_id: int, source: str, top
                                      dedupe_key=dedupe_key, body=body)
         .on_conflict_do_nothing().returning(InboxEvent.id)
     ).scalar()
+
+
+def signal_store(client: redis.Redis, store_id: int) -> None:
+    """After commit: mark the store pending, and queue its drain unless one is on its way
+    (``tasks/ingest``: one drain per store takes everything pending, in batches).
+
+    Raises the broker's or Redis's error; the caller decides whether that matters (a committed
+    row is not lost: the sweeper re-signals its store).
+    """
+    if not redis_state.mark_pending(client, store_id):
+        return
+    try:
+        jobs.enqueue("tasks.ingest.drain_store", store_id, retry=False)
+    except Exception:
+        redis_state.unmark_pending(client, store_id)  # the next delivery queues it again
+        raise
 
 
 def record_event(db: Database, store_id: int, source: str, topic: str, dedupe_key: str,

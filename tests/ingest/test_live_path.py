@@ -17,10 +17,16 @@ from app.ingest.events import drain_batch
 from app.storage import redis_state
 from app.storage.models import InboxEvent, Order, Profile
 from tests.conftest import API_TOKEN, SHOPIFY_SECRET
-from tests.ingest.test_pipeline import add_store, deliver_many_customers, reset, snapshot
-from tests.shopify_helpers import days_ago, deliver, order_payload, run_queued
+from tests.ingest.test_pipeline import deliver_many_customers, reset, snapshot
+from tests.seeding import (
+    OTHER_SHOP,
+    add_store,
+    days_ago,
+    deliver,
+    order_payload,
+    run_queued,
+)
 
-OTHER_SHOP = "tagwise-other.myshopify.com"
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 

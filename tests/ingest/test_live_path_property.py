@@ -13,8 +13,8 @@ from app.ingest.events import EMPTY, drain_batch
 from app.scoring.recompute import refresh_store
 from app.storage.models import Customer, InboxEvent, Profile, Store
 from tests.conftest import OTHER_ID
-from tests.ingest.test_pipeline import add_store, reset
-from tests.shopify_helpers import CUSTOMER_ID, days_ago, deliver, order_payload, refund_payload
+from tests.ingest.test_pipeline import reset
+from tests.seeding import CUSTOMER_ID, add_store, days_ago, deliver, order_payload, refund_payload
 
 NOW = days_ago(0)
 OWNERS = [(CUSTOMER_ID, "john@example.com"), (OTHER_ID, "other@example.com"),

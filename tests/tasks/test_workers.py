@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from app import create_app
 from app.storage.models import INBOX_PENDING, InboxEvent
 from tests.ingest.test_live_path import app_env
-from tests.ingest.test_pipeline import add_store, deliver_many_customers, reset, snapshot
-from tests.shopify_helpers import days_ago, deliver, order_payload, refund_payload
+from tests.ingest.test_pipeline import deliver_many_customers, reset, snapshot
+from tests.seeding import add_store, days_ago, deliver, order_payload, refund_payload
 
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 SETTLE_TIMEOUT_SECONDS = 180

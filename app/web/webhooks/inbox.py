@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import jsonify
+from flask import current_app, jsonify
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from app.ingest.inbox import signal_store
 from app.web.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -20,10 +21,8 @@ def enqueue(store_id: int, inserted: int | None):
     signalled). A drain is queued only when the store's mark is new (``tasks/ingest``)."""
     if inserted is None:
         return jsonify({"status": "duplicate"}), 200
-    from tasks.ingest import signal_store
-
     try:
-        signal_store(store_id)
+        signal_store(current_app.extensions["redis"], store_id)
     except (BrokerError, RedisError, OSError) as exc:
         # The row is committed: the sweeper signals its store once the broker is back.
         log.warning("inbox %s committed but not signalled: %s", inserted, type(exc).__name__)
