@@ -4,9 +4,9 @@ A delivery does not cost a task. The webhook commits its row and marks the store
 (``app.ingest.inbox.signal_store``); a drain is queued only when the mark is new. One drain
 per store runs at a time (a Redis lock with an expiry), takes one bounded batch of the store's
 pending events and queues the next drain behind the other stores' (round robin: a flood in
-one store does not starve the others). Correctness does not rest on Redis: events are claimed in SQL, so a lost
-mark, a flushed Redis or a killed worker only delays events until the sweeper re-signals their
-store. A failed event is retried alone with backoff (``ingest_event``).
+one store does not starve the others). Correctness does not rest on Redis: events are claimed
+in SQL, so a lost mark, a flushed Redis or a killed worker only delays events until the
+sweeper re-signals their store. A failed event is retried alone with backoff (``ingest_event``).
 """
 
 from __future__ import annotations
