@@ -7,8 +7,9 @@ cost bucket is kept full (pacing by a real shop's budget would measure Shopify, 
 
 1. Throughput: with the Procfile's Celery worker idle, ``n`` orders/create deliveries (78%
    returning customers, 10% new, 12% anonymous guests) are committed as inbox rows in one
-   transaction, then each is enqueued with the webhook's own call (``ingest_event.apply_async``)
-   as fast as possible. Orders/s = processed / (seen all processed - first enqueue).
+   transaction, then each is signalled with the webhook's own call (``signal_store``: the first
+   marks the store and queues its drain, the rest find it marked) as fast as possible.
+   Orders/s = processed / (seen all processed - first signal).
 2. Latency: with the worker running, signed orders for new customers go through
    ``POST /webhooks/shopify`` under gunicorn at a fixed rate; per customer, the time from the
    request being sent to the first tag mutation naming them at the stand-in (p50/p99).
@@ -114,7 +115,7 @@ def throughput(app, store_id: int, n: int, timeout: float, registered: np.ndarra
                env) -> dict:
     """Phase 1: ``n`` committed inbox rows, enqueued as the webhook does, drained by the worker
     (or what ``timeout`` seconds allow)."""
-    from tasks.ingest import ingest_event
+    from app.ingest.inbox import signal_store
 
     rng = np.random.default_rng(5)
     kinds = rng.choice(3, n, p=[0.78, 0.10, 0.12])
@@ -131,8 +132,8 @@ def throughput(app, store_id: int, n: int, timeout: float, registered: np.ndarra
             ]).scalars())
         began = datetime.now(UTC)
         with app.app_context():
-            for inbox_id in ids:  # the webhook's enqueue (app/webhooks/inbox.py)
-                ingest_event.apply_async(args=[inbox_id], retry=False)
+            for _ in ids:  # the webhook's signal after each commit (app/web/webhooks/inbox.py)
+                signal_store(app.extensions["redis"], store_id)
         enqueue_seconds = (datetime.now(UTC) - began).total_seconds()
         counts = _wait_processed(db, "tp-%", n, timeout=timeout)
         # Seen done by polling (every 0.1 s): processed_at is when a batch began, not ended.

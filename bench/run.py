@@ -20,15 +20,15 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import footprint, ingest, pipeline, rescore, stack, synthetic
+from bench import broker_down, footprint, ingest, pipeline, rescore, stack, synthetic
 from bench.report import write_report
 
 FULL = {"customers": 100_000, "ingest_rounds": 3, "ingest_seconds": 10, "rescore_rounds": 1,
         "pipeline_orders": 5000, "pipeline_timeout": 120, "latency_seconds": 30,
-        "sync_customers": 10_000}
+        "sync_customers": 10_000, "broker_down_deliveries": 50}
 QUICK = {"customers": 5_000, "ingest_rounds": 1, "ingest_seconds": 2, "rescore_rounds": 0,
          "pipeline_orders": 300, "pipeline_timeout": 10, "latency_seconds": 3,
-         "sync_customers": 1_000}
+         "sync_customers": 1_000, "broker_down_deliveries": 20}
 
 
 def _git(*args: str) -> str:
@@ -100,6 +100,8 @@ def main() -> None:
     app = stack.make_app()
     results["machine"] = machine(app)
     store_id = stack.add_store(app)
+    _step("webhook answer with the broker and Redis down")
+    results["broker_down"] = broker_down.measure(app, config["broker_down_deliveries"])
     t0 = time.perf_counter()
     tables = synthetic.generate(config["customers"])
     t1 = time.perf_counter()

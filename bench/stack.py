@@ -15,7 +15,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -25,7 +25,7 @@ SHOPIFY_SECRET = "bench-shopify-app-secret"
 SHOP_DOMAIN = "bench-shop.myshopify.com"
 ACCESS_TOKEN = "shpat_test"  # the Shopify stand-in's default token
 ENCRYPTION_KEY = "YmVuY2gtb25seS1mZXJuZXQta2V5LTMyLWJ5dGVzISE="  # bench-only Fernet key
-WEB_PORT = 8765
+WEB_PORT = int(os.environ.get("BENCH_WEB_PORT", "8765"))  # the bare Flask app uses the next
 
 
 def bench_env() -> dict[str, str]:
@@ -50,9 +50,22 @@ def make_app():
     return create_app()
 
 
+def _create_database_if_missing(url: str) -> None:
+    """Create the bench database on its server when it does not exist yet (a fresh machine)."""
+    target = make_url(url)
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                              {"name": target.database}).scalar() is None:
+            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    engine.dispose()
+
+
 def fresh_database() -> None:
-    """Empty the bench database and migrate it to head (the database and Redis db are ours)."""
+    """Empty the bench database and migrate it to head (the database and Redis db are ours);
+    create the database first if the server does not have it."""
     env = bench_env()
+    _create_database_if_missing(env["DATABASE_URL"])
     engine = create_engine(env["DATABASE_URL"])
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -104,9 +117,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def gunicorn(wsgi: str, port: int = WEB_PORT):
+def gunicorn(wsgi: str, port: int = WEB_PORT, env: dict[str, str] | None = None):
     """The Procfile's web process (``--workers ${WEB_CONCURRENCY:-2} --threads
-    ${WEB_THREADS:-4} --no-control-socket``)."""
+    ${WEB_THREADS:-4} --no-control-socket``), with ``env`` instead of the run's if given."""
     LOGS.mkdir(parents=True, exist_ok=True)
     workers = os.environ.get("WEB_CONCURRENCY", "2")
     threads = os.environ.get("WEB_THREADS", "4")
@@ -114,7 +127,7 @@ def gunicorn(wsgi: str, port: int = WEB_PORT):
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", workers,
          "--threads", threads, "--no-control-socket", wsgi],
-        env=bench_env(), cwd=ROOT, stdout=log, stderr=log)
+        env=env or bench_env(), cwd=ROOT, stdout=log, stderr=log)
     try:
         _wait_http(f"http://127.0.0.1:{port}/")
         yield f"http://127.0.0.1:{port}"
