@@ -56,6 +56,10 @@ def apply_records(db: Database, session: Session, store: Store,
     return affected | _apply_run(db, session, store, run)
 
 
+# The customer fields a newer record refreshes.
+CUSTOMER_FIELDS = ("email", "accepts_marketing", "created_at", "source_updated_at")
+
+
 def email_key(email: str) -> str:
     """The normalised form emails are matched by (guest customers, search, user logins)."""
     return email.strip().lower()
@@ -79,35 +83,45 @@ def _apply_run(db: Database, session: Session, store: Store,
         return set()
     people = [r.customer if isinstance(r, OrderRecord) else r for r in run]
     customers = upsert_customers(db, session, store, [p for p in people if p is not None])
-    affected = {c.id for c in customers.values()}
+    affected = set(customers.values())
     orders = [r for r in run if isinstance(r, OrderRecord)]
     return affected | (upsert_orders(db, session, store, orders, customers) if orders else set())
 
 
 def upsert_customers(db: Database, session: Session, store: Store,
-                     records: list[CustomerRecord]) -> dict[tuple[str, str], Customer]:
-    """Find or create each customer (guests by normalised email); refresh newer fields."""
+                     records: list[CustomerRecord]) -> dict[tuple[str, str], int]:
+    """Find or create each customer (guests by normalised email); refresh newer fields; return
+    each key's customer id. Set-based: per key kind one ``INSERT … ON CONFLICT DO NOTHING`` and
+    one locking read per chunk, then one bulk ``UPDATE`` of the customers that changed."""
     keyed = [(key, record) for record in records if (key := _customer_key(record))]
-    found: dict[tuple[str, str], Customer] = {}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
     for column in ("platform_id", "guest_email_key"):
         values = sorted({value for (kind, value), _ in keyed if kind == column})
+        field = getattr(Customer, column)
         for chunk in chunked(values):
             session.execute(db.insert(Customer).on_conflict_do_nothing(),
                             [{"store_id": store.id, column: value} for value in chunk])
-            field = getattr(Customer, column)
-            for customer in session.execute(
-                    select(Customer).where(Customer.store_id == store.id, field.in_(chunk))
-                    .order_by(field).with_for_update()).scalars():
-                found[(column, getattr(customer, column))] = customer
-    for key, record in keyed:
+            for row in session.execute(
+                    select(field.label("key"), Customer.id,
+                           *(getattr(Customer, name) for name in CUSTOMER_FIELDS))
+                    .where(Customer.store_id == store.id, field.in_(chunk))
+                    .order_by(field).with_for_update()):
+                found[(column, row.key)] = row._asdict()
+    changed: dict[int, dict[str, Any]] = {}
+    for key, record in keyed:  # in arrival order: a later record sees an earlier one's fields
         customer = found[key]
-        if _newer(record.updated_at, customer.source_updated_at):
-            customer.email = record.email or customer.email
+        if _newer(record.updated_at, customer["source_updated_at"]):
+            customer["email"] = record.email or customer["email"]
             if record.accepts_marketing is not None:
-                customer.accepts_marketing = record.accepts_marketing
-            customer.created_at = customer.created_at or record.created_at
-            customer.source_updated_at = record.updated_at or customer.source_updated_at
-    return found
+                customer["accepts_marketing"] = record.accepts_marketing
+            customer["created_at"] = customer["created_at"] or record.created_at
+            customer["source_updated_at"] = record.updated_at or customer["source_updated_at"]
+            changed[customer["id"]] = customer
+    if changed:
+        session.execute(update(Customer), [  # bulk UPDATE by primary key
+            {"id": c["id"], **{name: c[name] for name in CUSTOMER_FIELDS}}
+            for c in changed.values()])
+    return {key: customer["id"] for key, customer in found.items()}
 
 
 def _order_values(record: OrderRecord, customer_id: int | None) -> dict[str, Any]:
@@ -123,7 +137,7 @@ def _order_values(record: OrderRecord, customer_id: int | None) -> dict[str, Any
 
 
 def upsert_orders(db: Database, session: Session, store: Store, records: list[OrderRecord],
-                  customers: dict[tuple[str, str], Customer]) -> set[int]:
+                  customers: dict[tuple[str, str], int]) -> set[int]:
     """Upsert orders with their lines and refunds; an update older than what is stored is
     dropped. Return the customers whose orders changed (an order that moved owner counts for
     both)."""
@@ -132,7 +146,7 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
         seen = newest.get(record.platform_id)
         if seen is None or record.updated_at > seen.updated_at:
             newest[record.platform_id] = record
-    owner_of = {pid: (customers[key].id if r.customer and (key := _customer_key(r.customer))
+    owner_of = {pid: (customers[key] if r.customer and (key := _customer_key(r.customer))
                       else None) for pid, r in newest.items()}
     refunds = [{"store_id": store.id, "platform_id": refund.platform_id,
                 "order_platform_id": refund.order_platform_id, "amount": refund.amount,
