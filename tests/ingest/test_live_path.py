@@ -17,7 +17,7 @@ from app.ingest.events import drain_batch
 from app.storage import redis_state
 from app.storage.models import InboxEvent, Order, Profile
 from tests.conftest import API_TOKEN, SHOPIFY_SECRET
-from tests.ingest.test_pipeline import deliver_many_customers, reset, snapshot
+from tests.ingest.test_pipeline import deliver_many_customers, fail_order_103, reset, snapshot
 from tests.seeding import (
     OTHER_SHOP,
     add_store,
@@ -212,16 +212,7 @@ def test_with_broker_and_redis_down_the_webhook_commits_and_answers_200(
 
 
 def test_a_failed_event_is_retried_alone_while_the_drain_goes_on(app, client, shop, monkeypatch):
-    import app.ingest.events as pipeline
-
-    real_apply = pipeline.apply_records
-
-    def fails_on_order_103(db, session, store, records):
-        if any(getattr(record, "platform_id", None) == "103" for record in records):
-            raise RuntimeError("constraint violated")
-        return real_apply(db, session, store, records)
-
-    monkeypatch.setattr(pipeline, "apply_records", fails_on_order_103)
+    fail_order_103(monkeypatch)
     add_store(app, shop)
     deliver_many_customers(client, 8, days_ago(0))
     ran = run_queued(app)  # (countdowns not waited for: every retry runs at once here)

@@ -181,9 +181,9 @@ def test_a_burst_is_processed_in_one_batch_exactly_like_one_by_one(app, client, 
     assert len(one_by_one["profiles"]) == 10
 
 
-def test_one_failing_event_does_not_hold_back_its_batch(app, client, shop, monkeypatch):
+def fail_order_103(monkeypatch) -> None:
+    """Make applying any batch that holds order 103 fail, as a constraint violation would."""
     import app.ingest.events as pipeline
-    from tasks.ingest import ingest_event
 
     real_apply = pipeline.apply_records
 
@@ -193,6 +193,12 @@ def test_one_failing_event_does_not_hold_back_its_batch(app, client, shop, monke
         return real_apply(db, session, store, records)
 
     monkeypatch.setattr(pipeline, "apply_records", fails_on_order_103)
+
+
+def test_one_failing_event_does_not_hold_back_its_batch(app, client, shop, monkeypatch):
+    from tasks.ingest import ingest_event
+
+    fail_order_103(monkeypatch)
     add_store(app, shop)
     deliver_many_customers(client, 8, days_ago(0))
     with app.extensions["db"].session() as session:
