@@ -5,7 +5,6 @@ the broker is back)."""
 
 from __future__ import annotations
 
-import http.client
 import statistics
 import time
 import uuid
@@ -28,19 +27,12 @@ def measure(app, deliveries: int) -> dict:
     env = dict(stack.bench_env(), REDIS_URL=CLOSED_PORT_URL, TAGWISE_BROKER_URL=CLOSED_PORT_URL)
     answers, statuses = [], set()
     with stack.gunicorn("app.wsgi:app", env=env) as url:
-        host, port = url.removeprefix("http://").split(":")
         for i in range(deliveries + 2):  # the first two warm both workers up
-            connection = http.client.HTTPConnection(host, int(port), timeout=30)
             began = time.perf_counter()
-            connection.request("POST", "/webhooks/shopify", body, {
-                "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-                "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": stack.SHOP_DOMAIN,
-                "X-Shopify-Webhook-Id": f"{run_id}-{i}"})
-            status = connection.getresponse().status
+            status = stack.post_webhook(url, body, f"{run_id}-{i}", signature)
             if i >= 2:
                 answers.append((time.perf_counter() - began) * 1000)
                 statuses.add(status)
-            connection.close()
     with app.extensions["db"].session() as session:
         committed = session.execute(select(func.count()).select_from(InboxEvent).where(
             InboxEvent.dedupe_key.like(f"{run_id}-%"),

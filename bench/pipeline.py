@@ -17,7 +17,6 @@ cost bucket is kept full (pacing by a real shop's budget would measure Shopify, 
 
 from __future__ import annotations
 
-import http.client
 import io
 import itertools
 import json
@@ -152,7 +151,6 @@ def throughput(app, store_id: int, n: int, timeout: float, registered: np.ndarra
 
 def _send_paced(url: str, bodies: list[bytes], rate: float, prefix: str) -> list[float]:
     """POST each body at ``rate``/s from a few sender threads; the send time of each."""
-    host, port = url.removeprefix("http://").split(":")
     sent = [0.0] * len(bodies)
     counter = itertools.count()
     start = time.time() + 0.5
@@ -164,15 +162,9 @@ def _send_paced(url: str, bodies: list[bytes], rate: float, prefix: str) -> list
             body = bodies[i]
             if body not in signature:
                 signature[body] = sign(stack.SHOPIFY_SECRET, body)
-            connection = http.client.HTTPConnection(host, int(port), timeout=60)
             sent[i] = time.time()
-            connection.request("POST", "/webhooks/shopify", body, {
-                "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-                "X-Shopify-Hmac-Sha256": signature[body], "X-Shopify-Shop-Domain":
-                stack.SHOP_DOMAIN, "X-Shopify-Webhook-Id": f"{prefix}-{i}"})
-            if connection.getresponse().status != 200:
+            if stack.post_webhook(url, body, f"{prefix}-{i}", signature[body]) != 200:
                 raise RuntimeError(f"delivery {i} refused")
-            connection.close()
 
     threads = [threading.Thread(target=sender) for _ in range(SENDERS)]
     for thread in threads:

@@ -45,6 +45,14 @@ def rows(r: dict) -> list[str]:
                         f"{down['rows_committed']:,} of {down['sent']:,} rows committed", "—",
                         "< 100 ms, 200, row committed", whole and down["max_ms"] < 100,
                         f"(max {down['max_ms'] / 100:.2f}× the limit)"))
+    if "embedded" in r:
+        emb = r["embedded"]
+        out.append(_row("Embedded default (`tagwise run`), webhooks/s accepted from 8 senders "
+                        "while the worker drains", _n(emb["accepted_per_s"]),
+                        f"{emb['rows_committed']:,} of {emb['accepted']:,} rows committed, "
+                        f"{emb['not_accepted']} not accepted", "—", "≥ 300 webhooks/s",
+                        emb["accepted_per_s"] >= 300 and emb["not_accepted"] == 0,
+                        f"({emb['accepted_per_s'] / 300:.2f}× the bar)"))
     tp = r["pipeline"]["throughput"]
     out.append(_row("Pipeline orders/s (inbox row → profile + segments + queued tag diff)",
                     _n(tp["orders_per_s"], 1),

