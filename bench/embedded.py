@@ -67,7 +67,7 @@ def measure(seconds: float) -> dict:
                                stdout=log, stderr=log)
         try:
             url = f"http://127.0.0.1:{port}"
-            stack.wait_http(url)
+            stack.wait_http(url, 120)  # two web workers importing on a loaded machine
             _send_for(url, 3, "warm")  # both web workers booted and warm
             run_id = uuid.uuid4().hex[:12]
             accepted, refused = _send_for(url, seconds, run_id)
