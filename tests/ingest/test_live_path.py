@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.ingest.events import drain_batch
@@ -150,12 +151,15 @@ def test_two_workers_racing_for_a_store_take_each_event_once(app, client, shop):
 
     reset(app, shop)
     deliver_many_customers(client, 20, now)
-    start, taken = threading.Barrier(2), [[], []]
+    start, taken, locked_out = threading.Barrier(2), [[], []], []
 
     def worker(claimed: list[int]) -> None:  # no drain lock: the SQL claim alone must hold
         with app.app_context():
             start.wait()
-            drain_batch(app.extensions["db"], store_id, 100, claimed=claimed)
+            try:
+                drain_batch(app.extensions["db"], store_id, 100, claimed=claimed)
+            except OperationalError as exc:  # SQLite: waited out its busy timeout, wrote nothing
+                locked_out.append(exc)
 
     threads = [threading.Thread(target=worker, args=(claimed,)) for claimed in taken]
     for thread in threads:
@@ -163,6 +167,7 @@ def test_two_workers_racing_for_a_store_take_each_event_once(app, client, shop):
     for thread in threads:
         thread.join()
     assert not set(taken[0]) & set(taken[1])
+    assert all("database is locked" in str(exc) for exc in locked_out)
     assert set(inbox(app).values()) == {("done", 1)}  # each claimed exactly once
     assert snapshot(app, shop) == one_drain
 
