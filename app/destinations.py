@@ -11,17 +11,19 @@ from sqlalchemy import select
 
 from app.db import utcnow
 from app.models import Destination, Store
-from connectors.base import Attempt, ConnectorError, PermanentError, RetryPolicy, TagWriter
-from connectors.klaviyo import KlaviyoClient, KlaviyoWriter
-from connectors.mailchimp import MailchimpClient, MailchimpWriter
+from connectors.base import (
+    Attempt,
+    ConnectorError,
+    PermanentError,
+    RetryPolicy,
+    TagWriter,
+    WriterContext,
+)
+from connectors.registry import destination_kind
 from connectors.shopify.client import ShopifyClient, ShopifyOAuthClient
 from connectors.shopify.oauth import TokenGrant
-from connectors.shopify.writer import ShopifyTagWriter
 from connectors.woocommerce.client import WooCommerceClient
-from connectors.woocommerce.writer import WooCommerceMetaWriter
 
-DESTINATION_KINDS = ("shopify_tags", "woocommerce_meta", "klaviyo", "mailchimp")
-EMAIL_DESTINATIONS = ("klaviyo", "mailchimp")
 # Renew an expiring offline token this long before it lapses (it lives one hour).
 TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
 
@@ -116,29 +118,31 @@ def woocommerce_client(store: Store, on_attempt: Callable[[Attempt], None] | Non
                              policy=policy)
 
 
+STORE_CLIENTS = {"shopify": shopify_client, "woocommerce": woocommerce_client}
+
+
 def make_writer(store: Store, destination: Destination,
                 on_attempt: Callable[[Attempt], None],
                 policy: RetryPolicy | None = None) -> TagWriter:
-    """The writer for one destination of one store."""
-    box = current_app.extensions["secret_box"]
+    """The writer for one destination of one store, built by its kind in the registry."""
     if store.install_state != "active":
         raise DestinationUnavailable(f"store is {store.install_state}")
-    if destination.kind == "shopify_tags":
-        return ShopifyTagWriter(shopify_client(store, on_attempt, policy))
-    if destination.kind == "woocommerce_meta":
-        return WooCommerceMetaWriter(woocommerce_client(store, on_attempt, policy),
-                                     prefix=store.tag_prefix)
-    if destination.kind in EMAIL_DESTINATIONS:
+    try:
+        kind = destination_kind(destination.kind)
+    except KeyError:
+        raise DestinationUnavailable(f"unknown destination kind {destination.kind}") from None
+    credentials = None
+    if kind.credential is not None:
         if not destination.credentials_enc:
-            raise DestinationUnavailable("no API key")
-        api_key = box.decrypt(destination.credentials_enc)
-        base_url = destination.config.get("api_base_url")
-        if destination.kind == "klaviyo":
-            options = {"base_url": base_url} if base_url else {}
-            klaviyo = KlaviyoClient(api_key, on_attempt=on_attempt, policy=policy, **options)
-            return KlaviyoWriter(klaviyo, prefix=store.tag_prefix,
-                                 list_per_segment=bool(destination.config.get("list_per_segment")))
-        mailchimp = MailchimpClient(api_key, base_url=base_url, on_attempt=on_attempt,
-                                    policy=policy)
-        return MailchimpWriter(mailchimp, destination.config["list_id"], prefix=store.tag_prefix)
-    raise DestinationUnavailable(f"unknown destination kind {destination.kind}")
+            raise DestinationUnavailable(f"no {kind.credential.name.replace('_', ' ')}")
+        credentials = current_app.extensions["secret_box"].decrypt(destination.credentials_enc)
+    context = WriterContext(
+        config=destination.config, credentials=credentials, store_id=store.id,
+        store_domain=store.domain, prefix=store.tag_prefix,
+        store_client=lambda: STORE_CLIENTS[store.platform](store, on_attempt, policy),
+        on_attempt=on_attempt, policy=policy,
+        allow_private_urls=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
+    try:
+        return kind.build_writer(context)
+    except PermanentError as exc:
+        raise DestinationUnavailable(str(exc)) from exc
