@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase
@@ -69,3 +70,14 @@ class WebhookClient(ApiClient):
         if response.status_code >= 300:
             raise PermanentError(f"HTTP {response.status_code}: redirects are not followed",
                                  reason="redirect", status=response.status_code)
+
+    def _record(self, method: str, url: str, status: int | None, started: float,
+                error: str | None):
+        # Catch-hook URLs (Zapier, Make, n8n) carry their secret in the path: record the host.
+        super()._record(method, shown_url(url), status, started, error)
+
+
+def shown_url(url: str) -> str:
+    """The URL as attempt logs show it: scheme and host only."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"

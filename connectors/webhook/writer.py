@@ -117,13 +117,15 @@ def check_settings(config: Mapping[str, Any], credentials: str | None, *,
     except UnsafeURL as exc:
         raise InvalidSetting("url", str(exc)) from exc
     if len(credentials or "") < MIN_SECRET_LENGTH:
-        raise InvalidSetting("secret", f"a signing secret needs {MIN_SECRET_LENGTH}+ characters")
+        raise InvalidSetting("signing_secret",
+                             f"a signing secret needs {MIN_SECRET_LENGTH}+ characters")
 
 
 DESTINATION = DestinationKind(
     kind="webhook",
     summary="POST segment changes as signed JSON to your URL (Zapier, Make, n8n, your code).",
     audience=EVERY_CUSTOMER, build_writer=build_writer, check=check_settings,
-    credential=DestinationOption("secret", "Signing secret; generated and printed when omitted"),
+    credential=DestinationOption("signing_secret",
+                                 "HMAC key of the signatures; generated and printed when omitted"),
     generate_credential=lambda: secrets.token_urlsafe(32),
     options=(DestinationOption("url", "The https URL that receives the POSTs", required=True),))
