@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import Destination, SyncAttempt
+from app.storage.models import Destination, SyncAttempt
 from tests.connectors.webhook.conftest import SECRET
+from tests.ingest.test_pipeline import add_store
 from tests.shopify_helpers import (
     CUSTOMER_ID,
     days_ago,
@@ -22,7 +23,6 @@ from tests.shopify_helpers import (
 )
 from tests.standins.server import serving
 from tests.standins.webhook_receiver import WebhookReceiver
-from tests.test_pipeline import add_store
 
 
 @pytest.fixture
