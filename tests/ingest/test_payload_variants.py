@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from app.storage.models import Customer, Order, Profile
 from tests.conftest import fixture_bytes, shopify_headers
-from tests.ingest.test_pipeline import add_store as add_shopify_store
-from tests.shopify_helpers import CUSTOMER_ID, process_pending
+from tests.seeding import CUSTOMER_ID, process_pending
+from tests.seeding import add_store as add_shopify_store
 from tests.standins.server import serving
 from tests.standins.woocommerce import WooCommerceStandIn
 from tests.web.webhooks.test_woocommerce_pipeline import add_store as add_woocommerce_store

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from app.storage.models import Destination, SyncAttempt
 from tests.connectors.webhook.conftest import SECRET
-from tests.ingest.test_pipeline import add_store
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
+    add_store,
     days_ago,
     deliver,
     order_payload,
