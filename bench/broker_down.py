@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from app.storage.models import INBOX_PENDING, InboxEvent
 from bench import stack
+from bench.ingest import FIXTURE  # the captured orders/create body
 from connectors.shopify.webhooks import sign
 
 CLOSED_PORT_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-FIXTURE = stack.ROOT / "tests" / "fixtures" / "shopify" / "orders_create.json"
 
 
 def measure(app, deliveries: int) -> dict:

@@ -15,11 +15,11 @@ import uuid
 from sqlalchemy import create_engine, text
 
 from bench import stack
+from bench.ingest import FIXTURE  # the captured orders/create body
 from connectors.shopify.webhooks import sign
 
 SENDERS = 8
 PORT_OFFSET = 3  # beside the run's gunicorn and bare app ports
-FIXTURE = stack.ROOT / "tests" / "fixtures" / "shopify" / "orders_create.json"
 
 
 def _env(instance) -> dict[str, str]:

@@ -234,7 +234,8 @@ def test_events_arrive_in_order_around_an_uninstall(app, client, shop):
     deliver(client, "orders/create", order_payload(1, created=days_ago(5)), "o1")
     from tests.conftest import fixture_json
 
-    deliver(client, "app/uninstalled", fixture_json("shopify", "app_uninstalled.json"), "un")
+    uninstall = fixture_json("shopify", "app_uninstalled__sample.json")
+    deliver(client, "app/uninstalled", uninstall, "un")
     deliver(client, "orders/create", order_payload(2, created=days_ago(1) - timedelta(hours=1)),
             "o2")
     results = [result for _, _, result in run_queued(app)]
