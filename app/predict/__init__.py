@@ -2,7 +2,9 @@
 
 from app.predict.model import (
     FittedModel,
+    PredictionError,
     churn_band,
+    churn_cutoffs,
     fit_best,
     fit_store,
     prior_model,
@@ -14,7 +16,9 @@ from app.predict.summaries import summarise_orders
 
 __all__ = [
     "FittedModel",
+    "PredictionError",
     "churn_band",
+    "churn_cutoffs",
     "fit_best",
     "fit_store",
     "prior_model",
