@@ -77,7 +77,8 @@ def maximise(
     best: dict[str, object] = {}
 
     def objective(log_params: Array) -> float | tuple[float, Array]:
-        if deadline is not None and time.monotonic() > deadline:
+        # The starts are always evaluated, so even a spent budget returns the best of them.
+        if deadline is not None and "x" in best and time.monotonic() > deadline:
             raise OutOfTime
         value = negative_ll(log_params)
         f, grad = value if analytic_gradient else (value, None)

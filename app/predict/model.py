@@ -60,7 +60,7 @@ VALUE_MEDIUM_SHARE = 0.3
 LIKELY_ALIVE = 0.5
 NEXT_ORDER_HORIZON_DAYS = 365.0
 # Spend outliers: a customer's mean repeat spend above exp(median + SPEND_OUTLIER_MADS * MAD) of
-# the store's log mean spends is capped there, for fitting and for scoring alike.
+# the store's log mean spends is left out of the Gamma-Gamma fit and scored at that cap.
 SPEND_OUTLIER_MADS = 5.0
 
 MODELS = {"bgnbd": bgnbd, "paretonbd": paretonbd}
@@ -381,7 +381,8 @@ def _fit_spend(summary: pd.DataFrame) -> dict[str, Any]:
     """Fit Gamma-Gamma on repeat buyers' clipped and capped spend, or fall back with reasons.
 
     Returns the FittedModel spend fields. Refunds (mean repeat spend <= 0) are left out of the
-    fit and score as zero spend; a store without any positive order value predicts zero spend
+    fit and score as zero spend; outliers above ``spend_cap`` are left out of the fit and score
+    at the cap; a store without any positive order value predicts zero spend
     (not CDNOW's dollars); an unconverged fit falls back to the prior scaled to the store's mean
     order value. ``spend_checks`` reports convergence and the frequency-spend correlation
     (Gamma-Gamma assumes none; above ~0.3 in size its spend predictions are biased).
@@ -390,10 +391,11 @@ def _fit_spend(summary: pd.DataFrame) -> dict[str, Any]:
     monetary = _column(summary, "monetary")
     positive = (frequency > 0) & (monetary > 0) & np.isfinite(monetary)
     cap = _spend_cap(monetary[positive])
-    capped = _clean_spend(monetary, cap)
+    outlier = positive & (monetary > cap) if cap is not None else np.zeros_like(positive)
     checks: dict[str, Any] = {"repeat_buyers_with_spend": int(positive.sum()),
-                              "capped_customers": int((monetary[positive] > cap).sum())
-                              if cap is not None else 0}
+                              "capped_customers": int(outlier.sum())}
+    positive &= ~outlier  # outliers are scored at the cap but do not shape the store's fit
+    capped = _clean_spend(monetary, cap)
     order_values = _column(summary, "mean_order_value")
     order_values = order_values[np.isfinite(order_values) & (order_values > 0)]
     if not order_values.size and not positive.any():
