@@ -228,7 +228,8 @@ def test_next_order_due_requires_the_customer_to_be_likely_alive():
     due = found.loc[found["key"] == "next-order-due", "customer_id"].tolist()
     assert due == [1]
     why = found.set_index(["customer_id", "key"])["explanation"]
-    assert why[(2, "churn-risk-high")] == "10% chance of an order in 90 days (lowest third of the store)"
+    assert why[(2, "churn-risk-high")] == (
+        "10% chance of an order in 90 days (lowest third of the store)")
 
 
 def test_every_prediction_field_is_described_in_the_openapi_document():

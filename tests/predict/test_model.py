@@ -11,7 +11,6 @@ import pytest
 from app.predict import (
     FittedModel,
     bgnbd,
-    churn_band,
     fit_best,
     fit_store,
     paretonbd,
