@@ -10,10 +10,10 @@ from typing import Any
 import redis
 from flask import Flask
 
-from app import embedded_redis
 from app.config import load_config
-from app.crypto import SecretBox
-from app.db import Database
+from app.storage import embedded_redis
+from app.storage.crypto import SecretBox
+from app.storage.db import Database
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -35,11 +35,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
     app.extensions["secret_box"] = SecretBox(app.config["TAGWISE_ENCRYPTION_KEY"])
 
-    from tasks.celery_app import celery_init_app
+    from app.jobs import celery_init_app
 
     celery_init_app(app)
 
-    from app import api, dashboard, errors, health, shopify_install, webhooks
+    from app.web import api, dashboard, errors, health, shopify_install, webhooks
 
     errors.init_app(app)
     app.register_blueprint(webhooks.bp)
