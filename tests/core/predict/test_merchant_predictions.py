@@ -28,7 +28,7 @@ from app.core.predict import (
 )
 from app.core.segments.catalogue import evaluate_builtins
 
-OPENAPI = Path(__file__).resolve().parents[2] / "app" / "openapi.json"
+OPENAPI = Path(__file__).resolve().parents[3] / "app" / "openapi.json"
 HOLDOUT = ("1997-10-01", "1998-06-30")  # FHL 2005's weeks 40-78
 
 
