@@ -105,10 +105,18 @@ def expected_purchases(
     params: Mapping[str, float], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
 ) -> Array:
     """Return E[purchases in (T, T + t] | x, t_x, T] (FHL 2005, eq. 10), computed stably."""
+    expected_if_alive = expected_purchases_if_alive(params, t, x, T)
+    return np.maximum(expected_if_alive * p_alive(params, x, t_x, T), 0.0)
+
+
+def expected_purchases_if_alive(
+    params: Mapping[str, float], t: ArrayLike, x: ArrayLike, T: ArrayLike
+) -> Array:
+    """Return E[purchases in (T, T + t] | alive at T, x, T]: depends on (x, T), not t_x."""
     r, alpha, a, b = (float(params[k]) for k in PARAM_NAMES)
-    t, x, t_x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, t_x, T))
+    t, x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, T))
     shape = t.shape
-    t, x, t_x, T = t.ravel(), x.ravel(), t_x.ravel(), T.ravel()
+    t, x, T = t.ravel(), x.ravel(), T.ravel()
     if abs(a - 1.0) < A_NEAR_ONE:
         # The closed form is 0/0 at a = 1 and loses digits near it; E is smooth in a, so
         # interpolate between a = 1 -+ A_NEAR_ONE (error O(A_NEAR_ONE^2)).
@@ -118,9 +126,7 @@ def expected_purchases(
         expected_if_alive = low + weight * (high - low)
     else:
         expected_if_alive = _expected_if_alive(r, alpha, a, b, t, x, T)
-    alive = special.expit(-_log_odds_dead(r, alpha, a, b, x, t_x, T))
-    expected = np.where(t > 0, np.maximum(expected_if_alive * alive, 0.0), 0.0)
-    return expected.reshape(shape)
+    return np.where(t > 0, np.maximum(expected_if_alive, 0.0), 0.0).reshape(shape)
 
 
 def _expected_if_alive(

@@ -28,7 +28,12 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from app.core.predict import bgnbd, gammagamma, paretonbd
-from app.core.predict.clv import CLV_MONTHS, MONTHLY_DISCOUNT_RATE, discounted_clv
+from app.core.predict.clv import (
+    CLV_MONTHS,
+    MONTHLY_DISCOUNT_RATE,
+    discounted_clv_from_cumulative,
+    month_ends,
+)
 from app.core.predict.fitting import LogNormalPrior
 from app.core.predict.summaries import UNIT_DAYS_ATTR
 
@@ -276,29 +281,27 @@ def score(
     x, t_x, T = unique[:, 0], unique[:, 1], unique[:, 2]
     params = model.params
 
-    def expected_orders_by_days(days: float) -> np.ndarray:
-        return module.expected_purchases(params, days / model.unit_days, x, t_x, T)
-
     with np.errstate(all="ignore"):
         alive = module.p_alive(params, x, t_x, T)
         p_order = module.p_purchase_within(params, horizon_days / model.unit_days, x, t_x, T)
-        expected_horizon = expected_orders_by_days(float(horizon_days))
+        # E[orders | alive] depends on (x, T) only: one call for the horizon and every month end.
+        pairs, pair_of_row = np.unique(unique[:, [0, 2]], axis=0, return_inverse=True)
+        days = np.array([float(horizon_days), *month_ends(clv_months)])
+        if_alive = module.expected_purchases_if_alive(
+            params, days[None, :] / model.unit_days, pairs[:, :1], pairs[:, 1:]
+        )
+        expected = if_alive[pair_of_row.ravel()] * alive[:, None]
         next_days = _median_days_to_next_order(params, x, T, model.unit_days)
         next_days[(alive < LIKELY_ALIVE) | (next_days > NEXT_ORDER_HORIZON_DAYS)] = np.nan
-
         spend = expected_spend(model, summary)
-        clv = discounted_clv(
-            lambda days: expected_orders_by_days(days)[inverse],
-            spend,
-            months=clv_months,
-            monthly_discount_rate=monthly_discount_rate,
-        )
+        clv = discounted_clv_from_cumulative(expected[inverse, 1:], spend,
+                                             monthly_discount_rate=monthly_discount_rate)
     label = f"{horizon_days:g}d"
     scores = pd.DataFrame(
         {
             "p_alive": alive[inverse],
             f"p_order_{label}": p_order[inverse],
-            f"expected_orders_{label}": expected_horizon[inverse],
+            f"expected_orders_{label}": expected[inverse, 0],
             "expected_next_order_days": next_days[inverse],
             "expected_spend": spend,
             "predicted_clv_12m": clv,

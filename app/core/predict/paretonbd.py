@@ -111,15 +111,22 @@ def expected_purchases(
     params: Mapping[str, float], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
 ) -> Array:
     """Return E[purchases in (T, T + t] | x, t_x, T] (note 008, eq. 21)."""
+    expected_if_alive = expected_purchases_if_alive(params, t, x, T)
+    return np.maximum(expected_if_alive * p_alive(params, x, t_x, T), 0.0)
+
+
+def expected_purchases_if_alive(
+    params: Mapping[str, float], t: ArrayLike, x: ArrayLike, T: ArrayLike
+) -> Array:
+    """Return E[purchases in (T, T + t] | alive at T, x, T]: depends on (x, T), not t_x."""
     r, alpha, s, beta = (float(params[k]) for k in PARAM_NAMES)
-    t, x, t_x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, t_x, T))
+    t, x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, T))
     log_u = np.log(beta + T) - np.log(beta + T + t)  # log((beta+T)/(beta+T+t)) <= 0
     if abs(s - 1.0) < S_NEAR_ONE:
         lifetime_factor = -log_u
     else:
         lifetime_factor = -np.expm1((s - 1.0) * log_u) / (s - 1.0)
-    alive = p_alive(params, x, t_x, T)
-    expected = (r + x) * (beta + T) / (alpha + T) * lifetime_factor * alive
+    expected = (r + x) * (beta + T) / (alpha + T) * lifetime_factor
     return np.where(t > 0, np.maximum(expected, 0.0), 0.0)
 
 

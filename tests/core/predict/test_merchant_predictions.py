@@ -55,10 +55,10 @@ def test_large_a_plus_b_gives_the_fixed_drop_out_limit_not_nan(x):
 def test_a_prediction_that_cannot_be_computed_raises_instead_of_storing_nan(
     monkeypatch, cdnow_model, cdnow_summary
 ):
-    def nan_purchases(params, t, x, t_x, T):
+    def nan_purchases(params, t, x, T):
         return np.full(np.shape(x), np.nan)
 
-    monkeypatch.setattr(bgnbd, "expected_purchases", nan_purchases)
+    monkeypatch.setattr(bgnbd, "expected_purchases_if_alive", nan_purchases)
     with pytest.raises(PredictionError, match="not finite"):
         score(cdnow_model, cdnow_summary)
 
