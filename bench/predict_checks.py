@@ -240,7 +240,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {band} | {new.get('customers', 0)} | {new.get('one_time_buyers', 0)} | "
             f"{new.get('holdout_repeat_rate', float('nan')):.1%} | {old.get('customers', 0)} | "
-            f"{old.get('one_time_buyers', 0)} | {old.get('holdout_repeat_rate', float('nan')):.1%} |"
+            f"{old.get('one_time_buyers', 0)} | "
+            f"{old.get('holdout_repeat_rate', float('nan')):.1%} |"
         )
     lines += [
         "",

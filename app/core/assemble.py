@@ -22,6 +22,7 @@ from app.core.predict import (
     value_tier_cutoffs,
     value_tiers,
 )
+from app.core.predict.validation import holdout_report
 from app.core.profiles import lifecycle, rfm
 from app.core.profiles.metrics import SECONDS_PER_DAY, compute_metrics
 from app.core.segments.catalogue import evaluate_builtins
@@ -144,7 +145,8 @@ def predict(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str,
     Value tiers and churn bands need store-wide cut-offs: when fitting they come from this fit
     (the churn cut-offs are kept on the model); with a stored fit, its churn cut-offs and the
     given value cut-offs are used, and without value cut-offs tiers stay empty rather than guessed.
-    A prediction that cannot be computed raises app.core.predict.PredictionError: nothing is stored.
+    A fresh fit also gets its holdout validation (app.core.predict.validation). A prediction
+    that cannot be computed raises app.core.predict.PredictionError: nothing is stored.
     """
     live = orders.loc[~orders["cancelled"]]
     summary = summarise_orders(live["customer_id"].to_numpy(),
@@ -155,7 +157,10 @@ def predict(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str,
         model = fit_store(summary, previous)
     scored = score(model, summary, PREDICTION_HORIZON_DAYS)
     if fitting and len(scored):
-        model = replace(model, churn_cutoffs=churn_cutoffs(scored["p_order_90d"]))
+        model = replace(model, churn_cutoffs=churn_cutoffs(scored["p_order_90d"]),
+                        validation=holdout_report(live["customer_id"].to_numpy(),
+                                                  live["created_at"].dt.tz_convert(timezone),
+                                                  as_of.tz_convert(timezone)))
     out = pd.DataFrame(index=summary.index)
     for column in ("p_alive", "p_order_90d", "expected_orders_90d", "predicted_clv_12m"):
         out[column] = scored[column]

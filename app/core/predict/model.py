@@ -103,6 +103,7 @@ class FittedModel:
     churn_cutoffs: list[float] | None = None  # P(order in horizon) below [0]: high, [1]: medium
     spend_cap: float | None = None  # mean repeat spend above this is capped (outliers)
     spend_checks: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] | None = None  # holdout report (app.core.predict.validation)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the fit."""

@@ -62,9 +62,9 @@ def list_inbox(store_id: int):
         return jsonify({"events": [serialise.inbox_event(e) for e in rows]})
 
 
-# How the fit went (issue 14): prior share, convergence, time budget, churn cut-offs, spend checks.
+# How the fit went: prior share, convergence, time budget, churn cut-offs, spend checks, holdout.
 MODEL_REPORT_FIELDS = ("prior_weight", "converged", "timed_out", "fit_seconds",
-                       "fit_budget_seconds", "churn_cutoffs", "spend_checks")
+                       "fit_budget_seconds", "churn_cutoffs", "spend_checks", "validation")
 
 
 @bp.get("/stores/<int:store_id>/model")

@@ -182,3 +182,5 @@ def test_reports_pages_show_what_rescore_computed(client, stores):
     assert 'id="cohort-table"' in cohorts
     overview = client.get(f"/stores/{mine}/").get_data(as_text=True)
     assert '<dd id="customer-count">9</dd>' in overview
+    model = client.get(f"/stores/{mine}/model").get_data(as_text=True)
+    assert 'id="model-facts"' in model and 'id="prior-weight"' in model
