@@ -18,6 +18,7 @@ from app.core.predict import (
     churn_cutoffs,
     fit_store,
     score,
+    store_totals,
     summarise_orders,
     value_tier_cutoffs,
     value_tiers,
@@ -158,6 +159,7 @@ def predict(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str,
     scored = score(model, summary, PREDICTION_HORIZON_DAYS)
     if fitting and len(scored):
         model = replace(model, churn_cutoffs=churn_cutoffs(scored["p_order_90d"]),
+                        totals=store_totals(model, summary),
                         validation=holdout_report(live["customer_id"].to_numpy(),
                                                   live["created_at"].dt.tz_convert(timezone),
                                                   as_of.tz_convert(timezone)))

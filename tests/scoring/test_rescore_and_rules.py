@@ -40,6 +40,8 @@ def test_rescore_writes_predictions_and_reports_how_much_is_prior(app, client, s
     assert model["time_unit_days"] == 7.0 and model["prior_weight"] > 0.5
     assert model["fit_seconds"] <= model["fit_budget_seconds"] + 1
     assert len(model["churn_cutoffs"]) == 2
+    low, high = model["totals"]["expected_orders_interval"]
+    assert 0 <= low <= model["totals"]["expected_orders"] <= high
     view = customer_view(client, store_id)
     assert view["prediction_basis"] == "store_fit"
     assert 0 <= view["p_alive"] <= 1 and view["expected_orders_90d"] >= 0

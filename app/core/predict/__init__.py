@@ -9,6 +9,7 @@ from app.core.predict.model import (
     fit_store,
     prior_model,
     score,
+    store_totals,
     value_tier_cutoffs,
     value_tiers,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "fit_store",
     "prior_model",
     "score",
+    "store_totals",
     "summarise_orders",
     "value_tier_cutoffs",
     "value_tiers",

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
+from scipy import special
 
 from app.core.predict import bgnbd, gammagamma, paretonbd
 from app.core.predict.clv import (
@@ -57,6 +58,9 @@ FIT_BUDGET_SECONDS = 3.0
 CHURN_HIGH_SHARE = 1.0 / 3.0
 CHURN_MEDIUM_SHARE = 1.0 / 3.0
 DEFAULT_CHURN_CUTOFFS = (0.1, 0.3)
+# Store totals are reported over a year with a 90 % interval (Laplace approximation).
+INTERVAL_DAYS = 365.0
+INTERVAL_LEVEL = 0.9
 # Value tiers on predicted CLV: the top 20 % of customers are "high", the next 30 % "medium".
 VALUE_HIGH_SHARE = 0.2
 VALUE_MEDIUM_SHARE = 0.3
@@ -96,6 +100,7 @@ class FittedModel:
     candidates: dict[str, float] = field(default_factory=dict)  # model name -> log-likelihood
     candidate_params: dict[str, dict[str, float]] = field(default_factory=dict)
     prior_weight: float = 1.0  # share of the estimate's precision that is prior (0 = all data)
+    covariance: list[list[float]] | None = None  # posterior covariance of the log-parameters
     converged: bool = False
     timed_out: bool = False
     fit_seconds: float = 0.0
@@ -104,6 +109,7 @@ class FittedModel:
     spend_cap: float | None = None  # mean repeat spend above this is capped (outliers)
     spend_checks: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] | None = None  # holdout report (app.core.predict.validation)
+    totals: dict[str, Any] | None = None  # store_totals: next year's orders and CLV, intervals
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of the fit."""
@@ -223,7 +229,7 @@ def fit_store(
                 log_likelihood=best.log_likelihood, n_customers=n_customers, basis="store_fit",
                 n_repeat_buyers=n_repeat, candidates=best.candidates,
                 candidate_params=best.candidate_params,
-                prior_weight=prior_weight(best.name, best.params, summary, unit_days),
+                **posterior(best.name, best.params, summary),
                 converged=best.converged, timed_out=best.timed_out,
                 fit_seconds=round(time.monotonic() - began, 3), fit_budget_seconds=budget_seconds,
                 **spend,
@@ -233,12 +239,14 @@ def fit_store(
                    fit_seconds=round(time.monotonic() - began, 3), **spend)
 
 
-def prior_weight(name: str, params: dict[str, float], summary: pd.DataFrame,
-                 unit_days: float) -> float:
-    """Return the prior's share of the estimate's precision, averaged over log-parameters.
+def posterior(name: str, params: dict[str, float], summary: pd.DataFrame) -> dict[str, Any]:
+    """Return the Laplace approximation at the MAP estimate: covariance and prior weight.
 
-    Each log-parameter's posterior precision is the data's curvature (the second difference of
-    the log-likelihood, step 1e-3) plus the prior's 1/sd^2; the share is prior / total.
+    The data's information is minus the Hessian of the log-likelihood in log-parameters (central
+    second differences, step 1e-3); the prior adds 1/sd^2 on the diagonal. ``covariance`` is
+    the inverse of the sum (the posterior covariance of the log-parameters, what the prediction
+    intervals use); ``prior_weight`` is the prior's share of each log-parameter's precision,
+    averaged (0 = all the store's own data).
     """
     x, t_x, T, w = aggregate_rows(summary)
     module = MODELS[name]
@@ -249,15 +257,30 @@ def prior_weight(name: str, params: dict[str, float], summary: pd.DataFrame,
                                      x, t_x, T, w)
 
     centre = np.log([params[k] for k in names])
+    n = centre.size
+    steps = np.eye(n) * 1e-3
     at_centre = log_likelihood(centre)
-    step = 1e-3
-    curvature = np.array([
-        -(log_likelihood(centre + e) - 2.0 * at_centre + log_likelihood(centre - e)) / step**2
-        for e in np.eye(centre.size) * step
-    ])
-    information = np.clip(np.nan_to_num(curvature, nan=0.0), 0.0, None)
+    information = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            if i == j:
+                value = (log_likelihood(centre + steps[i]) - 2.0 * at_centre
+                         + log_likelihood(centre - steps[i])) / 1e-6
+            else:
+                value = (log_likelihood(centre + steps[i] + steps[j])
+                         - log_likelihood(centre + steps[i] - steps[j])
+                         - log_likelihood(centre - steps[i] + steps[j])
+                         + log_likelihood(centre - steps[i] - steps[j])) / 4e-6
+            information[i, j] = information[j, i] = -value
+    information = np.nan_to_num(information, nan=0.0, posinf=0.0, neginf=0.0)
+    # Keep the data's part positive semi-definite (a fit at a bound can have flat directions).
+    eigenvalues, vectors = np.linalg.eigh(information)
+    information = (vectors * np.clip(eigenvalues, 0.0, None)) @ vectors.T
     prior_precision = 1.0 / PRIOR_LOG_SD**2
-    return round(float(np.mean(prior_precision / (information + prior_precision))), 4)
+    precision = information + prior_precision * np.eye(n)
+    share = prior_precision / np.diag(precision)
+    return {"covariance": np.linalg.inv(precision).round(10).tolist(),
+            "prior_weight": round(float(np.mean(share)), 4)}
 
 
 def prior_model(unit_days: float = PRIOR_UNIT_DAYS,
@@ -331,6 +354,51 @@ def score(
             f"customers (params {model.params}); nothing was stored"
         )
     return scores
+
+
+def store_totals(model: FittedModel, summary: pd.DataFrame, days: float = INTERVAL_DAYS,
+                 level: float = INTERVAL_LEVEL) -> dict[str, Any]:
+    """Return the store's expected orders and CLV over ``days`` with a Laplace interval.
+
+    The interval reflects the purchase model's parameter uncertainty (``covariance``, from the
+    Laplace approximation at the fit): the log of the total moves by its gradient in the
+    log-parameters (forward differences), so sd = sqrt(g' C g) and the bounds are
+    total * exp(-+ z sd). Spend is taken as known; the CLV interval is the orders interval
+    applied to the CLV (both are sums of the same expected orders, discounted or not).
+    """
+    module = MODELS[model.name]
+    x, t_x, T, w = aggregate_rows(_in_model_units(summary, model))
+    horizon = days / model.unit_days
+    names = module.PARAM_NAMES
+
+    def total(log_params: np.ndarray) -> float:
+        params = dict(zip(names, np.exp(log_params), strict=True))
+        return float(np.sum(w * module.expected_purchases(params, horizon, x, t_x, T)))
+
+    centre = np.log([model.params[k] for k in names])
+    orders = total(centre)
+    clv = float(np.sum(score(model, summary)["predicted_clv_12m"]))
+    result: dict[str, Any] = {"days": days, "level": level, "expected_orders": round(orders, 2),
+                              "predicted_clv_12m": round(clv, 2)}
+    if model.covariance is None or orders <= 0:
+        return result
+    step = 1e-4
+    gradient = np.array([(np.log(total(centre + e)) - np.log(orders)) / step
+                         for e in np.eye(centre.size) * step])
+    sd = float(np.sqrt(max(gradient @ np.asarray(model.covariance) @ gradient, 0.0)))
+    z = float(special.ndtri(0.5 + level / 2.0))
+    low, high = math.exp(-z * sd), math.exp(z * sd)
+    result.update(expected_orders_interval=[round(orders * low, 2), round(orders * high, 2)],
+                  predicted_clv_12m_interval=[round(clv * low, 2), round(clv * high, 2)])
+    return result
+
+
+def _in_model_units(summary: pd.DataFrame, model: FittedModel) -> pd.DataFrame:
+    """Return the summary's (x, t_x, T) with times in the model's unit."""
+    to_model_units = float(summary.attrs.get(UNIT_DAYS_ATTR, model.unit_days)) / model.unit_days
+    rows = summary[["frequency", "recency", "T"]].astype(float)
+    rows[["recency", "T"]] *= to_model_units
+    return rows
 
 
 def expected_spend(model: FittedModel, summary: pd.DataFrame) -> np.ndarray:

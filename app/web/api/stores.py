@@ -62,9 +62,11 @@ def list_inbox(store_id: int):
         return jsonify({"events": [serialise.inbox_event(e) for e in rows]})
 
 
-# How the fit went: prior share, convergence, time budget, churn cut-offs, spend checks, holdout.
+# How the fit went (prior share, convergence, time budget, churn cut-offs, spend checks, holdout)
+# and the store's next-year totals with their intervals.
 MODEL_REPORT_FIELDS = ("prior_weight", "converged", "timed_out", "fit_seconds",
-                       "fit_budget_seconds", "churn_cutoffs", "spend_checks", "validation")
+                       "fit_budget_seconds", "churn_cutoffs", "spend_checks", "validation",
+                       "totals")
 
 
 @bp.get("/stores/<int:store_id>/model")

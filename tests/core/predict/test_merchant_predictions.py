@@ -24,6 +24,7 @@ from app.core.predict import (
     fit_store,
     paretonbd,
     score,
+    store_totals,
     summarise_orders,
 )
 from app.core.segments.catalogue import evaluate_builtins
@@ -241,3 +242,19 @@ def test_every_prediction_field_is_described_in_the_openapi_document():
         for field in fields:
             if field in properties:
                 assert len(properties[field].get("description", "")) > 30, (name, field)
+
+
+# 8. Uncertainty --------------------------------------------------------------------------------
+
+
+def test_store_totals_have_an_interval_that_narrows_as_the_store_grows(cdnow_summary):
+    widths = []
+    for n in (50, 2357):
+        store = cdnow_summary.iloc[:n]
+        totals = store_totals(fit_store(store), store)
+        low, high = totals["expected_orders_interval"]
+        assert low < totals["expected_orders"] < high
+        clv_low, clv_high = totals["predicted_clv_12m_interval"]
+        assert clv_low < totals["predicted_clv_12m"] < clv_high
+        widths.append(high / low)
+    assert widths[0] > widths[1] > 1.0
