@@ -54,6 +54,10 @@ def discounted_clv_from_cumulative(
     cumulative = np.maximum.accumulate(np.maximum(np.asarray(cumulative, dtype=float), 0.0),
                                        axis=-1)
     increments = np.diff(cumulative, axis=-1, prepend=0.0)
-    months = cumulative.shape[-1]
-    discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1)
-    return (increments @ discount) * np.asarray(spend_per_order, dtype=float)
+    spend = np.asarray(spend_per_order, dtype=float)
+    clv = np.zeros(np.broadcast_shapes(spend.shape, cumulative.shape[:-1]))
+    # Month by month, element-wise: a customer's CLV is the same number whether it is scored
+    # alone or with the whole store (a matrix product's summation order depends on the shape).
+    for month in range(cumulative.shape[-1]):
+        clv += increments[..., month] * spend / (1.0 + monthly_discount_rate) ** (month + 1)
+    return clv
