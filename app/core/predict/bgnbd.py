@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special
 
-from app.core.predict.fitting import LogNormalPrior, maximise
+from app.core.predict.fitting import LogNormalPrior, log_starts, maximise
 from app.core.predict.hypergeometric import signed_log_hyp2f1
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
@@ -79,10 +79,7 @@ def fit(
     """
     x, t_x, T = _as_arrays(x, t_x, T)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    starts = [np.log(start) for start in _starting_points(x, T, w)]
-    if warm_start is not None:
-        starts.insert(0, np.clip(np.log([warm_start[k] for k in PARAM_NAMES]),
-                                 *np.array(LOG_PARAM_BOUNDS).T))
+    starts = log_starts(_starting_points(x, T, w), warm_start, PARAM_NAMES, LOG_PARAM_BOUNDS)
     found = maximise(
         lambda log_params: _negative_ll_and_gradient(log_params, x, t_x, T, w),
         starts, LOG_PARAM_BOUNDS, analytic_gradient=True, n_customers=float(np.sum(w)),

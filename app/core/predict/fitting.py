@@ -11,7 +11,7 @@ with the best penalised likelihood is accepted whatever the optimiser's "converg
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,6 +112,21 @@ def maximise(
     if "x" not in best:
         return None
     return Maximum(best["x"], float(best["ll"]), -float(best["penalised"]), converged, timed_out)
+
+
+def log_starts(
+    starts: Sequence[Sequence[float]],
+    warm_start: Mapping[str, float] | None,
+    names: Sequence[str],
+    bounds: Sequence[tuple[float, float]],
+) -> list[Array]:
+    """Return the starting points in log-parameters, the warm start (if any) first and clipped
+    into the bounds."""
+    logged = [np.log(np.asarray(start, dtype=float)) for start in starts]
+    if warm_start is not None:
+        low, high = np.array(bounds).T
+        logged.insert(0, np.clip(np.log([warm_start[k] for k in names]), low, high))
+    return logged
 
 
 def _safe_value(objective: Callable, start: Array, analytic_gradient: bool) -> float:

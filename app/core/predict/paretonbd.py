@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special
 
-from app.core.predict.fitting import LogNormalPrior, maximise
+from app.core.predict.fitting import LogNormalPrior, log_starts, maximise
 from app.core.predict.hypergeometric import log_hyp2f1
 
 PARAM_NAMES = ("r", "alpha", "s", "beta")
@@ -73,10 +73,7 @@ def fit(
         ll = log_likelihood(params, x, t_x, T, w)
         return -ll if np.isfinite(ll) else 1e300
 
-    starts = [np.log(start) for start in _starting_points(x, T, w)]
-    if warm_start is not None:
-        starts.insert(0, np.clip(np.log([warm_start[k] for k in PARAM_NAMES]),
-                                 *np.array(LOG_PARAM_BOUNDS).T))
+    starts = log_starts(_starting_points(x, T, w), warm_start, PARAM_NAMES, LOG_PARAM_BOUNDS)
     found = maximise(
         negative_ll, starts, LOG_PARAM_BOUNDS, analytic_gradient=False,
         n_customers=float(np.sum(w)), prior=prior, deadline=deadline,
