@@ -99,10 +99,12 @@ def _lifecycle(p: pd.DataFrame, scoring: dict):
 def _predictive(p: pd.DataFrame, _: dict):
     has = p["churn_risk"].notna()
     third = p["churn_risk"].map({"high": "lowest", "medium": "middle", "low": "highest"})
-    chance = (_pct(p["p_order_90d"]) + " chance of an order in 90 days ("
+    # P(order) is computed with the predictions and not stored: a frame without it says less.
+    p_order = p["p_order_90d"] if "p_order_90d" in p else pd.Series(np.nan, index=p.index)
+    chance = (_pct(p_order) + " chance of an order in 90 days ("
               + third.astype(str) + " third of the store)")
     yield (has, "churn-risk-" + p["churn_risk"].astype(str),
-           chance.where(p["p_order_90d"].notna(), "churn risk " + p["churn_risk"].astype(str)))
+           chance.where(p_order.notna(), "churn risk " + p["churn_risk"].astype(str)))
     has = p["value_tier"].notna()
     yield (has, "value-" + p["value_tier"].astype(str),
            "predicted 12-month CLV " + _num(p["predicted_clv_12m"], 2))
