@@ -35,6 +35,7 @@ from app.processing import refresh_customers
 from app.sync import destination_ids
 from connectors.base import CanonicalEvent, PayloadError
 from connectors.registry import normaliser_for
+from connectors.shopify import webhooks as shopify_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,10 @@ def _apply(db: Database, session: Session, store: Store, events: list[InboxEvent
         event.attempts += 1
         try:
             payload = json.loads(event.body or b"null")
+            if why := _binding_error(store, event.topic, payload):
+                event.status, event.error = INBOX_PARKED, f"refused: {why}"[:1000]
+                log.warning("inbox %s of store %s refused: %s", event.id, store.id, why)
+                continue
             if event.topic in PRIVACY_TOPICS:
                 found = []
                 if event.topic != "shop/redact":
@@ -148,6 +153,16 @@ def _apply(db: Database, session: Session, store: Store, events: list[InboxEvent
     out.changed = sorted(set(out.changed) | set(out.forgotten))
     out.destination_ids = destination_ids(session, store.id)
     return out
+
+
+def _binding_error(store: Store, topic: str, payload: Any) -> str | None:
+    """Why a Shopify body cannot be this store's ``topic`` delivery (see
+    :func:`connectors.shopify.webhooks.binding_error`); None when it can."""
+    if store.platform != "shopify":
+        return None  # WooCommerce signs each store's deliveries with that store's own secret
+    if not isinstance(payload, dict):
+        return "body is not a JSON object"
+    return shopify_webhooks.binding_error(topic, store.domain.lower(), payload)
 
 
 def record_failure(db: Database, event_id: int, error: str, max_attempts: int) -> str:

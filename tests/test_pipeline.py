@@ -333,7 +333,8 @@ def test_rescore_rebins_the_store_and_an_uninstall_stops_writes(app, client, sho
     with app.extensions["db"].session() as session:
         store = session.get(Store, store_id)
         assert store.scoring["cutoffs"]["monetary"][0] > 20
-    deliver(client, "app/uninstalled", fixture_json("shopify", "app_uninstalled.json"), "un1")
+    deliver(client, "app/uninstalled",
+            dict(fixture_json("shopify", "app_uninstalled.json"), myshopify_domain=SHOP), "un1")
     process_pending(app)
     shop.customers.update({str(5000 + i): [] for i in range(12)})
     sync_dirty(app)

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.db import Base
 from app.models import Customer, InboxEvent, Membership, Profile, Store
 from tests.api.spec import assert_conforms
-from tests.conftest import API_TOKEN, OTHER_ID, fixture_json
+from tests.conftest import API_TOKEN, OTHER_ID, SHOP, fixture_json
 from tests.shopify_helpers import (
     CUSTOMER_ID,
     days_ago,
@@ -59,7 +59,7 @@ def test_shop_redact_deletes_the_store_and_everything_under_it(app, client, shop
     store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "y1")
     process_pending(app)
-    body = fixture_json("shopify", "shop_redact.json")
+    body = dict(fixture_json("shopify", "shop_redact.json"), shop_domain=SHOP)
     deliver(client, "shop/redact", body, "y2")
     assert process_pending(app) == ["done"]
     with app.extensions["db"].session() as session:
