@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
 # Secrets that production refuses to start without; development generates them.
 REQUIRED_SECRETS = ("SECRET_KEY", "TAGWISE_ENCRYPTION_KEY", "TAGWISE_API_TOKEN",
                     "SHOPIFY_API_SECRET")
+# Secrets a visitor could guess at: production refuses short ones.
+GUESSABLE_SECRETS = ("SECRET_KEY", "TAGWISE_API_TOKEN")
+MIN_SECRET_CHARS = 32
 INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "INBOX_MAX_ATTEMPTS", "INBOX_SWEEP_AFTER_SECONDS", "INBOX_RETENTION_DAYS",
             "RESCORE_HOUR_UTC", "WEBHOOK_MAX_AGE_SECONDS"}
@@ -77,6 +80,12 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     missing = [key for key in REQUIRED_SECRETS if not config.get(key)]
     if missing and config["TAGWISE_ENV"] == "production":
         raise ConfigError(f"production needs these secrets set: {', '.join(missing)}")
+    weak = [key for key in GUESSABLE_SECRETS if config.get(key)
+            and len(str(config[key])) < MIN_SECRET_CHARS]
+    if weak and config["TAGWISE_ENV"] == "production":
+        raise ConfigError(f"production needs at least {MIN_SECRET_CHARS} random characters "
+                          f"in {', '.join(weak)} (python -c 'import secrets; "
+                          f"print(secrets.token_urlsafe(32))')")
     if missing:
         generated = _development_secrets(instance_path, missing)
         for key in missing:
