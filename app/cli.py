@@ -22,6 +22,9 @@ from app.models import INBOX_PARKED, INBOX_PENDING, Destination, InboxEvent, Sto
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 SHUTDOWN_GRACE_SECONDS = 20
+# gunicorn's default access line minus the query string (%(U)s is the path alone) and the
+# referrer: signed launch and OAuth links carry a reusable hmac= in their query.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 
 
 def _create_app() -> Flask:
@@ -621,7 +624,7 @@ def run_command(port: int | None, workers: int) -> None:
         # Threads overlap a request's waits on the database commit and the broker.
         "web": [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
                 str(workers), "--threads", str(WEB_THREADS), "--access-logfile", "-",
-                "--no-control-socket", "app.wsgi:app"],
+                "--access-logformat", ACCESS_LOG_FORMAT, "--no-control-socket", "app.wsgi:app"],
         "worker": [str(bin_dir / "celery"), "-A", "tasks.worker", "worker", "--loglevel",
                    "INFO", "-Q", "realtime,sync,bulk", "--concurrency", "2"],
         "beat": [str(bin_dir / "celery"), "-A", "tasks.worker", "beat", "--loglevel", "INFO",

@@ -49,6 +49,8 @@ class Store(Base):
     prediction_model: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rescored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A segment edit whose member refresh is not done yet (the sweeper queues it if lost).
+    segments_refresh_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # OAuth installs: granted scopes and, for expiring offline tokens, when the access token
     # lapses and the (encrypted) refresh token that renews it.
     scopes: Mapped[str | None] = mapped_column(String(500))

@@ -1,4 +1,5 @@
-"""security: ids never reused, server-side sessions, Shopify event-id dedupe
+"""security: ids never reused, server-side sessions, Shopify event-id dedupe,
+segment refreshes owed while the broker was down
 
 Revision ID: 0006_security
 Revises: 0005_users
@@ -23,6 +24,9 @@ def upgrade() -> None:
             with op.batch_alter_table(table, recreate='always',
                                       table_kwargs={'sqlite_autoincrement': True}):
                 pass
+    with op.batch_alter_table('stores', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('segments_refresh_due', sa.DateTime(timezone=True),
+                                      nullable=True))
     with op.batch_alter_table('inbox_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('event_id', sa.String(length=100), nullable=True))
         batch_op.create_unique_constraint('uq_inbox_events_store_id_event_id',
@@ -49,3 +53,5 @@ def downgrade() -> None:
     with op.batch_alter_table('inbox_events', schema=None) as batch_op:
         batch_op.drop_constraint('uq_inbox_events_store_id_event_id', type_='unique')
         batch_op.drop_column('event_id')
+    with op.batch_alter_table('stores', schema=None) as batch_op:
+        batch_op.drop_column('segments_refresh_due')

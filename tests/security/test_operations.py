@@ -1,0 +1,64 @@
+"""Findings 8, 12: an unreachable broker, and secrets typed on the command line."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from app.db import utcnow
+from app.models import Membership, Store
+from tests.api.seed import add_shop, rescore, seed_orders
+from tests.conftest import API_TOKEN
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+@contextmanager
+def broker_down(app):
+    """Point Celery at a port nothing listens on, as when Redis (the broker) is down."""
+    celery = app.extensions["celery"]
+    good = celery.conf.broker_url
+    celery.conf.broker_url = "redis://127.0.0.1:1/0"
+    celery._pool, celery.amqp._producer_pool = None, None
+    try:
+        yield
+    finally:
+        celery.conf.broker_url = good
+        celery._pool, celery.amqp._producer_pool = None, None
+
+
+def regulars(app, store_id: int) -> int:
+    with app.extensions["db"].session() as session:
+        return len(session.execute(select(Membership.id).filter_by(
+            store_id=store_id, segment_key="regulars", left_at=None)).all())
+
+
+def test_a_segment_saved_while_the_broker_is_down_succeeds_and_is_applied_later(
+        app, client, shop):
+    store_id = add_shop(app, shop)
+    seed_orders(client, app)
+    rescore(app, store_id)
+    segment = {"key": "regulars", "rule": "orders_count >= 2"}
+    path = f"/api/v1/stores/{store_id}/segments"
+    with broker_down(app):
+        created = client.post(path, json=segment, headers=AUTH)
+        edited = client.patch(f"{path}/regulars", json={"rule": "orders_count >= 3"},
+                              headers=AUTH)
+    assert created.status_code == 201 and edited.status_code == 200
+    assert regulars(app, store_id) == 0  # saved, not applied yet
+    with app.extensions["db"].session() as session:  # the sweeper's delay has passed
+        session.execute(update(Store).values(
+            segments_refresh_due=utcnow() - timedelta(minutes=5)))
+    celery = app.extensions["celery"]
+    celery.conf.task_always_eager = True
+    try:
+        from tasks.sweep import sweep_segment_refreshes
+
+        assert sweep_segment_refreshes.apply().get() == 1
+    finally:
+        celery.conf.task_always_eager = False
+    assert regulars(app, store_id) == 1
+    with app.extensions["db"].session() as session:
+        assert session.get(Store, store_id).segments_refresh_due is None
