@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from app.db import utcnow
-from app.models import Membership, Store
-from tests.api.seed import add_shop, rescore, seed_orders
+from app.storage.db import utcnow
+from app.storage.models import Membership, Store
 from tests.conftest import API_TOKEN
+from tests.web.api.seed import add_shop, rescore, seed_orders
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 

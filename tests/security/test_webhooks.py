@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from app.models import Customer, InboxEvent, Store
+from app.storage.models import Customer, InboxEvent, Store
 from tests.conftest import SHOP, fixture_bytes, fixture_json, shopify_headers
 from tests.shopify_helpers import deliver, order_payload, process_pending
 
