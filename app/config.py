@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "INBOX_RETENTION_DAYS": 30,
     "RESCORE_HOUR_UTC": 3,
     "DEFAULT_TAG_PREFIX": "tw:",
+    # Let merchant-set URLs (webhook destinations, alerts) reach loopback and private
+    # addresses: for tests and local demos only, never in a shared deployment.
+    "TAGWISE_ALLOW_PRIVATE_URLS": False,
     "LOG_LEVEL": "INFO",
 }
 
@@ -51,6 +54,7 @@ INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "INBOX_MAX_ATTEMPTS", "INBOX_SWEEP_AFTER_SECONDS", "INBOX_RETENTION_DAYS",
             "RESCORE_HOUR_UTC", "WEBHOOK_MAX_AGE_SECONDS"}
 FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS"}
+BOOL_KEYS = {"TAGWISE_ALLOW_PRIVATE_URLS"}
 
 
 class ConfigError(RuntimeError):
@@ -75,6 +79,10 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
             config[key] = (int if key in INT_KEYS else float)(config[key])
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{key} must be a number, got {config[key]!r}") from exc
+    for key in BOOL_KEYS:
+        value = config[key]
+        config[key] = value if isinstance(value, bool) else str(value).strip().lower() in (
+            "1", "true", "yes", "on")
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'tagwise.db'}"
     missing = [key for key in REQUIRED_SECRETS if not config.get(key)]
