@@ -15,14 +15,16 @@ Order amounts stay, unattributed to anyone identifiable, for store statistics.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.ingest.upsert import email_key
@@ -40,12 +42,16 @@ from app.storage.models import (
     SyncAttempt,
     SyncState,
 )
-from connectors.base import PayloadError
+from app.sync.diff import destination_ids, remove_before_forgetting
+from connectors.base import PayloadError, TransientError, redact_personal
 
 log = logging.getLogger(__name__)
 INBOX_SCAN_CHUNK = 500
 # The privacy requests themselves are not data held about the customer.
 REQUEST_TOPICS = ("customers/data_request", "customers/redact")
+# Topics whose body is a customer record (its ``id`` is the customer's).
+CUSTOMER_BODY_TOPICS = frozenset({"customers/create", "customers/update", "customers/delete",
+                                  "customer.created", "customer.updated", "customer.deleted"})
 
 
 def requested_person(payload: dict[str, Any], topic: str) -> tuple[str, str | None]:
@@ -57,31 +63,87 @@ def requested_person(payload: dict[str, Any], topic: str) -> tuple[str, str | No
     return str(person["id"]), email
 
 
-def _matching(session: Session, store: Store, platform_id: str,
-              email: str | None) -> tuple[list[Customer], list[bytes]]:
-    """The customer rows a request names (and the guest row of its email), and byte needles
-    that find the customer in raw webhook bodies."""
-    keys = [Customer.platform_id == platform_id]
-    if email:
-        keys.append(Customer.guest_email_key == email_key(email))
-    customers = list(session.execute(select(Customer).where(
-        Customer.store_id == store.id, keys[0] if len(keys) == 1 else keys[0] | keys[1])
-    ).scalars())
-    return customers, [platform_id.encode()] + ([email.encode()] if email else [])
+@dataclass(frozen=True)
+class Person:
+    """Who a privacy request is about, as parsed fields: never matched as bytes."""
+
+    platform_id: str
+    email_key: str | None
+    order_ids: frozenset[str] = frozenset()  # orders_to_redact / orders_requested
+
+    def named_in(self, topic: str, payload: Any) -> bool:
+        """Whether a delivery's parsed body is about this person (their record or order)."""
+        ids, emails, order_id = _people_in(topic, payload)
+        return (self.platform_id in ids or (self.email_key is not None
+                                            and self.email_key in emails)
+                or (order_id is not None and order_id in self.order_ids))
+
+
+def subject_of(payload: dict[str, Any], topic: str, orders_field: str) -> Person:
+    """The person a privacy request names, with the orders it lists."""
+    platform_id, email = requested_person(payload, topic)
+    orders = payload.get(orders_field)
+    order_ids = frozenset(str(o) for o in orders) if isinstance(orders, list) else frozenset()
+    return Person(platform_id, email_key(email) if email else None, order_ids)
+
+
+def _people_in(topic: str, payload: Any) -> tuple[set[str], set[str], str | None]:
+    """Customer ids, email keys and the order id a delivery body names (Shopify or Woo)."""
+    if not isinstance(payload, dict):
+        return set(), set(), None
+    ids: set[str] = set()
+    emails = {payload.get("email"), payload.get("contact_email"),
+              (payload.get("billing") or {}).get("email")
+              if isinstance(payload.get("billing"), dict) else None}
+    customer = payload.get("customer")
+    if isinstance(customer, dict):
+        ids.add(str(customer.get("id")))
+        emails.add(customer.get("email"))
+    if payload.get("customer_id") not in (None, 0):  # a WooCommerce order, a refund's order
+        ids.add(str(payload["customer_id"]))
+    if isinstance(payload.get("customerId"), str):  # tag topics: a GraphQL id
+        ids.add(payload["customerId"].rsplit("/", 1)[-1])
+    order_id = None
+    if topic in CUSTOMER_BODY_TOPICS:
+        ids.add(str(payload.get("id")))
+    elif "order_id" in payload:
+        order_id = str(payload["order_id"])
+    elif payload.get("id") is not None:
+        order_id = str(payload["id"])
+    return ids, {email_key(e) for e in emails if isinstance(e, str) and e.strip()}, order_id
+
+
+def _matching(session: Session, store: Store, person: Person) -> list[Customer]:
+    """The customer row a request names, and the guest row of its email."""
+    keys = [Customer.platform_id == person.platform_id]
+    if person.email_key:
+        keys.append(Customer.guest_email_key == person.email_key)
+    return list(session.execute(select(Customer).where(
+        Customer.store_id == store.id, or_(*keys))).scalars())
 
 
 def redact_customer(session: Session, store: Store, payload: dict[str, Any]) -> list[int]:
-    """Erase one customer's personal data; return the ids whose tags must now be removed."""
-    platform_id, email = requested_person(payload, "customers/redact")
-    customers, needles = _matching(session, store, platform_id, email)
-    for event in _events_mentioning(session, store.id, needles):
-        event.body = None
-    session.execute(delete(DataExport).where(DataExport.store_id == store.id,
-                                             DataExport.customer_platform_id == platform_id))
+    """Erase one customer's personal data; return the ids whose tags must now be removed.
+
+    Our tags are removed at email destinations first, while the email is still known; a
+    destination that should be asked again raises :class:`TransientError` (the redaction is
+    retried, nothing forgotten yet).
+    """
+    person = subject_of(payload, "customers/redact", "orders_to_redact")
+    customers = _matching(session, store, person)
     ids = [c.id for c in customers]
     if ids:
         session.execute(delete(Membership).where(Membership.customer_id.in_(ids)))
         session.execute(delete(Profile).where(Profile.customer_id.in_(ids)))
+    report = remove_before_forgetting(session, store, customers)
+    if report.transient:
+        raise TransientError(f"tag removal before redaction failed for {len(report.transient)} "
+                             "customers; the redaction will be retried", reason="redaction")
+    for event in _events_naming(session, store.id, person):
+        event.body = None
+    session.execute(delete(DataExport).where(
+        DataExport.store_id == store.id, DataExport.customer_platform_id == person.platform_id))
+    _scrub_sync_records(session, store, customers)
     for customer in customers:
         customer.email = None
         customer.guest_email_key = None
@@ -91,20 +153,55 @@ def redact_customer(session: Session, store: Store, payload: dict[str, Any]) -> 
     return ids
 
 
-def _events_mentioning(session: Session, store_id: int,
-                       needles: list[bytes]) -> Iterator[InboxEvent]:
-    """Inbox events whose raw body mentions the customer (their id or email), chunk by chunk."""
+def _scrub_sync_records(session: Session, store: Store, customers: list[Customer]) -> None:
+    """Mask the customers' email and its MD5 (Mailchimp's member id) wherever sync recorded
+    them: attempt URLs and error texts written before these were redacted at the source."""
+    needles = set()
+    for customer in customers:
+        for email in {customer.email, customer.guest_email_key} - {None}:
+            key = email_key(email)
+            needles |= {key, hashlib.md5(key.encode()).hexdigest()}
+    ids = destination_ids(session, store.id)
+    if ids and needles:
+        mentions = or_(*[column.contains(n, autoescape=True) for n in needles
+                         for column in (func.lower(SyncAttempt.url),
+                                        func.lower(SyncAttempt.error))])
+        for attempt in session.execute(select(SyncAttempt).where(
+                SyncAttempt.destination_id.in_(ids), mentions)).scalars():
+            attempt.url = _masked(attempt.url, needles)
+            attempt.error = _masked(attempt.error, needles)
+        for destination in session.execute(select(Destination).where(
+                Destination.id.in_(ids))).scalars():
+            destination.last_error = _masked(destination.last_error, needles)
+    if customers:
+        session.execute(update(SyncState).where(SyncState.customer_id.in_(
+            [c.id for c in customers])).values(last_error=None))
+
+
+def _masked(text: str | None, needles: set[str]) -> str | None:
+    if text is None or not any(n in text.lower() for n in needles):
+        return text
+    masked = redact_personal(text)
+    return "<redacted>" if any(n in masked.lower() for n in needles) else masked
+
+
+def _events_naming(session: Session, store_id: int, person: Person) -> Iterator[InboxEvent]:
+    """Inbox events whose parsed body is about the person, chunk by chunk."""
     last = 0
     while True:
         rows = session.execute(
-            select(InboxEvent.id, InboxEvent.body)
+            select(InboxEvent.id, InboxEvent.topic, InboxEvent.body)
             .where(InboxEvent.store_id == store_id, InboxEvent.body.is_not(None),
                    InboxEvent.id > last)
             .order_by(InboxEvent.id).limit(INBOX_SCAN_CHUNK)).all()
         if not rows:
             return
-        for event_id, body in rows:
-            if any(needle in body for needle in needles):
+        for event_id, topic, body in rows:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                continue  # a parked malformed body names nobody we can tell
+            if person.named_in(topic, payload):
                 yield session.get(InboxEvent, event_id)
         last = rows[-1][0]
 
@@ -165,7 +262,8 @@ def _sync_history(session: Session, store: Store, customer_ids: list[int]) -> di
 def export_customer(session: Session, store: Store, payload: dict[str, Any],
                     now: datetime) -> DataExport:
     """Record everything held about the customer a ``customers/data_request`` names."""
-    platform_id, email = requested_person(payload, "customers/data_request")
+    person = subject_of(payload, "customers/data_request", "orders_requested")
+    platform_id = person.platform_id
     request = payload.get("data_request")
     request_id = (str(request["id"]) if isinstance(request, dict)
                   and request.get("id") is not None else None)
@@ -174,9 +272,7 @@ def export_customer(session: Session, store: Store, payload: dict[str, Any],
             store_id=store.id, data_request_id=request_id)).scalar()
         if done is not None:
             return done  # the same request delivered again
-    requested = payload.get("orders_requested")
-    requested = [str(o) for o in requested] if isinstance(requested, list) else []
-    customers, needles = _matching(session, store, platform_id, email)
+    customers = _matching(session, store, person)
     ids = [c.id for c in customers]
     export = {
         "shop": store.domain,
@@ -184,7 +280,7 @@ def export_customer(session: Session, store: Store, payload: dict[str, Any],
         "customers": [_row(c, ("store_id",)) for c in customers],
         "profiles": [_row(p) for p in session.execute(
             select(Profile).where(Profile.customer_id.in_(ids))).scalars()],
-        "orders": _orders(session, store, ids, requested),
+        "orders": _orders(session, store, ids, sorted(person.order_ids)),
         "memberships": [_row(m, ("store_id",)) for m in session.execute(
             select(Membership).where(Membership.customer_id.in_(ids))
             .order_by(Membership.entered_at)).scalars()],
@@ -192,7 +288,7 @@ def export_customer(session: Session, store: Store, payload: dict[str, Any],
         "webhook_deliveries": [
             {"id": e.id, "topic": e.topic, "received_at": _plain(e.received_at),
              "body": json.loads(e.body)}
-            for e in _events_mentioning(session, store.id, needles)
+            for e in _events_naming(session, store.id, person)
             if e.topic not in REQUEST_TOPICS],
     }
     row = DataExport(store_id=store.id, customer_platform_id=platform_id,
