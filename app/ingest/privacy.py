@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -43,48 +42,18 @@ from app.storage.models import (
     SyncState,
 )
 from app.sync.diff import destination_ids, remove_before_forgetting
-from connectors.base import PayloadError, TransientError, redact_personal
+from connectors.base import RequestedCustomer, StoreAction, TransientError, redact_personal
+from connectors.registry import PLATFORMS
 
 log = logging.getLogger(__name__)
 INBOX_SCAN_CHUNK = 500
 # The privacy requests themselves are not data held about the customer.
-REQUEST_TOPICS = ("customers/data_request", "customers/redact")
+REQUEST_TOPICS = frozenset(
+    topic for platform in PLATFORMS.values() for topic, action in platform.actions.items()
+    if action in (StoreAction.EXPORT_CUSTOMER, StoreAction.REDACT_CUSTOMER))
 # Topics whose body is a customer record (its ``id`` is the customer's).
 CUSTOMER_BODY_TOPICS = frozenset({"customers/create", "customers/update", "customers/delete",
                                   "customer.created", "customer.updated", "customer.deleted"})
-
-
-def requested_person(payload: dict[str, Any], topic: str) -> tuple[str, str | None]:
-    """The platform id and email a privacy request names."""
-    person = payload.get("customer") if isinstance(payload, dict) else None
-    if not isinstance(person, dict) or person.get("id") is None:
-        raise PayloadError(f"{topic} needs customer.id")
-    email = person.get("email") if isinstance(person.get("email"), str) else None
-    return str(person["id"]), email
-
-
-@dataclass(frozen=True)
-class Person:
-    """Who a privacy request is about, as parsed fields: never matched as bytes."""
-
-    platform_id: str
-    email_key: str | None
-    order_ids: frozenset[str] = frozenset()  # orders_to_redact / orders_requested
-
-    def named_in(self, topic: str, payload: Any) -> bool:
-        """Whether a delivery's parsed body is about this person (their record or order)."""
-        ids, emails, order_id = _people_in(topic, payload)
-        return (self.platform_id in ids or (self.email_key is not None
-                                            and self.email_key in emails)
-                or (order_id is not None and order_id in self.order_ids))
-
-
-def subject_of(payload: dict[str, Any], topic: str, orders_field: str) -> Person:
-    """The person a privacy request names, with the orders it lists."""
-    platform_id, email = requested_person(payload, topic)
-    orders = payload.get(orders_field)
-    order_ids = frozenset(str(o) for o in orders) if isinstance(orders, list) else frozenset()
-    return Person(platform_id, email_key(email) if email else None, order_ids)
 
 
 def _people_in(topic: str, payload: Any) -> tuple[set[str], set[str], str | None]:
@@ -113,23 +82,30 @@ def _people_in(topic: str, payload: Any) -> tuple[set[str], set[str], str | None
     return ids, {email_key(e) for e in emails if isinstance(e, str) and e.strip()}, order_id
 
 
-def _matching(session: Session, store: Store, person: Person) -> list[Customer]:
+def _names(person: RequestedCustomer, topic: str, payload: Any) -> bool:
+    """Whether a delivery's parsed body is about the person (their record or a listed order)."""
+    ids, emails, order_id = _people_in(topic, payload)
+    return (person.platform_id in ids
+            or (person.email is not None and email_key(person.email) in emails)
+            or (order_id is not None and order_id in person.orders))
+
+
+def _matching(session: Session, store: Store, person: RequestedCustomer) -> list[Customer]:
     """The customer row a request names, and the guest row of its email."""
     keys = [Customer.platform_id == person.platform_id]
-    if person.email_key:
-        keys.append(Customer.guest_email_key == person.email_key)
+    if person.email:
+        keys.append(Customer.guest_email_key == email_key(person.email))
     return list(session.execute(select(Customer).where(
         Customer.store_id == store.id, or_(*keys))).scalars())
 
 
-def redact_customer(session: Session, store: Store, payload: dict[str, Any]) -> list[int]:
+def redact_customer(session: Session, store: Store, person: RequestedCustomer) -> list[int]:
     """Erase one customer's personal data; return the ids whose tags must now be removed.
 
     Our tags are removed at email destinations first, while the email is still known; a
     destination that should be asked again raises :class:`TransientError` (the redaction is
     retried, nothing forgotten yet).
     """
-    person = subject_of(payload, "customers/redact", "orders_to_redact")
     customers = _matching(session, store, person)
     ids = [c.id for c in customers]
     if ids:
@@ -185,7 +161,8 @@ def _masked(text: str | None, needles: set[str]) -> str | None:
     return "<redacted>" if any(n in masked.lower() for n in needles) else masked
 
 
-def _events_naming(session: Session, store_id: int, person: Person) -> Iterator[InboxEvent]:
+def _events_naming(session: Session, store_id: int,
+                   person: RequestedCustomer) -> Iterator[InboxEvent]:
     """Inbox events whose parsed body is about the person, chunk by chunk."""
     last = 0
     while True:
@@ -201,7 +178,7 @@ def _events_naming(session: Session, store_id: int, person: Person) -> Iterator[
                 payload = json.loads(body)
             except ValueError:
                 continue  # a parked malformed body names nobody we can tell
-            if person.named_in(topic, payload):
+            if _names(person, topic, payload):
                 yield session.get(InboxEvent, event_id)
         last = rows[-1][0]
 
@@ -259,19 +236,16 @@ def _sync_history(session: Session, store: Store, customer_ids: list[int]) -> di
     return {"sync_states": states, "dry_run_diffs": dry_runs}
 
 
-def export_customer(session: Session, store: Store, payload: dict[str, Any],
+def export_customer(session: Session, store: Store, person: RequestedCustomer,
                     now: datetime) -> DataExport:
-    """Record everything held about the customer a ``customers/data_request`` names."""
-    person = subject_of(payload, "customers/data_request", "orders_requested")
-    platform_id = person.platform_id
-    request = payload.get("data_request")
-    request_id = (str(request["id"]) if isinstance(request, dict)
-                  and request.get("id") is not None else None)
+    """Record everything held about the customer a data request names."""
+    platform_id, request_id = person.platform_id, person.request_id
     if request_id is not None:
         done = session.execute(select(DataExport).filter_by(
             store_id=store.id, data_request_id=request_id)).scalar()
         if done is not None:
             return done  # the same request delivered again
+    requested = list(person.orders)
     customers = _matching(session, store, person)
     ids = [c.id for c in customers]
     export = {
@@ -280,7 +254,7 @@ def export_customer(session: Session, store: Store, payload: dict[str, Any],
         "customers": [_row(c, ("store_id",)) for c in customers],
         "profiles": [_row(p) for p in session.execute(
             select(Profile).where(Profile.customer_id.in_(ids))).scalars()],
-        "orders": _orders(session, store, ids, sorted(person.order_ids)),
+        "orders": _orders(session, store, ids, requested),
         "memberships": [_row(m, ("store_id",)) for m in session.execute(
             select(Membership).where(Membership.customer_id.in_(ids))
             .order_by(Membership.entered_at)).scalars()],

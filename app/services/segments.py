@@ -19,14 +19,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.core.segments.catalogue import CATALOGUE
 from app.core.segments.rules import Rule, RuleError, compile_rule, preview
 from app.scoring.recompute import stored_profiles
 from app.services.auth import Principal, visible_store
+from app.services.errors import Conflict, Invalid, NotFound
 from app.services.serialise import iso
 from app.storage.db import Database, utcnow
 from app.storage.models import Customer, Membership, Segment, Store
-from app.web.errors import Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -217,10 +218,8 @@ def queue_segment_refresh(store_id: int) -> None:
     The edit is committed and the store marked ``segments_refresh_due``: when the broker is
     unreachable the edit still succeeds, and the sweeper queues the refresh once it is back.
     """
-    from tasks.rescore import refresh_segments
-
     try:
-        refresh_segments.apply_async(args=[store_id], retry=False)
+        jobs.enqueue("tasks.rescore.refresh_segments", store_id, retry=False)
     except (BrokerError, RedisError, OSError) as exc:
         log.warning("store %s: segment refresh not queued (%s); the sweeper will",
                     store_id, type(exc).__name__)
