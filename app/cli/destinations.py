@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.cli.base import main, store_or_fail
+from app.cli.base import main, secret_option, store_or_fail
 from app.storage.db import db
 from app.storage.models import Destination
 
@@ -48,7 +48,8 @@ INCLUDE_ALL = click.option("--include-all", is_flag=True,
 
 @destinations_add.command("klaviyo")
 @click.option("--store", "store_id", type=int, required=True)
-@click.option("--api-key", required=True, help="Private API key, pk_...")
+@secret_option("--api-key", "TAGWISE_KLAVIYO_API_KEY", required=True,
+               help="Private API key, pk_...")
 @click.option("--list-per-segment", is_flag=True, help="Also keep a static list per segment")
 @click.option("--api-base-url", default=None, help="Replaces https://a.klaviyo.com")
 @MODE
@@ -66,7 +67,8 @@ def destinations_add_klaviyo(store_id: int, api_key: str, list_per_segment: bool
 
 @destinations_add.command("mailchimp")
 @click.option("--store", "store_id", type=int, required=True)
-@click.option("--api-key", required=True, help="KEY-us6 (the suffix names the data centre)")
+@secret_option("--api-key", "TAGWISE_MAILCHIMP_API_KEY", required=True,
+               help="KEY-us6 (the suffix names the data centre)")
 @click.option("--list-id", required=True, help="The audience id")
 @click.option("--api-base-url", default=None, help="Replaces https://DC.api.mailchimp.com/3.0")
 @MODE

@@ -62,3 +62,25 @@ def test_a_segment_saved_while_the_broker_is_down_succeeds_and_is_applied_later(
     assert regulars(app, store_id) == 1
     with app.extensions["db"].session() as session:
         assert session.get(Store, store_id).segments_refresh_due is None
+
+
+def test_secrets_can_come_from_the_environment_or_stdin_and_the_flag_is_warned_about(
+        app, monkeypatch, caplog):
+    runner = app.test_cli_runner()
+    monkeypatch.setenv("TAGWISE_SHOPIFY_ACCESS_TOKEN", "shpat_from_env")
+    from_env = runner.invoke(args=["stores", "add", "shopify", "--domain", "a.myshopify.com"])
+    from_stdin = runner.invoke(args=["stores", "add", "shopify", "--domain", "b.myshopify.com",
+                                     "--access-token", "-"], input="shpat_from_stdin\n")
+    assert from_env.exit_code == 0 and from_stdin.exit_code == 0, from_stdin.output
+    assert "command line" not in caplog.text
+    monkeypatch.delenv("TAGWISE_SHOPIFY_ACCESS_TOKEN")
+    from_flag = runner.invoke(args=["stores", "add", "shopify", "--domain", "c.myshopify.com",
+                                    "--access-token", "shpat_in_ps"])
+    assert from_flag.exit_code == 0  # existing scripts keep working
+    assert "--access-token on the command line shows in ps" in caplog.text
+    box = app.extensions["secret_box"]
+    with app.extensions["db"].session() as session:
+        tokens = [box.decrypt(t) for t in session.execute(
+            select(Store.access_token_enc).order_by(Store.id)).scalars()]
+    assert tokens == ["shpat_from_env", "shpat_from_stdin", "shpat_in_ps"]
+    assert "shpat_" not in from_env.output + from_stdin.output + from_flag.output
