@@ -41,6 +41,9 @@ DEFAULTS: dict[str, Any] = {
     # Let merchant-set URLs (webhook destinations, alerts) reach loopback and private
     # addresses: for tests and local demos only, never in a shared deployment.
     "TAGWISE_ALLOW_PRIVATE_URLS": False,
+    # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are trusted
+    # (the sign-in throttle keys on the client address: behind a proxy, set this to 1).
+    "TRUSTED_PROXIES": 0,
     "LOG_LEVEL": "INFO",
 }
 
@@ -52,7 +55,7 @@ GUESSABLE_SECRETS = ("SECRET_KEY", "TAGWISE_API_TOKEN")
 MIN_SECRET_CHARS = 32
 INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "INBOX_MAX_ATTEMPTS", "INBOX_SWEEP_AFTER_SECONDS", "INBOX_RETENTION_DAYS",
-            "RESCORE_HOUR_UTC", "WEBHOOK_MAX_AGE_SECONDS"}
+            "RESCORE_HOUR_UTC", "WEBHOOK_MAX_AGE_SECONDS", "TRUSTED_PROXIES"}
 FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS"}
 BOOL_KEYS = {"TAGWISE_ALLOW_PRIVATE_URLS"}
 

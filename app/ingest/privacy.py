@@ -2,14 +2,18 @@
 
 ``customers/data_request`` stores, as one ``data_exports`` row, everything held about the
 customer: the customer row, profile, orders with lines and refunds, the whole membership
-history, the tags each destination confirmed, dry-run diffs that named them, and the raw
-webhook bodies that mention them. Live sync attempts are per batch request and name no
-customer, so the per-destination sync state is what stands for them.
+history, the tags each destination confirmed, dry-run diffs that named them, and the webhook
+deliveries about them. Live sync attempts are per batch request and name no customer, so the
+per-destination sync state is what stands for them.
 
-``customers/redact`` removes the customer's personal data everywhere we keep it (the customer
-row's email, the profile, memberships, the Redis hot copy, raw webhook bodies that mention
-them) and leaves a tag-less, email-less shell so the destinations' diff removes our tags.
-Order amounts stay, unattributed to anyone identifiable, for store statistics.
+Deliveries are matched by parsed fields (the customer id, the normalised email key, the orders
+the request lists), never by bytes: ``bob@`` is not ``mybob@``, and an id is not a substring.
+
+``customers/redact`` first removes our tags at every live email destination while the email is
+still known, then removes the customer's personal data everywhere we keep it (the customer
+row's email, the profile, memberships, exports, deliveries about them, the email and its hash
+in sync records, the Redis hot copy) and leaves a tag-less, email-less shell. Order amounts
+stay, unattributed to anyone identifiable, for store statistics.
 ``shop/redact`` deletes the store and everything under it.
 """
 

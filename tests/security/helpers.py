@@ -6,10 +6,22 @@ from __future__ import annotations
 import re
 import time
 
+from cryptography.fernet import Fernet
+
+from app import create_app
 from connectors.shopify.oauth import query_hmac
-from tests.conftest import SHOPIFY_SECRET
+from tests.conftest import API_TOKEN, SHOPIFY_SECRET
 
 PASSWORD = "correct horse battery"
+
+
+def app_with(tmp_path, database_url: str, redis_url: str, **config):
+    """Another app on the test database and Redis, configured as a deployment would be."""
+    return create_app({"INSTANCE_PATH": tmp_path / "other-app", "TAGWISE_ENV": "test",
+                       "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                       "SECRET_KEY": "k" * 48, "TAGWISE_API_TOKEN": API_TOKEN,
+                       "TAGWISE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                       "SHOPIFY_API_SECRET": SHOPIFY_SECRET, **config})
 
 
 def add_shopify_store(app, domain: str) -> int:

@@ -19,6 +19,7 @@ from tests.security.helpers import (
     PASSWORD,
     add_shopify_store,
     add_user,
+    app_with,
     copy_of_cookie,
     csrf,
     launch_query,
@@ -114,10 +115,7 @@ def test_production_refuses_a_weak_deployment_token(tmp_path, database_url, redi
 
 def test_the_embedded_app_cookie_is_sent_inside_the_shopify_admin_iframe(
         tmp_path, database_url, redis_url):
-    embedded = create_app({"INSTANCE_PATH": tmp_path / "https", "TAGWISE_ENV": "test",
-                           "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                           "APP_URL": "https://tagwise.example", "SECRET_KEY": "k" * 48,
-                           "SHOPIFY_API_SECRET": "shpss_test_app_secret"})
+    embedded = app_with(tmp_path, database_url, redis_url, APP_URL="https://tagwise.example")
     with embedded.app_context():
         add_shopify_store(embedded, SHOP)
         response = embedded.test_client().get("/shopify/launch",

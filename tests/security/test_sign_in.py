@@ -12,6 +12,7 @@ from tests.security.helpers import (
     PASSWORD,
     add_shopify_store,
     add_user,
+    app_with,
     csrf,
     launch_query,
     opens,
@@ -78,3 +79,20 @@ def test_a_launch_link_dated_in_the_future_is_refused(app, client):
     query = launch_query(SHOP, timestamp=int(time.time()) + 9 * 60)
     assert client.get("/shopify/launch", query_string=query).status_code == 401
     assert not opens(client, store_id)
+
+
+def test_behind_a_trusted_proxy_the_throttle_keys_on_the_forwarded_address(
+        tmp_path, database_url, redis_url):
+    proxied = app_with(tmp_path, database_url, redis_url, TRUSTED_PROXIES=1)
+    with proxied.app_context():
+        add_user(proxied, "staff@example.com", "--all-stores")
+        attacker, real_user = proxied.test_client(), proxied.test_client()
+        for _ in range(30):  # many failures from one client, all through the same proxy
+            attacker.post("/login", data={"csrf_token": csrf(attacker), "email": "x@example.com",
+                                          "password": "wrong guess!"},
+                          headers={"X-Forwarded-For": "203.0.113.9"})
+        response = real_user.post("/login", data={
+            "csrf_token": csrf(real_user), "email": "staff@example.com", "password": PASSWORD},
+            headers={"X-Forwarded-For": "198.51.100.7"})
+    proxied.extensions["db"].engine.dispose()
+    assert response.status_code == 302  # the proxy's own address is not what got throttled
