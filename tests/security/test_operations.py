@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from app.storage.db import utcnow
 from app.storage.models import Membership, Store
 from tests.conftest import API_TOKEN
-from tests.web.api.seed import add_shop, rescore, seed_orders
+from tests.seeding import add_store, rescore, seed_orders
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -37,7 +37,7 @@ def regulars(app, store_id: int) -> int:
 
 def test_a_segment_saved_while_the_broker_is_down_succeeds_and_is_applied_later(
         app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     seed_orders(client, app)
     rescore(app, store_id)
     segment = {"key": "regulars", "rule": "orders_count >= 2"}

@@ -16,7 +16,7 @@ from app.storage.models import Destination, SyncAttempt
 from connectors.netguard import GuardedSession, UnsafeURL, ensure_callable_url
 from tests.conftest import API_TOKEN
 from tests.security.helpers import sign_in
-from tests.shopify_helpers import process_pending, sync_dirty
+from tests.seeding import process_pending, sync_dirty
 from tests.standins.server import serving
 from tests.web.webhooks.test_woocommerce_pipeline import SECRET, order, post
 

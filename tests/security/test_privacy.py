@@ -21,8 +21,14 @@ from app import create_app
 from app.storage import embedded_redis
 from app.storage.models import Customer, InboxEvent
 from tests.conftest import API_TOKEN, SHOP, SHOPIFY_SECRET, fixture_json
-from tests.ingest.test_pipeline import add_store
-from tests.shopify_helpers import days_ago, deliver, order_payload, process_pending, sync_dirty
+from tests.seeding import (
+    add_store,
+    days_ago,
+    deliver,
+    order_payload,
+    process_pending,
+    sync_dirty,
+)
 from tests.standins.mailchimp import MailchimpStandin
 from tests.standins.server import serving
 

@@ -26,7 +26,7 @@ from tests.security.helpers import (
     opens,
     sign_in,
 )
-from tests.shopify_helpers import deliver, process_pending
+from tests.seeding import deliver, process_pending
 
 NEXT_SHOP = "next-shop.myshopify.com"
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.storage.models import Customer, InboxEvent, Store
 from tests.conftest import SHOP, fixture_bytes, fixture_json, shopify_headers
-from tests.shopify_helpers import deliver, order_payload, process_pending
+from tests.seeding import deliver, order_payload, process_pending
 
 VICTIM = "victim-shop.myshopify.com"
 
