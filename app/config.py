@@ -58,6 +58,7 @@ INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "RESCORE_HOUR_UTC", "WEBHOOK_MAX_AGE_SECONDS", "TRUSTED_PROXIES"}
 FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS"}
 BOOL_KEYS = {"TAGWISE_ALLOW_PRIVATE_URLS"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 class ConfigError(RuntimeError):
@@ -83,9 +84,8 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{key} must be a number, got {config[key]!r}") from exc
     for key in BOOL_KEYS:
-        value = config[key]
-        config[key] = value if isinstance(value, bool) else str(value).strip().lower() in (
-            "1", "true", "yes", "on")
+        if isinstance(config[key], str):
+            config[key] = config[key].strip().lower() in TRUE_WORDS
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'tagwise.db'}"
     missing = [key for key in REQUIRED_SECRETS if not config.get(key)]
