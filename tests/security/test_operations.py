@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app.storage.db import utcnow
-from app.storage.models import Membership, Store
+from app.storage.models import Destination, Membership, Store
 from tests.conftest import API_TOKEN
 from tests.seeding import add_store, rescore, seed_orders
 
@@ -84,3 +84,13 @@ def test_secrets_can_come_from_the_environment_or_stdin_and_the_flag_is_warned_a
             select(Store.access_token_enc).order_by(Store.id)).scalars()]
     assert tokens == ["shpat_from_env", "shpat_from_stdin", "shpat_in_ps"]
     assert "shpat_" not in from_env.output + from_stdin.output + from_flag.output
+    monkeypatch.setenv("TAGWISE_MAILCHIMP_API_KEY", "0123456789abcdef-us6")
+    caplog.clear()
+    destination = runner.invoke(args=["destinations", "add", "mailchimp", "--store", "1",
+                                      "--list-id", "a1b2c3d4e5"])
+    assert destination.exit_code == 0, destination.output
+    assert "command line" not in caplog.text
+    with app.extensions["db"].session() as session:
+        [key] = session.execute(select(Destination.credentials_enc).filter_by(
+            kind="mailchimp")).scalars()
+    assert box.decrypt(key) == "0123456789abcdef-us6"
