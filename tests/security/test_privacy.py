@@ -36,8 +36,8 @@ AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 def privacy_request(topic: str, customer_id: int, email: str, **extra) -> dict:
-    name = "customers_data_request.json" if topic == "customers/data_request" else \
-        "customers_redact.json"
+    name = "customers_data_request__sample.json" if topic == "customers/data_request" else \
+        "customers_redact__sample.json"
     body = dict(fixture_json("shopify", name), shop_domain=SHOP, **extra)
     body["customer"] = {"id": customer_id, "email": email, "phone": None}
     return body

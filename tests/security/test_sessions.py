@@ -35,7 +35,7 @@ def test_a_session_of_a_redacted_shop_does_not_open_the_store_created_next(app, 
     old = add_shopify_store(app, SHOP)
     client.get("/shopify/launch", query_string=launch_query(SHOP))
     assert opens(client, old)
-    body = dict(fixture_json("shopify", "shop_redact.json"), shop_domain=SHOP)
+    body = dict(fixture_json("shopify", "shop_redact__sample.json"), shop_domain=SHOP)
     deliver(client, "shop/redact", body, "redact-1")
     assert process_pending(app) == ["done"]
     new = add_shopify_store(app, NEXT_SHOP)

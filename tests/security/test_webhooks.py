@@ -45,7 +45,7 @@ def store_state(app, store_id: int) -> str | None:
 
 def test_an_order_body_replayed_as_shop_redact_against_another_shop_deletes_nothing(app, client):
     _, victim = add_shops(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     response = replay(client, body, "shop/redact", VICTIM, "fresh-1")
     assert response.status_code == 400 and response.json["error"]["reason"] == "body_mismatch"
     process_pending(app)
@@ -54,7 +54,7 @@ def test_an_order_body_replayed_as_shop_redact_against_another_shop_deletes_noth
 
 def test_an_order_body_replayed_as_app_uninstalled_does_not_uninstall_another_shop(app, client):
     _, victim = add_shops(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     assert replay(client, body, "app/uninstalled", VICTIM, "fresh-2").status_code == 400
     process_pending(app)
     assert store_state(app, victim) == "active"
@@ -62,7 +62,7 @@ def test_an_order_body_replayed_as_app_uninstalled_does_not_uninstall_another_sh
 
 def test_a_genuine_shop_redact_of_one_shop_cannot_be_pointed_at_another(app, client):
     own, victim = add_shops(app)
-    body = json.dumps(dict(fixture_json("shopify", "shop_redact.json"),
+    body = json.dumps(dict(fixture_json("shopify", "shop_redact__sample.json"),
                            shop_domain=SHOP)).encode()
     assert replay(client, body, "shop/redact", VICTIM, "fresh-3").status_code == 400
     assert replay(client, body, "shop/redact", SHOP, "fresh-4").status_code == 200
@@ -72,7 +72,7 @@ def test_a_genuine_shop_redact_of_one_shop_cannot_be_pointed_at_another(app, cli
 
 def test_an_order_body_under_a_customer_topic_is_parked_not_applied(app, client):
     own, _ = add_shops(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     assert replay(client, body, "customers/create", SHOP, "fresh-5").status_code == 200
     assert process_pending(app) == ["parked"]
     with app.extensions["db"].session() as session:
@@ -109,14 +109,14 @@ def test_a_delivery_triggered_long_ago_is_dropped(app, client):
 
 def test_a_privacy_request_for_the_right_shop_still_works(app, client):
     add_shops(app)
-    request = dict(fixture_json("shopify", "customers_redact.json"), shop_domain=SHOP)
+    request = dict(fixture_json("shopify", "customers_redact__sample.json"), shop_domain=SHOP)
     assert deliver(client, "customers/redact", request, "r-1").status_code == 200
     assert process_pending(app) == ["done"]
 
 
 def test_a_non_ascii_webhook_signature_is_401_not_500(app, client):
     add_shops(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     response = replay(client, body, "orders/create", SHOP, "w-x",
                       **{"X-Shopify-Hmac-Sha256": "é" * 44})
     assert response.status_code == 401
@@ -136,7 +136,7 @@ def test_non_ascii_hmac_on_launch_install_and_callback_is_refused_not_500(app, c
 
 def test_woocommerce_answers_an_unknown_store_exactly_like_a_bad_signature(app, client):
     add_shops(app)  # store ids 1 and 2 exist, but are Shopify stores
-    body = fixture_bytes("woocommerce", "order_created_v3_docs_example.json")
+    body = fixture_bytes("woocommerce", "order_created__docs_example.json")
     headers = {"Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created",
                "X-WC-Webhook-Signature": "bm9wZQ=="}
     answers = [client.post(f"/webhooks/woocommerce/{i}", data=body, headers=headers)
