@@ -38,6 +38,7 @@ from app.storage.models import (
 from app.sync.diff import destination_ids
 from connectors.base import CanonicalEvent, PayloadError, StoreAction
 from connectors.registry import ACTION_TOPICS, platform_for
+from connectors.shopify import webhooks as shopify_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ def _prepare(store: Store, row: Row) -> Prepared:
     event = Prepared(id=row.id, action=platform.actions.get(row.topic))
     try:
         payload = json.loads(row.body or b"null")
+        if why := _binding_error(store, row.topic, payload):
+            event.error = f"refused: {why}"[:1000]
+            return event
         if event.action in (StoreAction.EXPORT_CUSTOMER, StoreAction.REDACT_CUSTOMER):
             event.person = platform.requested_customer(row.topic, payload)  # or park it
         elif event.action is None:
@@ -222,6 +226,16 @@ def _apply(db: Database, session: Session, store: Store, events: list[Prepared],
     out.changed = sorted(set(out.changed) | set(out.forgotten))
     out.destination_ids = destination_ids(session, store.id)
     return out
+
+
+def _binding_error(store: Store, topic: str, payload: Any) -> str | None:
+    """Why a Shopify body cannot be this store's ``topic`` delivery (see
+    :func:`connectors.shopify.webhooks.binding_error`); None when it can."""
+    if store.platform != "shopify":
+        return None  # WooCommerce signs each store's deliveries with that store's own secret
+    if not isinstance(payload, dict):
+        return "body is not a JSON object"
+    return shopify_webhooks.binding_error(topic, store.domain.lower(), payload)
 
 
 def record_failure(db: Database, event_id: int, error: str, max_attempts: int) -> str:
