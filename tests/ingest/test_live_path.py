@@ -232,9 +232,10 @@ def test_a_failed_event_is_retried_alone_while_the_drain_goes_on(app, client, sh
 def test_events_arrive_in_order_around_an_uninstall(app, client, shop):
     add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(5)), "o1")
-    from tests.conftest import fixture_json
+    from tests.conftest import SHOP, fixture_json
 
-    uninstall = fixture_json("shopify", "app_uninstalled__sample.json")
+    uninstall = dict(fixture_json("shopify", "app_uninstalled__sample.json"),
+                     myshopify_domain=SHOP)
     deliver(client, "app/uninstalled", uninstall, "un")
     deliver(client, "orders/create", order_payload(2, created=days_ago(1) - timedelta(hours=1)),
             "o2")
