@@ -11,6 +11,7 @@ from app.models import InboxEvent, Store
 from connectors.base import RetryPolicy
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import PAGE_QUERIES, PAGE_SIZE
+from demo.standins.shopify import ShopifyStandIn
 from tests.conftest import SHOP
 from tests.shopify_helpers import (
     CUSTOMER_ID,
@@ -21,7 +22,6 @@ from tests.shopify_helpers import (
     sync_dirty,
 )
 from tests.standins.server import serving
-from tests.standins.shopify import ShopifyStandIn
 from tests.test_pipeline import add_store, customer_view
 
 
