@@ -104,7 +104,7 @@ def score_profiles(profiles: pd.DataFrame, scoring: Scoring, as_of: pd.Timestamp
     for column in scores:
         profiles[column] = scores[column]
     profiles["rfm_group"] = rfm.groups(profiles["r_score"], profiles["f_score"],
-                                       profiles["m_score"])
+                                       profiles["m_score"], profiles["orders_count"])
     profiles["lifecycle_stage"] = lifecycle.stages(
         profiles["orders_count"], profiles["days_since_last_order"],
         profiles["median_days_between_orders"], scoring.default_cadence_days)

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from app.predict.model import CHURN_HIGH_BELOW, CHURN_MEDIUM_BELOW
+from app.profiles.lifecycle import LIFECYCLE_STAGES
 from app.profiles.rfm import RFM_GROUPS
 
-LIFECYCLE_STAGES = ("new", "active", "lapsing", "churned")
 CHURN_BANDS = ("high", "medium", "low")
 VALUE_TIERS = ("high", "medium", "low")
 DAYPARTS = ("morning", "afternoon", "evening", "night")
