@@ -307,6 +307,16 @@ def segments_preview(store_id: int, rule_text: str) -> None:
         click.echo(f"  {member['platform_customer_id'] or 'guest'}: {member['explanation']}")
 
 
+def _add_segment_commands() -> None:
+    from app.cli_segments import COMMANDS
+
+    for command in COMMANDS:
+        segments_group.add_command(command)
+
+
+_add_segment_commands()
+
+
 # --------------------------------------------------------------------------- users
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import Response, jsonify, stream_with_context
 
 from app import segment_admin
 from app.api import bp, current_principal
-from app.api.body import json_body
+from app.api.body import json_body, page_args
 from app.db_access import db
+from app.segment_members import member_csv_rows, segment_members
 
 
 @bp.get("/stores/<int:store_id>/segments")
@@ -53,3 +54,23 @@ def update_segment(store_id: int, key: str):
 def disable_segment(store_id: int, key: str):
     """Disable a segment: its tag leaves every member; the rule and history stay."""
     return jsonify(segment_admin.disable_segment(db(), current_principal(), store_id, key))
+
+
+@bp.get("/stores/<int:store_id>/segments/<key>/members")
+def list_segment_members(store_id: int, key: str):
+    """The segment's current members, a page at a time, each with why they are in it."""
+    page, per_page = page_args()
+    return jsonify(segment_members(db(), current_principal(), store_id, key, page, per_page))
+
+
+@bp.get("/stores/<int:store_id>/segments/<key>/members.csv")
+def export_segment_members(store_id: int, key: str):
+    """Every current member as CSV, streamed (constant memory whatever the segment's size)."""
+    lines = member_csv_rows(db(), current_principal(), store_id, key)
+    return csv_download(lines, f"store-{store_id}-{key}.csv")
+
+
+def csv_download(lines, filename: str) -> Response:
+    """A streamed ``text/csv`` attachment."""
+    return Response(stream_with_context(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

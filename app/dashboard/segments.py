@@ -9,6 +9,7 @@ from app.dashboard import bp, current_store, principal
 from app.db_access import db
 from app.errors import ServiceError
 from app.profiles.fields import PROFILE_FIELDS
+from app.segments.reference import DISAGREEMENTS, FAMILY_NOTES, by_family
 from app.segments.rules import MAX_RULE_CHARS
 
 PREVIEW_SAMPLE = 5
@@ -108,3 +109,11 @@ def segment_preview(store_id: int):
          if c["platform_customer_id"] else None}
         for c in result["sample"]]
     return jsonify(result)
+
+
+@bp.get("/stores/<int:store_id>/segments/reference")
+def segment_reference(store_id: int):
+    """What every built-in tag means: the catalogue's rules in plain words, by family."""
+    store = current_store(store_id)
+    return render_template("reference.html", store=store, families=by_family(),
+                           notes=FAMILY_NOTES, disagreements=DISAGREEMENTS)

@@ -25,10 +25,11 @@ LAPSING_FACTOR = 3.0
 
 # The stages in plain words, for the tag reference (kept beside the code they describe).
 STAGE_RULES = {
-    "new": "exactly one order, placed at most one cadence ago",
-    "active": f"two or more orders, the last at most {ACTIVE_FACTOR:g} × their cadence ago",
-    "lapsing": f"the last order more than that, but at most {LAPSING_FACTOR:g} × the cadence ago",
-    "churned": f"the last order more than {LAPSING_FACTOR:g} × the cadence ago",
+    "new": "Exactly one order, placed at most one cadence ago",
+    "active": f"Two or more orders, the last at most {ACTIVE_FACTOR:g} × their cadence ago",
+    "lapsing": f"The last order more than one cadence ago (one order) or {ACTIVE_FACTOR:g} × "
+               f"the cadence ago (repeat buyers), but at most {LAPSING_FACTOR:g} × the cadence ago",
+    "churned": f"The last order more than {LAPSING_FACTOR:g} × the cadence ago",
 }
 CADENCE_RULE = (f"A customer's cadence is the median number of days between their orders "
                 f"(at least {MIN_CADENCE_DAYS:g}); a one-time buyer gets the store's cadence, the "

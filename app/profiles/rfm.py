@@ -68,6 +68,21 @@ DEFAULT_CUTOFFS = RfmCutoffs((30.0, 90.0, 180.0, 365.0), (1.0, 2.0, 3.0, 5.0),
                              (50.0, 100.0, 250.0, 500.0))
 
 
+def _listed(values: tuple[float, ...]) -> str:
+    return ", ".join(f"{v:g}" for v in values)
+
+
+RFM_SCORING_RULE = (
+    "R, F and M are scores from 1 to 5 within the store: R by days since the last order "
+    "(5 = the most recent 20% of buyers), F by number of orders, M by net spend after refunds "
+    "(5 = the top 20%). A value equal to a boundary gets the lower score, so one order is always "
+    "F 1. FM is the average of F and M. The boundaries are recomputed at every rescore (nightly "
+    "and on `tagwise rescore`); until a store's first rescore they are fixed defaults "
+    f"({_listed(DEFAULT_CUTOFFS.recency_days)} days; {_listed(DEFAULT_CUTOFFS.frequency)} "
+    f"orders; {_listed(DEFAULT_CUTOFFS.monetary)} in the store currency), which is why groups "
+    "move on the first rescore.")
+
+
 def compute_cutoffs(days_since_last: pd.Series, orders_count: pd.Series,
                     net_spent: pd.Series) -> RfmCutoffs:
     """Quintile cut-offs over the customers with orders (defaults when there are none)."""
@@ -110,7 +125,7 @@ GROUP_RULES = {
     "almost-lost": "R 3 with FM under 2, or R 2 with FM from 2 to under 3",
     "previously-loyal": "R 1 or 2 and FM at least 4.5: the best customers of the past, gone quiet",
     "dormant": "R 1 or 2 and FM under 3 (R 2: under 2): little, long ago",
-    "prospects": "no orders yet (a customer account only)",
+    "prospects": "No orders yet (a customer account only)",
 }
 
 
