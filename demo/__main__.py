@@ -24,7 +24,7 @@ from pathlib import Path
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from app import embedded_redis
+from app.storage import embedded_redis
 from demo.shop_page import ShopPage
 from demo.standins.shopify import ShopifyStandIn
 from demo.store import populate
