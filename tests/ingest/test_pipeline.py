@@ -26,7 +26,7 @@ def add_store(app, shop, *extra: str) -> int:
         "stores", "add", "shopify", "--domain", SHOP, "--access-token", shop.access_token,
         "--api-base-url", shop.url, *extra])
     assert result.exit_code == 0, result.output
-    return int(result.output)
+    return int(result.stdout)
 
 
 def customer_view(client, store_id: int, customer_id: int = CUSTOMER_ID) -> dict:

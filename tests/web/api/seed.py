@@ -23,7 +23,7 @@ def add_shop(app, shop, domain: str = SHOP) -> int:
         "stores", "add", "shopify", "--domain", domain, "--access-token", shop.access_token,
         "--api-base-url", shop.url])
     assert result.exit_code == 0, result.output
-    return int(result.output)
+    return int(result.stdout)
 
 
 def seed_orders(client, app, domain: str = SHOP, first_customer: int = 7000) -> None:
