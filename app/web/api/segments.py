@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, stream_with_context
+from flask import jsonify
 
 from app.services import segments as segment_admin
 from app.services.segment_members import member_csv_rows, segment_members
 from app.storage.db import db
 from app.web.api import bp, current_principal
 from app.web.api.body import json_body, page_args
+from app.web.downloads import csv_download
 
 
 @bp.get("/stores/<int:store_id>/segments")
@@ -68,9 +69,3 @@ def export_segment_members(store_id: int, key: str):
     """Every current member as CSV, streamed (constant memory whatever the segment's size)."""
     lines = member_csv_rows(db(), current_principal(), store_id, key)
     return csv_download(lines, f"store-{store_id}-{key}.csv")
-
-
-def csv_download(lines, filename: str) -> Response:
-    """A streamed ``text/csv`` attachment."""
-    return Response(stream_with_context(lines), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
