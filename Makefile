@@ -25,9 +25,10 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m demo
 
-## The whole test suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set).
+## Lint, layer contracts (ARCHITECTURE.md) and the whole test suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set).
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmark (bench/REPORT.md + bench/results.json); QUICK=1 for a < 2 min smoke run into
@@ -40,6 +41,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

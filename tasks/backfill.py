@@ -34,7 +34,7 @@ from app.storage.models import (
 )
 from app.sync.writers import DestinationUnavailable, shopify_client
 from connectors.base import PayloadError, PermanentError, TransientError
-from connectors.registry import normaliser_for
+from connectors.registry import platform_for
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import bulk_query, read_records
 from connectors.shopify.normalise import rest_customer, rest_order
@@ -189,7 +189,7 @@ def _wait_for(db: Database, store_id: int, client: ShopifyClient, operation_id: 
 def _apply_chunk(db: Database, job_id: int, phase: str, nodes: list[dict], start: int,
                  end: int) -> int:
     """Upsert a chunk of records and move the job's offset in the same transaction."""
-    normalise = normaliser_for("shopify")
+    normalise = platform_for("shopify").normalise
     with db.session() as session:
         job = session.execute(select(BackfillJob).filter_by(id=job_id)
                               .with_for_update()).scalar_one()

@@ -8,10 +8,10 @@ from flask.cli import with_appcontext
 from app.cli.segments import segments_group
 from app.core.segments.reference import DISAGREEMENTS, FAMILY_NOTES, by_family
 from app.services.auth import OPERATOR
+from app.services.errors import ServiceError
 from app.services.segment_members import member_csv_rows
 from app.services.segments import list_segments, update_segment
 from app.storage.db import db
-from app.web.errors import ServiceError
 
 STORE = click.option("--store", "store_id", type=int, required=True)
 

@@ -19,9 +19,9 @@ from app.storage.db import chunked, utcnow
 from app.storage.models import Customer, Destination, Profile, Store, SyncAttempt, SyncState
 from app.sync.writers import DestinationUnavailable, make_writer
 from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
+from connectors.registry import STORE_DESTINATIONS
 
 log = logging.getLogger(__name__)
-STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta")
 PROPERTY_FIELDS = ("r_score", "f_score", "m_score", "rfm_group", "p_alive",
                    "predicted_clv_12m", "churn_risk", "value_tier", "expected_next_order_at")
 

@@ -6,11 +6,11 @@ from flask import abort, render_template, request
 
 from app.services import customers as customer_view
 from app.services import segments as segment_admin
+from app.services.errors import NotFound
 from app.services.segment_members import member_csv_rows
 from app.storage.db import db
 from app.web.dashboard import bp, current_store, principal
 from app.web.downloads import csv_download
-from app.web.errors import NotFound
 
 MAX_QUERY_CHARS = 320  # the longest email address
 MAX_PLATFORM_ID_CHARS = 64  # Customer.platform_id
