@@ -33,7 +33,7 @@ from bench import stack
 from bench.synthetic import REGISTERED_ID_BASE
 from connectors.shopify.webhooks import sign
 from demo.standins.shopify import GID, ShopifyStandIn
-from tests.shopify_helpers import order_payload
+from tests.seeding import order_payload
 from tests.standins.server import serving
 
 NEW_CUSTOMER_BASE = REGISTERED_ID_BASE + 500_000_000

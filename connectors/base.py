@@ -133,6 +133,15 @@ class TagsEcho:
 CanonicalEvent = CustomerRecord | OrderRecord | RefundRecord | Deletion | TagsEcho
 
 
+@dataclass(frozen=True)
+class Change:
+    """A record reconciliation found, shaped like the webhook body of ``topic``."""
+
+    topic: str
+    key: str  # the inbox dedupe key: the same version found twice is one row
+    body: dict[str, Any]
+
+
 class StoreAction(StrEnum):
     """What a topic that carries no records asks of Tagwise (privacy law, the app's install).
 

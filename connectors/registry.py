@@ -6,14 +6,26 @@ platform is its folder plus one line in :data:`PLATFORMS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from connectors.base import CanonicalEvent, PayloadError, RequestedCustomer, StoreAction
+from connectors.base import (
+    ApiClient,
+    CanonicalEvent,
+    Change,
+    PayloadError,
+    RequestedCustomer,
+    StoreAction,
+)
+from connectors.shopify import client as shopify_client
 from connectors.shopify import consts as shopify_consts
+from connectors.shopify import history as shopify_history
 from connectors.shopify import normalise as shopify_normalise
 from connectors.shopify import privacy as shopify_privacy
+from connectors.woocommerce import client as woocommerce_client
+from connectors.woocommerce import history as woocommerce_history
 from connectors.woocommerce import normalise as woocommerce_normalise
 
 Normaliser = Callable[[str, Any], list[CanonicalEvent]]
@@ -23,21 +35,47 @@ def _no_privacy_requests(topic: str, payload: Any) -> RequestedCustomer:
     raise PayloadError(f"{topic} is not a privacy request")
 
 
+def _no_upkeep(client: ApiClient) -> list[str]:
+    return []
+
+
 @dataclass(frozen=True)
 class Platform:
-    """A store platform: how its deliveries read, and where its own tags live."""
+    """A store platform: how its deliveries read, how to reach its API, where its tags live."""
 
     name: str
     normalise: Normaliser  # (topic, body) -> canonical records; [] for nothing to ingest
     store_destination: str  # the destination kind that writes segments to the store itself
+    # (base_url, stored secret, api_version=, on_attempt=, policy=) -> the platform's API client
+    client: Callable[..., ApiClient]
+    # (client, since) -> what changed, webhook-shaped (Change), or what could not be read
+    changes_since: Callable[[Any, datetime | None], Iterator[Change | PayloadError]]
     actions: Mapping[str, StoreAction] = field(default_factory=dict)  # topic -> action
     requested_customer: Callable[[str, Any], RequestedCustomer] = _no_privacy_requests
+    # (base_url, refresh_token, api_key=, api_secret=, policy=) -> a new grant, for platforms
+    # whose tokens expire
+    refresh_grant: Callable[..., Any] | None = None
+    # (client) -> what reconciliation repaired at the platform (e.g. paused webhooks)
+    upkeep: Callable[[Any], list[str]] = _no_upkeep
+    # (client, product ids) -> category per product, for platforms whose order payloads
+    # carry none; a failed lookup is left out
+    product_categories: Callable[[Any, list[str]], dict[str, str]] | None = None
 
 
 PLATFORMS: dict[str, Platform] = {
-    "shopify": Platform("shopify", shopify_normalise.normalise, "shopify_tags",
-                        shopify_consts.ACTION_TOPICS, shopify_privacy.requested_customer),
-    "woocommerce": Platform("woocommerce", woocommerce_normalise.normalise, "woocommerce_meta"),
+    "shopify": Platform(
+        "shopify", shopify_normalise.normalise, "shopify_tags",
+        client=shopify_client.client_from_credentials,
+        changes_since=shopify_history.changes_since,
+        actions=shopify_consts.ACTION_TOPICS,
+        requested_customer=shopify_privacy.requested_customer,
+        refresh_grant=shopify_client.refresh_grant),
+    "woocommerce": Platform(
+        "woocommerce", woocommerce_normalise.normalise, "woocommerce_meta",
+        client=woocommerce_client.client_from_credentials,
+        changes_since=woocommerce_history.changes_since,
+        upkeep=woocommerce_history.revive_webhooks,
+        product_categories=woocommerce_history.product_categories),
 }
 # Destination kinds that write to the store itself (they address customers by platform id).
 STORE_DESTINATIONS = frozenset(p.store_destination for p in PLATFORMS.values())

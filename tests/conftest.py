@@ -132,7 +132,7 @@ def shopify_headers(body: bytes, topic: str, webhook_id: str, *, shop: str = SHO
 def shop():
     """A stand-in shop with the captured customer (carrying a merchant tag) and one other."""
     from demo.standins.shopify import ShopifyStandIn
-    from tests.shopify_helpers import CUSTOMER_ID
+    from tests.seeding import CUSTOMER_ID
     from tests.standins.server import serving
 
     stand_in = ShopifyStandIn(customers={str(CUSTOMER_ID): ["VIP"], str(OTHER_ID): []})

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.storage import embedded_redis
 from app.storage.models import Store
 from tests.conftest import SHOP
-from tests.web.api.seed import add_shop, seed_orders
+from tests.seeding import add_store, seed_orders
 
 TAGWISE = str(Path(sys.executable).parent / "tagwise")
 
@@ -50,7 +50,7 @@ def test_stores_add_with_a_wrong_token_adds_nothing_and_says_why_in_one_line(app
 
 
 def test_stores_and_destinations_list_show_size_and_sync_health(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     seed_orders(client, app)
     assert run(app, "destinations", "add", "klaviyo", "--store", str(store_id), "--api-key",
                "pk_test").exit_code == 0

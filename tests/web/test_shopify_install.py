@@ -20,7 +20,7 @@ from connectors.shopify.consts import SUBSCRIBED_TOPICS
 from connectors.shopify.subscriptions import topic_enum
 from demo.standins.shopify import API_KEY, ShopifyStandIn
 from tests.conftest import SHOP
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
     days_ago,
     deliver,

@@ -10,6 +10,7 @@ import pytest
 
 from app.core.segments.catalogue import CATALOGUE
 from tests.conftest import API_TOKEN
+from tests.seeding import two_stores
 from tests.web.dashboard.test_pages import sign_in_as
 
 
@@ -21,8 +22,6 @@ def signed_in(client, stores):
 
 @pytest.fixture
 def stores(app, client, shop):
-    from tests.web.api.seed import two_stores
-
     return two_stores(app, client, shop)
 
 
