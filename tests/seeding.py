@@ -120,6 +120,14 @@ def rescore(app, store_id: int) -> None:
     sync_dirty(app)
 
 
+def rescored_store(app, client, shop) -> int:
+    """One shop with nine customers through the pipeline, rescored; its id."""
+    store_id = add_store(app, shop)
+    seed_orders(client, app)
+    rescore(app, store_id)
+    return store_id
+
+
 def two_stores(app, client, shop) -> tuple[int, int]:
     """Two shops with customers, profiles and built-in segments; return their ids."""
     first = add_store(app, shop)
@@ -131,4 +139,5 @@ def two_stores(app, client, shop) -> tuple[int, int]:
     return first, second
 
 
-__all__ = ["CUSTOMER_ID", "OTHER_SHOP", "add_store", "rescore", "seed_orders", "two_stores"]
+__all__ = ["CUSTOMER_ID", "OTHER_SHOP", "add_store", "rescore", "rescored_store", "seed_orders",
+           "two_stores"]

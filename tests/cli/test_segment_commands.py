@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.segments.catalogue import CATALOGUE
-from tests.seeding import add_store, rescore, seed_orders
+from tests.seeding import rescored_store
 
 
 def run(app, *args: str):
@@ -21,10 +21,7 @@ def test_segments_list_without_a_store_prints_every_rule(app):
 
 @pytest.fixture
 def store_id(app, client, shop):
-    store_id = add_store(app, shop)
-    seed_orders(client, app)
-    rescore(app, store_id)
-    return store_id
+    return rescored_store(app, client, shop)
 
 
 def test_disable_then_list_then_enable_a_built_in(app, store_id):

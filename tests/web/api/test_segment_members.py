@@ -10,7 +10,7 @@ import pytest
 
 from app.services.segment_members import CSV_COLUMNS
 from tests.conftest import API_TOKEN
-from tests.seeding import add_store, rescore, seed_orders
+from tests.seeding import rescored_store
 from tests.web.api.spec import assert_conforms
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -20,10 +20,7 @@ CUSTOMERS = "/stores/{store_id}/customers"
 
 @pytest.fixture
 def store_id(app, client, shop):
-    store_id = add_store(app, shop)
-    seed_orders(client, app)
-    rescore(app, store_id)
-    return store_id
+    return rescored_store(app, client, shop)
 
 
 def get(client, template: str, query: str = "", **ids):

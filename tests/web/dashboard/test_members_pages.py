@@ -67,3 +67,14 @@ def test_the_reference_page_explains_every_built_in(client, signed_in):
 def test_the_stores_page_shows_sizes_and_sync_health(client, signed_in):
     text = page(client, "/")
     assert text.count("9</td>") >= 2 and text.count(">ok<") == 2
+
+
+def test_a_store_with_a_dry_run_destination_says_so_on_every_page(app, client, signed_in):
+    mine, theirs = signed_in
+    assert 'id="dry-run-banner"' not in page(client, f"/stores/{mine}/")
+    added = app.test_cli_runner().invoke(args=["destinations", "add", "klaviyo", "--store",
+                                               str(mine), "--api-key", "pk_test"])
+    assert added.exit_code == 0, added.output
+    for path in ("", "segments", "customers"):
+        assert "Dry run:</strong> klaviyo records" in page(client, f"/stores/{mine}/{path}")
+    assert 'id="dry-run-banner"' not in page(client, f"/stores/{theirs}/")
