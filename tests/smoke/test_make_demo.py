@@ -1,4 +1,4 @@
-"""``make demo`` as a newcomer runs it (a smaller shop): the stand-in shop is imported through
+"""``make demo`` as a newcomer runs it (the default 2,000 customers): the shop is imported through
 the real backfill path, the printed credentials open a populated dashboard, the worker writes
 the tags to the shop and its page shows them; Ctrl-C stops everything."""
 
@@ -19,14 +19,16 @@ import requests
 from tests.smoke.test_make_run import free_port, wait_for
 
 pytestmark = pytest.mark.smoke
+DEMO_CUSTOMERS = 2000
 
 
+@pytest.mark.timeout(900)  # two years of a 2,000-customer shop on a shared machine
 def test_demo_imports_the_shop_and_serves_a_populated_dashboard(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     port, shop_port = free_port(), free_port()
     instance = tmp_path / "demo"
     env.update(TAGWISE_INSTANCE_PATH=str(instance), PORT=str(port),
-               DEMO_SHOP_PORT=str(shop_port), DEMO_CUSTOMERS="150", LOG_LEVEL="WARNING",
+               DEMO_SHOP_PORT=str(shop_port), LOG_LEVEL="WARNING",
                SYNC_DEBOUNCE_SECONDS="0.5")
     demo = subprocess.Popen([sys.executable, "-m", "demo"], env=env, text=True,
                             stdout=subprocess.PIPE, cwd=Path(__file__).parents[2])
@@ -41,8 +43,8 @@ def test_demo_imports_the_shop_and_serves_a_populated_dashboard(tmp_path):
         return re.search(pattern, "".join(printed))
 
     try:
-        wait_for(lambda: said(r"password\s+(\S+)"), 240, "the demo's sign-in details")
-        assert said(r"backfill completed: 150 customers, \d+ orders, 0 rejected")
+        wait_for(lambda: said(r"password\s+(\S+)"), 600, "the demo's sign-in details")
+        assert said(rf"backfill completed: {DEMO_CUSTOMERS} customers, \d+ orders, 0 rejected")
         dashboard = said(r"dashboard\s+(http://\S+)").group(1)
         email, password = said(r"sign in as\s+(\S+)").group(1), said(r"password\s+(\S+)").group(1)
 
