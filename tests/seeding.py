@@ -81,10 +81,14 @@ OTHER_SHOP = "other-shop.myshopify.com"
 
 
 def add_store(app, shop, *extra: str, domain: str = SHOP) -> int:
-    """Add a Shopify store writing tags to the stand-in shop (``tagwise stores add``); its id."""
+    """Add a Shopify store writing tags to the stand-in shop (``tagwise stores add``); its id.
+
+    UTC and USD are given: left out, the store would take the stand-in shop's own settings
+    (Europe/Berlin, EUR), and day boundaries in the tests would move.
+    """
     result = app.test_cli_runner().invoke(args=[
         "stores", "add", "shopify", "--domain", domain, "--access-token", shop.access_token,
-        "--api-base-url", shop.url, *extra])
+        "--api-base-url", shop.url, "--timezone", "UTC", "--currency", "USD", *extra])
     assert result.exit_code == 0, result.output
     shop.requests.clear()  # the token check's one query; tests count what the pipeline sends
     return int(result.stdout)  # stdout is the bare id (the next step goes to stderr)
