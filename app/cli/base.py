@@ -43,6 +43,15 @@ class TagwiseGroup(FlaskGroup):
         self.params = [self._hidden(p) if p.name in FLASK_GENERIC_OPTIONS else p
                        for p in self.params]
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands registered here; unlike Flask, ``--help`` builds no app (and so starts
+        no embedded Redis) to look for more on ``app.cli``, which only mirrors these."""
+        return click.Group.list_commands(self, ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """A registered command, without building the app for an unknown name."""
+        return click.Group.get_command(self, ctx, name)
+
     @staticmethod
     def _hidden(param: click.Parameter) -> click.Parameter:
         hidden = copy.copy(param)  # Flask's option objects are shared module globals

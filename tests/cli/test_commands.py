@@ -76,6 +76,8 @@ def test_version_and_help_are_tagwise_not_flask(tmp_path):
     for flask_only in ("--app", "--env-file", "--debug", " shell ", " routes "):
         assert flask_only not in shown
     assert "segments" in shown and "stores" in shown
+    assert tagwise(tmp_path, "no-such-command").returncode == 2
+    assert not embedded_redis.socket_path(tmp_path / "instance").exists()  # no app was built
 
 
 @pytest.mark.parametrize("env, message", [
