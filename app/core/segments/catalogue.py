@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from app.core.predict.model import (
-    CHURN_HIGH_BELOW,
-    CHURN_MEDIUM_BELOW,
+    CHURN_HIGH_SHARE,
+    CHURN_MEDIUM_SHARE,
+    DEFAULT_CHURN_CUTOFFS,
+    LIKELY_ALIVE,
     VALUE_HIGH_SHARE,
     VALUE_MEDIUM_SHARE,
 )
@@ -75,13 +77,17 @@ CATALOGUE: tuple[BuiltinSegment, ...] = (
     *(BuiltinSegment(f"lifecycle-{s}", f"Lifecycle: {s}", STAGE_RULES[s] + ".", "lifecycle")
       for s in LIFECYCLE_STAGES),
     BuiltinSegment("churn-risk-high", "Churn risk high",
-                   f"The model's probability that the customer is still a buyer (P(alive)) is "
-                   f"under {CHURN_HIGH_BELOW:.2f}.", "prediction"),
+                   f"The model's chance of at least one order in the next 90 days is in the "
+                   f"store's lowest {CHURN_HIGH_SHARE:.0%} (before the first fit: under "
+                   f"{DEFAULT_CHURN_CUTOFFS[0]:.0%}).", "prediction"),
     BuiltinSegment("churn-risk-medium", "Churn risk medium",
-                   f"P(alive) from {CHURN_HIGH_BELOW:.2f} to under {CHURN_MEDIUM_BELOW:.2f}.",
+                   f"That chance is in the next {CHURN_MEDIUM_SHARE:.0%} (before the first fit: "
+                   f"{DEFAULT_CHURN_CUTOFFS[0]:.0%} to under {DEFAULT_CHURN_CUTOFFS[1]:.0%}).",
                    "prediction"),
     BuiltinSegment("churn-risk-low", "Churn risk low",
-                   f"P(alive) at least {CHURN_MEDIUM_BELOW:.2f}.", "prediction"),
+                   f"That chance is in the store's highest "
+                   f"{1 - CHURN_HIGH_SHARE - CHURN_MEDIUM_SHARE:.0%} (before the first fit: at "
+                   f"least {DEFAULT_CHURN_CUTOFFS[1]:.0%}).", "prediction"),
     BuiltinSegment("value-high", "Value high",
                    f"Predicted spend over the next 12 months in the store's top "
                    f"{VALUE_HIGH_SHARE:.0%}.", "prediction"),
@@ -91,7 +97,8 @@ CATALOGUE: tuple[BuiltinSegment, ...] = (
     BuiltinSegment("value-low", "Value low", "Predicted 12-month spend in the remaining "
                    f"{1 - VALUE_HIGH_SHARE - VALUE_MEDIUM_SHARE:.0%}.", "prediction"),
     BuiltinSegment("next-order-due", "Next order due",
-                   f"At least one order, and the model expects the next one within "
+                   f"At least one order, more likely still a customer than not (P(alive) at "
+                   f"least {LIKELY_ALIVE:.2f}), and the next order expected within "
                    f"{NEXT_ORDER_DUE_DAYS} days.", "prediction"),
     BuiltinSegment("discount-seeker", "Discount seeker",
                    f"At least {MIN_ORDERS_FOR_HABITS} orders, and a discount on at least "
@@ -151,18 +158,23 @@ def _lifecycle(p: pd.DataFrame, scoring: dict):
 
 def _predictive(p: pd.DataFrame, _: dict):
     has = p["churn_risk"].notna()
-    bound = p["churn_risk"].map({"high": f"< {CHURN_HIGH_BELOW:.2f}",
-                                 "medium": f"< {CHURN_MEDIUM_BELOW:.2f}",
-                                 "low": f">= {CHURN_MEDIUM_BELOW:.2f}"})
+    third = p["churn_risk"].map({"high": "lowest", "medium": "middle", "low": "highest"})
+    # P(order) is computed with the predictions and not stored: a frame without it says less.
+    p_order = p["p_order_90d"] if "p_order_90d" in p else pd.Series(np.nan, index=p.index)
+    chance = (_pct(p_order) + " chance of an order in 90 days ("
+              + third.astype(str) + " third of the store)")
     yield (has, "churn-risk-" + p["churn_risk"].astype(str),
-           "P(alive) " + _num(p["p_alive"], 2) + " " + bound.astype(str))
+           chance.where(p_order.notna(), "churn risk " + p["churn_risk"].astype(str)))
     has = p["value_tier"].notna()
     yield (has, "value-" + p["value_tier"].astype(str),
            "predicted 12-month CLV " + _num(p["predicted_clv_12m"], 2))
     due_in = p["days_until_next_order"]
-    due = due_in.notna() & (due_in <= NEXT_ORDER_DUE_DAYS) & (p["orders_count"] > 0)
+    # A date is only predicted for customers likely alive; checked again so a stale row can't slip.
+    due = (due_in.notna() & (due_in <= NEXT_ORDER_DUE_DAYS) & (p["orders_count"] > 0)
+           & (p["p_alive"] >= LIKELY_ALIVE))
     yield (due, pd.Series("next-order-due", index=p.index),
-           "next order expected in " + _num(due_in.clip(lower=0)) + " days")
+           "next order expected in " + _num(due_in.clip(lower=0)) + " days; P(alive) "
+           + _num(p["p_alive"], 2))
 
 
 def _behaviour(p: pd.DataFrame, scoring: dict):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.predict.model import CHURN_HIGH_BELOW
+from app.core.predict.model import LIKELY_ALIVE
 from app.core.profiles.lifecycle import ACTIVE_FACTOR, LAPSING_FACTOR
 from app.core.segments.catalogue import CATALOGUE, DISCOUNT_SEEKER_SHARE, FAMILIES
 from app.core.segments.reference import reference_markdown, with_reference
@@ -31,7 +31,7 @@ def test_every_built_in_segment_is_listed_once_with_a_rule_that_is_not_its_name(
 
 def test_the_rules_carry_the_thresholds_the_code_uses():
     reference = reference_markdown()
-    assert f"{CHURN_HIGH_BELOW:.2f}" in reference
+    assert f"{LIKELY_ALIVE:.2f}" in reference
     assert f"{ACTIVE_FACTOR:g} × their cadence" in reference
     assert f"{LAPSING_FACTOR:g} × the cadence" in reference
     assert f"{DISCOUNT_SEEKER_SHARE:.0%}" in reference
