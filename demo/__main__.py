@@ -88,9 +88,11 @@ def main() -> None:
           f"at {shop_url}", flush=True)
 
     tagwise(env, "db", "upgrade")
-    added = tagwise(env, "stores", "add", "shopify", "--domain", DOMAIN, "--access-token",
-                    ACCESS_TOKEN, "--webhook-secret", WEBHOOK_SECRET, "--api-base-url",
-                    shop_url, "--timezone", "America/New_York")
+    # Secrets through the environment, as the command asks (not on the command line).
+    added = tagwise({**env, "TAGWISE_SHOPIFY_ACCESS_TOKEN": ACCESS_TOKEN,
+                     "TAGWISE_WEBHOOK_SECRET": WEBHOOK_SECRET},
+                    "stores", "add", "shopify", "--domain", DOMAIN, "--api-base-url", shop_url,
+                    "--timezone", "America/New_York")
     store_id = added.split()[0]
     tagwise(env, "backfill", "--store", store_id)
     password = secrets.token_urlsafe(12)
