@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv run demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[demo,test]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -19,6 +19,11 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/tagwise db upgrade
 	$(BIN)/tagwise run
+
+## A stand-in shop with two years of orders, imported, scored and served like `make run`;
+## prints the dashboard address and a user's credentials (its own instance/demo folder).
+demo: $(STAMP)
+	$(BIN)/python -m demo
 
 ## Lint, layer contracts (ARCHITECTURE.md) and the whole test suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set).
 test: $(STAMP)

@@ -32,9 +32,9 @@ from app.storage.models import INBOX_PENDING, Destination, InboxEvent, Profile, 
 from bench import stack
 from bench.synthetic import REGISTERED_ID_BASE
 from connectors.shopify.webhooks import sign
+from demo.standins.shopify import GID, ShopifyStandIn
 from tests.seeding import order_payload
 from tests.standins.server import serving
-from tests.standins.shopify import GID, ShopifyStandIn
 
 NEW_CUSTOMER_BASE = REGISTERED_ID_BASE + 500_000_000
 ORDER_BASE = 8_000_000_000

@@ -23,10 +23,10 @@ from connectors.shopify.client import ShopifyClient
 from connectors.shopify.writer import CUSTOMERS_PER_DOCUMENT, ShopifyTagWriter
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.writer import WooCommerceMetaWriter
+from demo.standins.shopify import ShopifyStandIn
 from tests.standins.klaviyo import KlaviyoStandin
 from tests.standins.mailchimp import MailchimpStandin
 from tests.standins.server import serving
-from tests.standins.shopify import ShopifyStandIn
 from tests.standins.woocommerce import WooCommerceStandIn
 
 OUT = Path(__file__).parent / "results_sync.json"

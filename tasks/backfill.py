@@ -53,7 +53,7 @@ POLL_DEADLINE_SECONDS = 6 * 3600.0
 # shopify.dev BulkOperationStatus: these end an operation without a usable result.
 FAILED_STATUSES = {"FAILED", "CANCELED", "CANCELING", "EXPIRED"}
 
-Progress = Callable[[str, int, int | None], None]
+Progress = Callable[[str, int, int | None], None]  # phase, records done, records in all
 
 
 class BackfillFailed(Exception):
@@ -143,10 +143,12 @@ def _import(db: Database, job_id: int, phase: str, client: ShopifyClient, progre
             row.updated_at = utcnow()
         job = _job(db, job_id)
     operation = _wait_for(db, job.store_id, client, job.operation_id, sleep)
-    total = int(operation.get("objectCount") or 0)
     with db.session() as session:
-        session.get(BackfillJob, job_id).lines_total = total
-    progress(phase, job.lines_done, total)
+        session.get(BackfillJob, job_id).lines_total = int(operation.get("objectCount") or 0)
+    # Progress counts records (customers, orders), not result lines (which include every
+    # line item); a resumed job starts from the records it already applied.
+    roots, records = int(operation.get("rootObjectCount") or 0), getattr(job, phase)
+    progress(phase, records, roots)
     if not operation.get("url"):  # Shopify gives no file when nothing matched
         return
     done = job.lines_done
@@ -156,11 +158,12 @@ def _import(db: Database, job_id: int, phase: str, client: ShopifyClient, progre
         chunk.append(node)
         if len(chunk) >= RECORDS_PER_CHUNK:
             done = _apply_chunk(db, job_id, phase, chunk, done, job.lines_done + used)
-            progress(phase, done, total)
+            records += len(chunk)
+            progress(phase, records, roots)
             chunk = []
     if chunk:
         done = _apply_chunk(db, job_id, phase, chunk, done, job.lines_done + used)
-        progress(phase, done, total)
+        progress(phase, records + len(chunk), roots)
 
 
 def _wait_for(db: Database, store_id: int, client: ShopifyClient, operation_id: str,

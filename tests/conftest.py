@@ -131,9 +131,9 @@ def shopify_headers(body: bytes, topic: str, webhook_id: str, *, shop: str = SHO
 @pytest.fixture
 def shop():
     """A stand-in shop with the captured customer (carrying a merchant tag) and one other."""
+    from demo.standins.shopify import ShopifyStandIn
     from tests.seeding import CUSTOMER_ID
     from tests.standins.server import serving
-    from tests.standins.shopify import ShopifyStandIn
 
     stand_in = ShopifyStandIn(customers={str(CUSTOMER_ID): ["VIP"], str(OTHER_ID): []})
     with serving(stand_in) as url:

@@ -81,12 +81,17 @@ OTHER_SHOP = "other-shop.myshopify.com"
 
 
 def add_store(app, shop, *extra: str, domain: str = SHOP) -> int:
-    """Add a Shopify store writing tags to the stand-in shop (``tagwise stores add``); its id."""
+    """Add a Shopify store writing tags to the stand-in shop (``tagwise stores add``); its id.
+
+    UTC and USD are given: left out, the store would take the stand-in shop's own settings
+    (Europe/Berlin, EUR), and day boundaries in the tests would move.
+    """
     result = app.test_cli_runner().invoke(args=[
         "stores", "add", "shopify", "--domain", domain, "--access-token", shop.access_token,
-        "--api-base-url", shop.url, *extra])
+        "--api-base-url", shop.url, "--timezone", "UTC", "--currency", "USD", *extra])
     assert result.exit_code == 0, result.output
-    return int(result.output)
+    shop.requests.clear()  # the token check's one query; tests count what the pipeline sends
+    return int(result.stdout)  # stdout is the bare id (the next step goes to stderr)
 
 
 def customer_view(client, store_id: int, customer_id: int = CUSTOMER_ID) -> dict:
@@ -119,6 +124,14 @@ def rescore(app, store_id: int) -> None:
     sync_dirty(app)
 
 
+def rescored_store(app, client, shop) -> int:
+    """One shop with nine customers through the pipeline, rescored; its id."""
+    store_id = add_store(app, shop)
+    seed_orders(client, app)
+    rescore(app, store_id)
+    return store_id
+
+
 def two_stores(app, client, shop) -> tuple[int, int]:
     """Two shops with customers, profiles and built-in segments; return their ids."""
     first = add_store(app, shop)
@@ -130,7 +143,8 @@ def two_stores(app, client, shop) -> tuple[int, int]:
     return first, second
 
 
-__all__ = ["CUSTOMER_ID", "OTHER_SHOP", "add_store", "rescore", "seed_orders", "two_stores"]
+__all__ = ["CUSTOMER_ID", "OTHER_SHOP", "add_store", "rescore", "rescored_store", "seed_orders",
+           "two_stores"]
 
 
 def run_queued(app, queue: str = "realtime") -> list[tuple[str, list, object]]:

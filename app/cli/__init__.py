@@ -5,7 +5,17 @@ One module per command group; each registers its commands on :data:`app.cli.base
 
 from flask import Flask
 
-from app.cli import database, destinations, jobs, keys, run, segments, stores, users  # noqa: F401  (register the commands)
+from app.cli import (  # noqa: F401  (register the commands)
+    database,
+    destinations,
+    jobs,
+    keys,
+    run,
+    segment_catalogue,
+    segments,
+    stores,
+    users,
+)
 from app.cli.base import main
 
 __all__ = ["main", "register_commands"]

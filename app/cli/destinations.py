@@ -21,6 +21,23 @@ def destinations_group() -> None:
     """Email platforms and webhooks that receive segments."""
 
 
+@destinations_group.command("list")
+@click.option("--store", "store_id", type=int, default=None, help="Only this store's")
+@with_appcontext
+def destinations_list(store_id: int | None) -> None:
+    """Every destination: id, store, kind, mode, state, last sync and last error."""
+    with db().session() as session:
+        query = select(Destination).order_by(Destination.store_id, Destination.id)
+        if store_id is not None:
+            store_or_fail(session, store_id)
+            query = query.where(Destination.store_id == store_id)
+        for d in session.execute(query).scalars():
+            synced = d.last_synced_at.strftime("%Y-%m-%d %H:%M UTC") if d.last_synced_at \
+                else "never synced"
+            click.echo(f"{d.id}\tstore {d.store_id}\t{d.kind}\t{d.mode}\t{d.state}\t{synced}"
+                       + (f"\t{d.last_error.splitlines()[0]}" if d.last_error else ""))
+
+
 @destinations_group.group("add")
 def destinations_add() -> None:
     """Add a destination to a store (dry_run until you say --mode live)."""

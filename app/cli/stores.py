@@ -17,6 +17,28 @@ def stores_group() -> None:
     """Client stores."""
 
 
+@stores_group.command("list")
+@with_appcontext
+def stores_list() -> None:
+    """Every store: id, platform, domain, customers, last rescore, sync health, dry run."""
+    from app.services.stores import store_summaries
+
+    with db().session() as session:
+        summaries = store_summaries(session, session.execute(
+            select(Store).order_by(Store.id)).scalars())
+        if not summaries:
+            click.echo("no stores yet: add one with `tagwise stores add shopify|woocommerce`")
+        for row in summaries:
+            store = row.store
+            rescored = store.rescored_at.strftime("%Y-%m-%d %H:%M UTC") if store.rescored_at \
+                else "never rescored"
+            flags = [store.install_state] if store.install_state != "active" else []
+            flags += ["dry run"] if row.dry_run else []
+            click.echo(f"{store.id}\t{store.platform}\t{store.domain}\t{row.customers} customers"
+                       f"\t{rescored}\tsync {row.sync_health}"
+                       + (f"\t({', '.join(flags)})" if flags else ""))
+
+
 @stores_group.group("add")
 def stores_add() -> None:
     """Add a Shopify or WooCommerce store."""
@@ -30,14 +52,17 @@ def stores_add() -> None:
                help="The custom app's secret; defaults to SHOPIFY_API_SECRET")
 @click.option("--api-base-url", default=None, help="Replaces https://SHOP for Admin API calls")
 @click.option("--tag-prefix", default=None, help="Prefix of every tag Tagwise owns (tw:)")
-@click.option("--currency", default="USD", show_default=True)
-@click.option("--timezone", "tz", default="UTC", show_default=True)
+@click.option("--currency", default=None, help="Default: the shop's (USD with --no-check)")
+@click.option("--timezone", "tz", default=None, help="Default: the shop's (UTC with --no-check)")
 @click.option("--dry-run", is_flag=True, help="Record tag diffs without writing them")
+@click.option("--no-check", is_flag=True,
+              help="Do not call the shop to check the token (adding a shop while offline)")
 @with_appcontext
 def stores_add_shopify(domain: str, access_token: str, webhook_secret: str | None,
-               api_base_url: str | None, tag_prefix: str | None, currency: str, tz: str,
-               dry_run: bool) -> None:
-    """Add a store and its tag destination; print the new store's id."""
+               api_base_url: str | None, tag_prefix: str | None, currency: str | None,
+               tz: str | None, dry_run: bool, no_check: bool) -> None:
+    """Check the token with one cheap call, add the store and its tag destination; print the
+    new store's id and where to point the shop's webhooks."""
     import re
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,22 +72,52 @@ def stores_add_shopify(domain: str, access_token: str, webhook_secret: str | Non
     if not re.match(SHOP_DOMAIN_PATTERN, domain):
         raise click.BadParameter("must look like SHOP.myshopify.com", param_hint="--domain")
     try:
-        ZoneInfo(tz)
+        ZoneInfo(tz or "UTC")
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise click.BadParameter("not an IANA timezone", param_hint="--timezone") from exc
     from app.services.stores import add_shopify_store, find_shopify_store
+
+    if not no_check:
+        shop_currency, shop_zone = _check_shop(domain, access_token, api_base_url)
+        currency, tz = currency or shop_currency, tz or shop_zone
 
     box = current_app.extensions["secret_box"]
     with db().session() as session:
         if find_shopify_store(session, domain):
             raise click.ClickException(f"{domain} is already a store")
         store = add_shopify_store(
-            session, domain, api_base_url=api_base_url, currency=currency, timezone=tz,
+            session, domain, api_base_url=api_base_url, currency=currency or "USD",
+            timezone=tz or "UTC",
             tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"], dry_run=dry_run)
         store.access_token_enc = box.encrypt(access_token)
         store.webhook_secret_enc = box.encrypt(webhook_secret) if webhook_secret else None
         store_id = store.id
     click.echo(store_id)
+    app_url = current_app.config["APP_URL"].rstrip("/")
+    click.echo(f"next: point the shop's webhooks (orders, refunds, customers) at "
+               f"{app_url}/webhooks/shopify, then run `tagwise backfill --store {store_id}`",
+               err=True)  # stdout stays the bare id, for scripts
+
+
+def _check_shop(domain: str, access_token: str,
+                api_base_url: str | None) -> tuple[str | None, str | None]:
+    """Ask the shop for its currency and timezone: one cheap call that proves the token."""
+    from connectors.base import PermanentError, RetryPolicy, TransientError
+    from connectors.shopify.client import ShopifyClient
+    from connectors.shopify.subscriptions import shop_settings
+
+    base_url = api_base_url or current_app.config["SHOPIFY_API_BASE_URL_TEMPLATE"].format(
+        shop=domain)
+    client = ShopifyClient(base_url, access_token, current_app.config["SHOPIFY_API_VERSION"],
+                           policy=RetryPolicy(max_attempts=2))
+    try:
+        return shop_settings(client)
+    except PermanentError as exc:
+        raise click.ClickException(f"the shop refused the access token ({exc}); nothing "
+                                   f"added") from exc
+    except TransientError as exc:
+        raise click.ClickException(f"could not reach {base_url} ({exc}); nothing added "
+                                   f"(--no-check adds the shop without asking it)") from exc
 
 
 @stores_add.command("woocommerce")

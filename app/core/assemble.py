@@ -26,12 +26,15 @@ from app.core.predict import (
 from app.core.predict.validation import holdout_report
 from app.core.profiles import lifecycle, rfm
 from app.core.profiles.metrics import SECONDS_PER_DAY, compute_metrics
-from app.core.segments.catalogue import evaluate_builtins
+from app.core.segments.catalogue import (
+    BIG_BASKET_QUANTILE,
+    DEFAULT_BIG_BASKET_ITEMS,
+    MIN_BIG_BASKET_ITEMS,
+    evaluate_builtins,
+)
 from app.core.segments.rules import Rule
 
 PREDICTION_HORIZON_DAYS = 90
-MIN_BIG_BASKET_ITEMS = 3.0
-BIG_BASKET_QUANTILE = 0.8
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Scoring:
 
     cutoffs: rfm.RfmCutoffs = rfm.DEFAULT_CUTOFFS
     default_cadence_days: float = lifecycle.DEFAULT_STORE_CADENCE_DAYS
-    big_basket_items: float = 4.0
+    big_basket_items: float = DEFAULT_BIG_BASKET_ITEMS
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,7 +93,8 @@ def fit_scoring(profiles: pd.DataFrame) -> Scoring:
     cutoffs = rfm.compute_cutoffs(profiles["days_since_last_order"], profiles["orders_count"],
                                   profiles["net_spent"])
     items = profiles["mean_items_per_order"].dropna()
-    basket = float(np.quantile(items, BIG_BASKET_QUANTILE)) if len(items) else 4.0
+    basket = (float(np.quantile(items, BIG_BASKET_QUANTILE)) if len(items)
+              else DEFAULT_BIG_BASKET_ITEMS)
     return Scoring(cutoffs, lifecycle.store_cadence(profiles["median_days_between_orders"]),
                    max(MIN_BIG_BASKET_ITEMS, basket))
 
@@ -107,7 +111,7 @@ def score_profiles(profiles: pd.DataFrame, scoring: Scoring, as_of: pd.Timestamp
     for column in scores:
         profiles[column] = scores[column]
     profiles["rfm_group"] = rfm.groups(profiles["r_score"], profiles["f_score"],
-                                       profiles["m_score"])
+                                       profiles["m_score"], profiles["orders_count"])
     profiles["lifecycle_stage"] = lifecycle.stages(
         profiles["orders_count"], profiles["days_since_last_order"],
         profiles["median_days_between_orders"], scoring.default_cadence_days)

@@ -14,16 +14,25 @@ from app.ingest.upsert import email_key
 from app.services import serialise
 from app.services.auth import Principal, visible_store
 from app.services.errors import NotFound
+from app.services.segments import get_segment
 from app.storage.db import Database
 from app.storage.models import Customer, Destination, Membership, Profile, SyncState
 
 
 def search_customers(db: Database, principal: Principal, store_id: int, query: str = "",
-                     page: int = 1, per_page: int = serialise.DEFAULT_PER_PAGE) -> dict[str, Any]:
-    """Live customers matching an email (any case, trimmed) or a platform id; all when empty."""
+                     page: int = 1, per_page: int = serialise.DEFAULT_PER_PAGE,
+                     segment: str = "") -> dict[str, Any]:
+    """Live customers matching an email (any case, trimmed) or a platform id, and currently in
+    ``segment`` if given (404 for an unknown one); all when both are empty."""
+    if segment:
+        get_segment(db, principal, store_id, segment)
     with db.session() as session:
         visible_store(session, principal, store_id)
         where = [Customer.store_id == store_id, Customer.deleted_at.is_(None)]
+        if segment:
+            where.append(Customer.id.in_(select(Membership.customer_id).where(
+                Membership.store_id == store_id, Membership.segment_key == segment,
+                Membership.left_at.is_(None))))
         if query.strip():
             key = email_key(query)
             where.append(or_(Customer.guest_email_key == key,
@@ -34,11 +43,12 @@ def search_customers(db: Database, principal: Principal, store_id: int, query: s
             select(Customer, Profile).outerjoin(Profile, Profile.customer_id == Customer.id)
             .where(*where).order_by(Customer.id)
             .offset((page - 1) * per_page).limit(per_page)).all()
-        return {"customers": [_summary(customer, profile) for customer, profile in rows],
+        return {"customers": [customer_summary(customer, profile) for customer, profile in rows],
                 "page": page, "per_page": per_page, "total": total}
 
 
-def _summary(customer: Customer, profile: Profile | None) -> dict[str, Any]:
+def customer_summary(customer: Customer, profile: Profile | None) -> dict[str, Any]:
+    """A row of a customer list: ids, email, order count, spend, last order, group, segments."""
     return {
         "platform_customer_id": customer.platform_id,
         "email": customer.email,

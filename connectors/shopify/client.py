@@ -129,7 +129,7 @@ class ShopifyClient(ApiClient):
         return operation["id"]
 
     def bulk_operation(self, operation_id: str) -> dict[str, Any]:
-        """The operation's status, errorCode, objectCount and result url."""
+        """The operation's status, errorCode, object counts and result url."""
         node = self.graphql(BULK_STATUS_QUERY, {"id": operation_id}).get("node")
         if not node:
             raise PermanentError(f"no bulk operation {operation_id}", reason="bulk_missing")

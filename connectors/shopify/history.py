@@ -36,7 +36,7 @@ mutation RunBulk($query: String!) {
     userErrors { field message code }
   }
 }"""
-BULK_OPERATION_FIELDS = "id status errorCode objectCount url partialDataUrl"
+BULK_OPERATION_FIELDS = "id status errorCode objectCount rootObjectCount url partialDataUrl"
 BULK_STATUS_QUERY = f"""
 query BulkStatus($id: ID!) {{
   node(id: $id) {{ ... on BulkOperation {{ {BULK_OPERATION_FIELDS} }} }}

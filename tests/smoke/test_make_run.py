@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from demo.standins.shopify import ShopifyStandIn
 from tests.conftest import fixture_bytes, shopify_headers
 from tests.standins.server import serving
-from tests.standins.shopify import ShopifyStandIn
 
 pytestmark = pytest.mark.smoke
 BIN = Path(sys.executable).parent

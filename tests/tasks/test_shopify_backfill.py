@@ -199,3 +199,21 @@ def test_backfill_progress_for_a_store_without_one_is_a_clear_404(app, client, s
     assert response.status_code == 404
     assert response.json["error"]["reason"] == "no_backfill"
     assert client.get("/api/v1/stores/999/backfill", headers=AUTH).status_code == 404
+
+
+def test_progress_counts_records_and_a_rerun_is_quiet(app, small_shop, caplog):
+    from tasks.backfill import run_backfill
+
+    store_id = add_store(app, small_shop)
+    seen: dict[str, tuple[int, int | None]] = {}
+    run_backfill(store_id, progress=lambda phase, done, total: seen.update({phase: (done, total)}),
+                 sleep=Sleeps())
+    # Orders, not result lines (each order also has line-item lines in the file).
+    assert seen == {"customers": (SMALL_CUSTOMERS, SMALL_CUSTOMERS),
+                    "orders": (SMALL_ORDERS, SMALL_ORDERS)}
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        result = app.test_cli_runner().invoke(args=["backfill", "--store", str(store_id)])
+    assert result.exit_code == 0, result.output
+    assert f"{SMALL_CUSTOMERS} customers, {SMALL_ORDERS} orders, 0 rejected" in result.output
+    assert not [r for r in caplog.records if "stale update" in r.getMessage()]

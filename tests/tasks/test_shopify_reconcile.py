@@ -11,6 +11,7 @@ from app.storage.models import InboxEvent, Store
 from connectors.base import RetryPolicy
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import PAGE_QUERIES, PAGE_SIZE
+from demo.standins.shopify import ShopifyStandIn
 from tests.conftest import SHOP
 from tests.seeding import (
     CUSTOMER_ID,
@@ -23,7 +24,6 @@ from tests.seeding import (
     sync_dirty,
 )
 from tests.standins.server import serving
-from tests.standins.shopify import ShopifyStandIn
 
 
 class Clock:

@@ -1,6 +1,6 @@
 """Installing from a link: authorize, callback, token, subscriptions, store, backfill queued.
 
-The shop is the local stand-in (tests/standins/shopify.py): it signs its redirect like
+The shop is the local stand-in (demo/standins/shopify.py): it signs its redirect like
 Shopify, issues single-use codes and expiring tokens, and validates every GraphQL document.
 """
 
@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from app.storage.models import Destination, Store
 from connectors.shopify.consts import SUBSCRIBED_TOPICS
 from connectors.shopify.subscriptions import topic_enum
+from demo.standins.shopify import API_KEY, ShopifyStandIn
 from tests.conftest import SHOP
 from tests.seeding import (
     CUSTOMER_ID,
@@ -27,7 +28,6 @@ from tests.seeding import (
     process_pending,
     sync_dirty,
 )
-from tests.standins.shopify import API_KEY, ShopifyStandIn
 
 APP_URL = "https://tagwise.example"
 WEBHOOK_URI = f"{APP_URL}/webhooks/shopify"

@@ -17,10 +17,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+LIFECYCLE_STAGES = ("new", "active", "lapsing", "churned")
 MIN_CADENCE_DAYS = 7.0
 DEFAULT_STORE_CADENCE_DAYS = 45.0
 ACTIVE_FACTOR = 1.5
 LAPSING_FACTOR = 3.0
+
+# The stages in plain words, for the tag reference (kept beside the code they describe).
+STAGE_RULES = {
+    "new": "Exactly one order, placed at most one cadence ago",
+    "active": f"Two or more orders, the last at most {ACTIVE_FACTOR:g} × their cadence ago",
+    "lapsing": f"The last order more than one cadence ago (one order) or {ACTIVE_FACTOR:g} × "
+               f"the cadence ago (repeat buyers), but at most {LAPSING_FACTOR:g} × the cadence ago",
+    "churned": f"The last order more than {LAPSING_FACTOR:g} × the cadence ago",
+}
+CADENCE_RULE = (f"A customer's cadence is the median number of days between their orders "
+                f"(at least {MIN_CADENCE_DAYS:g}); a one-time buyer gets the store's cadence, the "
+                f"median of its repeat buyers' cadences ({DEFAULT_STORE_CADENCE_DAYS:g} days "
+                f"until the first rescore).")
 
 
 def store_cadence(median_gaps: pd.Series) -> float:

@@ -8,7 +8,12 @@ A value tied with a cut-off gets the lower score, so a store where most customer
 once puts them all at F 1, not spread over several scores.
 
 The group grid, by R and FM = (F + M) / 2 (Shopify's ``CustomerRfmGroup`` vocabulary; Shopify
-does not publish its cell boundaries, so these are ours):
+does not publish its cell boundaries, so these are ours). Two groups also look at the order
+count, so that they agree with the lifecycle stages: ``new`` is only ever a first-time buyer
+(lifecycle ``new`` is too) and ``active`` only a repeat buyer (as lifecycle ``active``). A
+repeat buyer in the ``new`` cell is ``promising``; a first-time buyer in an ``active`` cell
+(a big first order) is ``new`` at R 5 and ``promising`` at R 4. (One order always scores F 1,
+so ``champions``, ``loyal`` and ``previously-loyal`` need F 3 or more and are repeat buyers.)
 
     R \\ FM   1 ─────── 2 ─────── 3 ─────── 4 ─────── 5
     5        new ............... | active ...| champions .....
@@ -17,8 +22,8 @@ does not publish its cell boundaries, so these are ours):
     2        dormant | almost-lost | at-risk ......| previously-loyal
     1        dormant ........... | at-risk ......| previously-loyal
 
-    R 5: FM >= 4 champions; 3 <= FM < 4 active; FM < 3 new
-    R 4: FM >= 4 loyal;     3 <= FM < 4 active; FM < 3 promising
+    R 5: FM >= 4 champions; 3 <= FM < 4 active (one order: new); FM < 3 new (repeat: promising)
+    R 4: FM >= 4 loyal;     3 <= FM < 4 active (one order: promising); FM < 3 promising
     R 3: FM >= 4 loyal;     2 <= FM < 4 needs-attention; FM < 2 almost-lost
     R 2: FM >= 4.5 previously-loyal; 3 <= FM < 4.5 at-risk; 2 <= FM < 3 almost-lost; FM < 2 dormant
     R 1: FM >= 4.5 previously-loyal; 3 <= FM < 4.5 at-risk; FM < 3 dormant
@@ -63,6 +68,21 @@ DEFAULT_CUTOFFS = RfmCutoffs((30.0, 90.0, 180.0, 365.0), (1.0, 2.0, 3.0, 5.0),
                              (50.0, 100.0, 250.0, 500.0))
 
 
+def _listed(values: tuple[float, ...]) -> str:
+    return ", ".join(f"{v:g}" for v in values)
+
+
+RFM_SCORING_RULE = (
+    "R, F and M are scores from 1 to 5 within the store: R by days since the last order "
+    "(5 = the most recent 20% of buyers), F by number of orders, M by net spend after refunds "
+    "(5 = the top 20%). A value equal to a boundary gets the lower score, so one order is always "
+    "F 1. FM is the average of F and M. The boundaries are recomputed at every rescore (nightly "
+    "and on `tagwise rescore`); until a store's first rescore they are fixed defaults "
+    f"({_listed(DEFAULT_CUTOFFS.recency_days)} days; {_listed(DEFAULT_CUTOFFS.frequency)} "
+    f"orders; {_listed(DEFAULT_CUTOFFS.monetary)} in the store currency), which is why groups "
+    "move on the first rescore.")
+
+
 def compute_cutoffs(days_since_last: pd.Series, orders_count: pd.Series,
                     net_spent: pd.Series) -> RfmCutoffs:
     """Quintile cut-offs over the customers with orders (defaults when there are none)."""
@@ -92,20 +112,38 @@ def score(days_since_last: pd.Series, orders_count: pd.Series, net_spent: pd.Ser
     return frame.astype("Int64").mask(~np.repeat(buyers[:, None], 3, axis=1))
 
 
-def groups(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
+# The grid in plain words, for the tag reference (kept beside the code it describes).
+GROUP_RULES = {
+    "champions": "R 5 and FM at least 4: bought very recently, often and for a lot",
+    "loyal": "R 3 or 4 and FM at least 4: buys often and spends well, a little less recently",
+    "active": "R 4 or 5, FM from 3 to under 4, and at least two orders",
+    "promising": "R 4 and FM under 3 (or a single order with FM 3); also a repeat buyer at "
+                 "R 5 with FM under 3",
+    "new": "R 5 and exactly one order (whatever its size)",
+    "needs-attention": "R 3 and FM from 2 to under 4",
+    "at-risk": "R 1 or 2 and FM from 3 to under 4.5: was worth a lot, has not bought for a while",
+    "almost-lost": "R 3 with FM under 2, or R 2 with FM from 2 to under 3",
+    "previously-loyal": "R 1 or 2 and FM at least 4.5: the best customers of the past, gone quiet",
+    "dormant": "R 1 or 2 and FM under 3 (R 2: under 2): little, long ago",
+    "prospects": "No orders yet (a customer account only)",
+}
+
+
+def groups(r: pd.Series, f: pd.Series, m: pd.Series, orders_count: pd.Series) -> pd.Series:
     """The RFM group of each customer by the grid in this module's docstring."""
     rr = r.to_numpy(dtype=float, na_value=np.nan)
     fm = (f.to_numpy(dtype=float, na_value=np.nan) + m.to_numpy(dtype=float, na_value=np.nan)) / 2
+    repeat = orders_count.to_numpy(dtype=float, na_value=0) >= 2
     conditions = [
         np.isnan(rr),
-        (rr == 5) & (fm >= 4), (rr == 5) & (fm >= 3), rr == 5,
-        (rr == 4) & (fm >= 4), (rr == 4) & (fm >= 3), rr == 4,
+        (rr == 5) & (fm >= 4), (rr == 5) & (fm >= 3) & repeat, (rr == 5) & ~repeat, rr == 5,
+        (rr == 4) & (fm >= 4), (rr == 4) & (fm >= 3) & repeat, rr == 4,
         (rr == 3) & (fm >= 4), (rr == 3) & (fm >= 2), rr == 3,
         (rr <= 2) & (fm >= 4.5), (rr <= 2) & (fm >= 3), (rr == 2) & (fm >= 2),
     ]
     choices = [
         "prospects",
-        "champions", "active", "new",
+        "champions", "active", "new", "promising",
         "loyal", "active", "promising",
         "loyal", "needs-attention", "almost-lost",
         "previously-loyal", "at-risk", "almost-lost",

@@ -13,10 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app.core.predict.model import LIKELY_ALIVE
-from app.core.profiles.rfm import RFM_GROUPS
+from app.core.predict.model import (
+    CHURN_HIGH_SHARE,
+    CHURN_MEDIUM_SHARE,
+    DEFAULT_CHURN_CUTOFFS,
+    LIKELY_ALIVE,
+    VALUE_HIGH_SHARE,
+    VALUE_MEDIUM_SHARE,
+)
+from app.core.profiles.lifecycle import LIFECYCLE_STAGES, STAGE_RULES
+from app.core.profiles.metrics import DAYPARTS as DAYPART_RANGES
+from app.core.profiles.rfm import GROUP_RULES, RFM_GROUPS
 
-LIFECYCLE_STAGES = ("new", "active", "lapsing", "churned")
 CHURN_BANDS = ("high", "medium", "low")
 VALUE_TIERS = ("high", "medium", "low")
 DAYPARTS = ("morning", "afternoon", "evening", "night")
@@ -30,37 +38,89 @@ NEXT_ORDER_DUE_DAYS = 14
 CATEGORY_SLUG_MAX = 40
 
 
+BIG_BASKET_QUANTILE = 0.8  # big basket: the store's top 20% by items per order ...
+MIN_BIG_BASKET_ITEMS = 3.0  # ... but never fewer items than this
+DEFAULT_BIG_BASKET_ITEMS = 4.0  # until the first rescore
+
+FAMILIES = {  # family: what it answers, in the order the dashboard and the reference show them
+    "rfm": "RFM group — how this customer compares with the store's other buyers",
+    "lifecycle": "Lifecycle — where this customer is in their own buying rhythm",
+    "prediction": "Predictions — what the purchase model expects next",
+    "habit": "Habits — how this customer likes to buy",
+}
+
+
 @dataclass(frozen=True)
 class BuiltinSegment:
-    """A catalogue entry: its key (or key pattern) and what it means."""
+    """A catalogue entry: its key (or key pattern), its family and its rule in plain words."""
 
     key: str
     name: str
     description: str
+    family: str
+
+
+def _hours(daypart: str) -> str:
+    """``17:00–22:00`` (night: ``22:00–05:00``) from the metrics' hour ranges."""
+    ranges = [(start, end) for name, start, end in DAYPART_RANGES if name == daypart]
+    start = max(ranges)[0] if len(ranges) > 1 else ranges[0][0]  # night wraps midnight
+    end = min(ranges)[1] if len(ranges) > 1 else ranges[0][1]
+    return f"{start:02d}:00–{end % 24:02d}:00"
+
+
+def _rfm_entry(group: str) -> BuiltinSegment:
+    return BuiltinSegment(group, group.replace("-", " ").title(), GROUP_RULES[group] + ".", "rfm")
 
 
 CATALOGUE: tuple[BuiltinSegment, ...] = (
-    *(BuiltinSegment(g, g.replace("-", " ").title(), f"RFM group {g}") for g in RFM_GROUPS),
-    *(BuiltinSegment(f"lifecycle-{s}", f"Lifecycle: {s}", "relative to the customer's cadence")
+    *(_rfm_entry(g) for g in RFM_GROUPS),
+    *(BuiltinSegment(f"lifecycle-{s}", f"Lifecycle: {s}", STAGE_RULES[s] + ".", "lifecycle")
       for s in LIFECYCLE_STAGES),
-    *(BuiltinSegment(f"churn-risk-{b}", f"Churn risk {b}",
-                     "chance of an order in the next 90 days, by thirds of the store")
-      for b in CHURN_BANDS),
-    *(BuiltinSegment(f"value-{t}", f"Value {t}", "predicted 12-month CLV tier")
-      for t in VALUE_TIERS),
+    BuiltinSegment("churn-risk-high", "Churn risk high",
+                   f"The model's chance of at least one order in the next 90 days is in the "
+                   f"store's lowest {CHURN_HIGH_SHARE:.0%} (before the first fit: under "
+                   f"{DEFAULT_CHURN_CUTOFFS[0]:.0%}).", "prediction"),
+    BuiltinSegment("churn-risk-medium", "Churn risk medium",
+                   f"That chance is in the next {CHURN_MEDIUM_SHARE:.0%} (before the first fit: "
+                   f"{DEFAULT_CHURN_CUTOFFS[0]:.0%} to under {DEFAULT_CHURN_CUTOFFS[1]:.0%}).",
+                   "prediction"),
+    BuiltinSegment("churn-risk-low", "Churn risk low",
+                   f"That chance is in the store's highest "
+                   f"{1 - CHURN_HIGH_SHARE - CHURN_MEDIUM_SHARE:.0%} (before the first fit: at "
+                   f"least {DEFAULT_CHURN_CUTOFFS[1]:.0%}).", "prediction"),
+    BuiltinSegment("value-high", "Value high",
+                   f"Predicted spend over the next 12 months in the store's top "
+                   f"{VALUE_HIGH_SHARE:.0%}.", "prediction"),
+    BuiltinSegment("value-medium", "Value medium",
+                   f"Predicted 12-month spend in the next {VALUE_MEDIUM_SHARE:.0%} after the top "
+                   f"{VALUE_HIGH_SHARE:.0%}.", "prediction"),
+    BuiltinSegment("value-low", "Value low", "Predicted 12-month spend in the remaining "
+                   f"{1 - VALUE_HIGH_SHARE - VALUE_MEDIUM_SHARE:.0%}.", "prediction"),
     BuiltinSegment("next-order-due", "Next order due",
-                   f"likely still a customer and next order expected within "
-                   f"{NEXT_ORDER_DUE_DAYS} days"),
+                   f"At least one order, more likely still a customer than not (P(alive) at "
+                   f"least {LIKELY_ALIVE:.2f}), and the next order expected within "
+                   f"{NEXT_ORDER_DUE_DAYS} days.", "prediction"),
     BuiltinSegment("discount-seeker", "Discount seeker",
-                   f"a discount on at least {DISCOUNT_SEEKER_SHARE:.0%} of orders"),
-    BuiltinSegment("full-price-buyer", "Full-price buyer", "never used a discount"),
+                   f"At least {MIN_ORDERS_FOR_HABITS} orders, and a discount on at least "
+                   f"{DISCOUNT_SEEKER_SHARE:.0%} of them.", "habit"),
+    BuiltinSegment("full-price-buyer", "Full-price buyer",
+                   f"At least {MIN_ORDERS_FOR_HABITS} orders and never a discount.", "habit"),
     BuiltinSegment("category-*", "Category lover",
-                   f"at least {CATEGORY_AFFINITY_SHARE:.0%} of items from one product type"),
+                   f"At least {MIN_ORDERS_FOR_HABITS} orders, and at least "
+                   f"{CATEGORY_AFFINITY_SHARE:.0%} of the items bought are of one product type; "
+                   f"the tag names it (category-coffee).", "habit"),
     BuiltinSegment("weekend-shopper", "Weekend shopper",
-                   f"at least {WEEKEND_SHARE:.0%} of orders on Saturday or Sunday"),
+                   f"At least {MIN_ORDERS_FOR_HABITS} orders, at least {WEEKEND_SHARE:.0%} of "
+                   f"them on a Saturday or Sunday (store time).", "habit"),
     *(BuiltinSegment(f"{d}-shopper", f"{d.title()} shopper",
-                     f"at least {DAYPART_SHARE:.0%} of orders in the {d}") for d in DAYPARTS),
-    BuiltinSegment("big-basket", "Big basket", "items per order in the store's top 20%"),
+                     f"At least {MIN_ORDERS_FOR_HABITS} orders, at least {DAYPART_SHARE:.0%} of "
+                     f"them in the {d} ({_hours(d)}, store time).", "habit")
+      for d in DAYPARTS),
+    BuiltinSegment("big-basket", "Big basket",
+                   f"Items per order on average in the store's top "
+                   f"{1 - BIG_BASKET_QUANTILE:.0%} (the {BIG_BASKET_QUANTILE:.0%} percentile, "
+                   f"at least {MIN_BIG_BASKET_ITEMS:g} items; {DEFAULT_BIG_BASKET_ITEMS:g} until "
+                   f"the first rescore).", "habit"),
 )
 
 

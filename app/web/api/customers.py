@@ -12,10 +12,11 @@ from app.web.api.body import page_args, query_text
 
 @bp.get("/stores/<int:store_id>/customers")
 def list_customers(store_id: int):
-    """Customers matching ``?q=`` (an email, any case, or a platform id), a page at a time."""
+    """Customers matching ``?q=`` (an email, any case, or a platform id) and in ``?segment=``,
+    a page at a time."""
     page, per_page = page_args()
     return jsonify(search_customers(db(), current_principal(), store_id, query_text("q"),
-                                    page, per_page))
+                                    page, per_page, query_text("segment")))
 
 
 @bp.get("/stores/<int:store_id>/customers/<platform_customer_id>")

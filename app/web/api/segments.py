@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import jsonify
 
 from app.services import segments as segment_admin
+from app.services.segment_members import member_csv_rows, segment_members
 from app.storage.db import db
 from app.web.api import bp, current_principal
-from app.web.api.body import json_body
+from app.web.api.body import json_body, page_args
+from app.web.downloads import csv_download
 
 
 @bp.get("/stores/<int:store_id>/segments")
@@ -53,3 +55,17 @@ def update_segment(store_id: int, key: str):
 def disable_segment(store_id: int, key: str):
     """Disable a segment: its tag leaves every member; the rule and history stay."""
     return jsonify(segment_admin.disable_segment(db(), current_principal(), store_id, key))
+
+
+@bp.get("/stores/<int:store_id>/segments/<key>/members")
+def list_segment_members(store_id: int, key: str):
+    """The segment's current members, a page at a time, each with why they are in it."""
+    page, per_page = page_args()
+    return jsonify(segment_members(db(), current_principal(), store_id, key, page, per_page))
+
+
+@bp.get("/stores/<int:store_id>/segments/<key>/members.csv")
+def export_segment_members(store_id: int, key: str):
+    """Every current member as CSV, streamed (constant memory whatever the segment's size)."""
+    lines = member_csv_rows(db(), current_principal(), store_id, key)
+    return csv_download(lines, f"store-{store_id}-{key}.csv")

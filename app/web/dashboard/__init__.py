@@ -11,12 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from app.services.auth import Principal, visible_store
 from app.services.errors import ServiceError
 from app.storage.db import db
-from app.storage.models import Store
+from app.storage.models import Destination, Store
 from app.web.dashboard.session import csrf_ok, csrf_token, signed_in_principal
 
 bp = Blueprint("dashboard", __name__, template_folder="../../templates/dashboard")
@@ -93,9 +94,17 @@ def security_headers(response):
     return response
 
 
+def dry_run_destinations(store_id: int) -> list[str]:
+    """Kinds of the store's destinations that only record diffs (the page banner names them)."""
+    with db().session() as session:
+        return list(session.execute(select(Destination.kind).where(
+            Destination.store_id == store_id, Destination.mode == "dry_run")
+            .order_by(Destination.id)).scalars())
+
+
 @bp.app_context_processor
 def template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token}
+    return {"csrf_token": csrf_token, "dry_run_destinations": dry_run_destinations}
 
 
 @bp.errorhandler(ServiceError)

@@ -5,26 +5,51 @@ from __future__ import annotations
 from flask import abort, render_template, request
 
 from app.services import customers as customer_view
+from app.services import segments as segment_admin
+from app.services.errors import NotFound
+from app.services.segment_members import member_csv_rows
 from app.storage.db import db
 from app.web.dashboard import bp, current_store, principal
+from app.web.downloads import csv_download
 
 MAX_QUERY_CHARS = 320  # the longest email address
 MAX_PLATFORM_ID_CHARS = 64  # Customer.platform_id
+PER_PAGE = 50
+MAX_PAGE = 100_000
 
 
 @bp.get("/stores/<int:store_id>/customers")
 def customer_search(store_id: int):
-    """Search by email or the store's customer id."""
+    """Every customer a page at a time, narrowed by email or id and by segment."""
     store = current_store(store_id)
     query = request.args.get("q", "").strip()
+    segment = request.args.get("segment", "").strip()[:segment_admin.KEY_MAX_CHARS + 1]
+    page = request.args.get("page", "1")
+    page = int(page) if page.isascii() and page.isdigit() and 0 < int(page) <= MAX_PAGE else 1
+    segments = [s for s in segment_admin.list_segments(db(), principal(), store_id)
+                if s["members"] and s["key"] != segment_admin.CATEGORY_KEYS]
+    listing = {"store": store, "query": query, "segment": segment, "segments": segments,
+               "max_query": MAX_QUERY_CHARS, "page": page, "per_page": PER_PAGE}
     if len(query) > MAX_QUERY_CHARS:
-        return render_template("customers.html", store=store, query="", results=[],
-                               error=f"Search for at most {MAX_QUERY_CHARS} characters.",
-                               max_query=MAX_QUERY_CHARS), 400
-    results = (customer_view.search_customers(db(), principal(), store_id, query)["customers"]
-               if query else [])
-    return render_template("customers.html", store=store, query=query, results=results,
-                           error=None, max_query=MAX_QUERY_CHARS)
+        return render_template("customers.html", **{**listing, "query": ""}, results=[],
+                               total=0, error=f"Search for at most {MAX_QUERY_CHARS} "
+                                             f"characters."), 400
+    try:
+        found = customer_view.search_customers(db(), principal(), store_id, query, page,
+                                               PER_PAGE, segment)
+    except NotFound:
+        return render_template("customers.html", **{**listing, "segment": ""}, results=[],
+                               total=0, error=f"There is no segment “{segment}”."), 404
+    return render_template("customers.html", **listing, results=found["customers"],
+                           total=found["total"], error=None)
+
+
+@bp.get("/stores/<int:store_id>/segments/<key>/members.csv")
+def segment_members_csv(store_id: int, key: str):
+    """Download every current member of a segment as CSV."""
+    current_store(store_id)
+    lines = member_csv_rows(db(), principal(), store_id, key[:segment_admin.KEY_MAX_CHARS + 1])
+    return csv_download(lines, f"{key}.csv")
 
 
 @bp.get("/stores/<int:store_id>/customers/<platform_customer_id>")

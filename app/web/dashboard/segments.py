@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, jsonify, redirect, render_template, request, url_for
 
 from app.core.profiles.fields import PROFILE_FIELDS
+from app.core.segments.reference import DISAGREEMENTS, FAMILY_NOTES, by_family
 from app.core.segments.rules import MAX_RULE_CHARS
 from app.services import segments as segment_admin
 from app.services.errors import ServiceError
@@ -108,3 +109,11 @@ def segment_preview(store_id: int):
          if c["platform_customer_id"] else None}
         for c in result["sample"]]
     return jsonify(result)
+
+
+@bp.get("/stores/<int:store_id>/segments/reference")
+def segment_reference(store_id: int):
+    """What every built-in tag means: the catalogue's rules in plain words, by family."""
+    store = current_store(store_id)
+    return render_template("reference.html", store=store, families=by_family(),
+                           notes=FAMILY_NOTES, disagreements=DISAGREEMENTS)

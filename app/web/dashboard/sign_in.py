@@ -16,7 +16,7 @@ from app.services.auth import (
     principal_for_shop,
     visible_stores,
 )
-from app.services.stores import find_shopify_store
+from app.services.stores import find_shopify_store, store_summaries
 from app.storage.db import db
 from app.web.dashboard import bp, principal, throttle
 from app.web.dashboard.session import sign_in, sign_out, signed_in_principal
@@ -136,7 +136,7 @@ def _first_use(signature: str) -> bool:
 def stores():
     """The stores this user may see; straight to the overview when there is only one."""
     with db().session() as session:
-        rows = visible_stores(session, principal())
+        rows = store_summaries(session, visible_stores(session, principal()))
     if len(rows) == 1:
-        return redirect(url_for("dashboard.overview", store_id=rows[0].id))
+        return redirect(url_for("dashboard.overview", store_id=rows[0].store.id))
     return render_template("stores.html", stores=rows)

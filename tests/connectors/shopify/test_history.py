@@ -11,9 +11,9 @@ from graphql import parse, validate
 from connectors.base import PayloadError
 from connectors.shopify.history import PAGE_QUERIES, PAGE_SIZE, bulk_query, read_records
 from connectors.shopify.normalise import normalise, rest_customer, rest_order
+from demo.standins.shopify import SCHEMA
+from demo.standins.shopify_history import MAX_QUERY_COST, ShopHistory, money, query_cost
 from tests.seeding import CUSTOMER_ID, order_payload, refund_payload
-from tests.standins.shopify import SCHEMA
-from tests.standins.shopify_history import MAX_QUERY_COST, ShopHistory, money, query_cost
 
 WHEN = datetime(2026, 10, 3, 14, 30, tzinfo=UTC)
 

@@ -3,8 +3,8 @@ from graphql import parse, validate
 from connectors.base import RetryPolicy, TagChange
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.writer import ShopifyTagWriter, build_document
+from demo.standins.shopify import SCHEMA, ShopifyStandIn
 from tests.standins.server import serving
-from tests.standins.shopify import SCHEMA, ShopifyStandIn
 
 
 def change(customer_id: int, add=(), remove=(), tags=None) -> TagChange:

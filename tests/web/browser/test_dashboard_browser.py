@@ -4,6 +4,7 @@ its live preview, save it, and read why a customer carries a tag; also at phone 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser
 
     page.get_by_role("link", name="Customers").click()
     page.get_by_label("Email or customer id").fill(str(CUSTOMER_ID))
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Show").click()
     page.get_by_role("link", name="john@example.com").click()
     tag = page.locator("li", has=page.locator("code", has_text="tw:regulars"))
     assert "orders_count 3 >= 2 and net_spent 300 > 50" in tag.inner_text()
@@ -96,9 +97,36 @@ def test_the_dashboard_fits_a_phone(browser, live_url, seeded):
     page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
     sign_in(page, live_url)
     for path, name in (("", "overview_phone"), ("rfm", "rfm_phone"),
-                       (f"customers?q={CUSTOMER_ID}", "customers_phone")):
+                       (f"customers?q={CUSTOMER_ID}", "customers_phone"),
+                       ("customers", "customer_list_phone"),
+                       ("segments/reference", "tag_reference_phone")):
         page.goto(f"{live_url}/stores/{seeded}/{path}")
         # Nothing but the tables' own scroll boxes may be wider than the screen.
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         screenshot(page, name)
+    page.close()
+
+
+def test_a_merchant_lists_a_segments_members_downloads_them_and_reads_what_tags_mean(
+        browser, live_url, seeded):
+    page = browser.new_page(viewport=DESKTOP, accept_downloads=True)
+    sign_in(page, live_url)
+    page.get_by_role("link", name="Customers").click()
+    assert "9 customers" in page.locator("#customer-results caption").inner_text()
+    page.get_by_label("In segment").select_option("new")
+    page.get_by_role("button", name="Show").click()
+    caption = page.locator("#customer-results caption").inner_text()
+    members = page.locator("#customer-results tbody tr").count()
+    assert 0 < members < 9 and caption.startswith(f"{members} customer")
+    screenshot(page, "customer_list_segment")
+    with page.expect_download() as download:
+        page.locator("#segment-csv").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("platform_customer_id,email") and len(lines) == members + 1
+
+    page.get_by_role("link", name="Segments").click()
+    page.get_by_role("link", name="Tag reference").click()
+    assert page.get_by_role("heading", name=re.compile("^RFM group")).count() == 1
+    assert page.get_by_role("cell", name="tw:new", exact=True).count() == 1
+    screenshot(page, "tag_reference")
     page.close()

@@ -14,7 +14,7 @@
   subscriptions (``webhookSubscriptions``, ``webhookSubscriptionCreate``), with the errors
   Shopify gives.
 - History (orders, customers, bulk operations and their JSONL files) lives in
-  ``tests/standins/shopify_history.py``; the bucket's size and restore rate are settable, and
+  ``demo/standins/shopify_history.py``; the bucket's size and restore rate are settable, and
   a query's cost is computed from the document as Shopify does (connections by ``first``).
 """
 
@@ -36,7 +36,7 @@ from graphql import build_schema, graphql_sync
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from tests.standins.shopify_history import (
+from demo.standins.shopify_history import (
     HISTORY_SDL,
     MAX_QUERY_COST,
     ShopHistory,

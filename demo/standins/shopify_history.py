@@ -1,6 +1,6 @@
 """The history part of the Shopify stand-in: orders and customers to page through and export.
 
-Mounted by ``tests/standins/shopify.py`` (schema extension, root resolvers, the JSONL route):
+Mounted by ``demo/standins/shopify.py`` (schema extension, root resolvers, the JSONL route):
 
 - ``orders`` / ``customers`` connections: ``first`` is required outside a bulk operation,
   ``after`` takes the previous page's ``endCursor``, ``query`` understands
@@ -245,6 +245,7 @@ class ShopHistory:
     drop_download: tuple[int, int] | None = None  # (operation number, lines sent)
     downloads: list[dict[str, str]] = field(default_factory=list)
     tags: dict[str, list[str]] = field(default_factory=dict)  # the shop's tag store
+    products: dict[str, int] = field(default_factory=dict)  # product type -> product id
 
     # ------------------------------------------------------------------ data
 
@@ -263,27 +264,33 @@ class ShopHistory:
     def add_order(self, order_id: int, customer_id: int | None, created: datetime,
                   lines: list[tuple[str, int, Decimal]], *, email: str | None = None,
                   updated: datetime | None = None, cancelled: bool = False,
-                  refunded: Decimal = Decimal(0), discount: Decimal = Decimal(0)) -> dict:
-        """An order; ``lines`` are (product type, quantity, unit price) and sum to the total."""
+                  refunded: Decimal = Decimal(0), discount: Decimal = Decimal(0),
+                  discount_code: str = "WELCOME10", vendor: str = "Tagwise Test Vendor") -> dict:
+        """An order; ``lines`` are (product type, quantity, unit price) and sum to the total.
+
+        Lines of one product type share one product (ids from 600, variant ids from 700), so
+        a product's type can be looked up by its id as in a real shop.
+        """
         subtotal = sum((q * p for _, q, p in lines), Decimal(0))
         total = subtotal - discount
         buyer = self.customers.get(str(customer_id)) if customer_id is not None else None
         status = "VOIDED" if cancelled else (
             "PARTIALLY_REFUNDED" if refunded else "PAID")
         items = [{"__typename": "LineItem", "id": f"gid://shopify/LineItem/{order_id * 10 + i}",
-                  "quantity": quantity, "vendor": "Tagwise Test Vendor",
-                  "variant": {"id": f"gid://shopify/ProductVariant/{700 + i}"},
-                  "product": {"id": f"gid://shopify/Product/{600 + i}",
+                  "quantity": quantity, "vendor": vendor,
+                  "variant": {"id": f"gid://shopify/ProductVariant/{100 + product}"},
+                  "product": {"id": f"gid://shopify/Product/{product}",
                               "productType": product_type},
                   "originalUnitPriceSet": money(price)}
-                 for i, (product_type, quantity, price) in enumerate(lines)]
+                 for i, (product_type, quantity, price) in enumerate(lines)
+                 for product in [self.product_id(product_type)]]
         node = {
             "__typename": "Order", "id": f"{ORDER_GID}{order_id}", "createdAt": iso(created),
             "updatedAt": iso(updated or created),
             "cancelledAt": iso(created) if cancelled else None, "test": False,
             "email": email or (buyer or {}).get("email"), "currencyCode": "USD",
             "customerAcceptsMarketing": False, "displayFinancialStatus": status,
-            "discountCodes": ["WELCOME10"] if discount else [],
+            "discountCodes": [discount_code] if discount else [],
             "totalPriceSet": money(total), "subtotalPriceSet": money(subtotal),
             "totalDiscountsSet": money(discount), "customer": buyer,
             "refunds": [{"id": f"gid://shopify/Refund/{order_id}", "createdAt": iso(created),
@@ -292,6 +299,10 @@ class ShopHistory:
         }
         self.orders[str(order_id)] = node
         return node
+
+    def product_id(self, product_type: str) -> int:
+        """The id of the shop's product of this type (one product per type)."""
+        return self.products.setdefault(product_type, 600 + len(self.products))
 
     def generate(self, n_customers: int, n_orders: int, seed: int, now: datetime) -> None:
         """A deterministic shop: customers (some without orders), orders over two years,

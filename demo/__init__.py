@@ -1,0 +1,1 @@
+"""``make demo``: a stand-in Shopify shop with two years of orders, run through Tagwise."""
