@@ -51,6 +51,16 @@ def save_profiles(client: redis.Redis, store_id: int,
     pipe.execute()
 
 
+def missing_profiles(client: redis.Redis, store_id: int,
+                     customer_ids: Iterable[int]) -> list[int]:
+    """The customers among ``customer_ids`` without a hot hash (lost or never written)."""
+    ids = list(customer_ids)
+    pipe = client.pipeline(transaction=False)
+    for customer_id in ids:
+        pipe.exists(profile_key(store_id, customer_id))
+    return [c for c, present in zip(ids, pipe.execute(), strict=True) if not present]
+
+
 def read_profile(client: redis.Redis, store_id: int, customer_id: int) -> dict[str, str]:
     """The hot hash with its long field names, segment keys comma-joined (empty when absent)."""
     raw = {k.decode(): v.decode() for k, v in client.hgetall(

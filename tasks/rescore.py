@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -10,26 +11,44 @@ from flask import current_app
 from sqlalchemy import select
 
 from app import hot
+from app.bulk import python_records
 from app.db import utcnow
 from app.models import Store
 from app.processing import RefreshResult, refresh_store, rescore_store
 from app.sync import destination_ids
 from tasks.sync import schedule_sync
 
+log = logging.getLogger(__name__)
+
 
 def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str, int]:
-    """Run a whole-store recompute, then refresh the hot profiles and queue the tag changes."""
+    """Run a whole-store recompute, then refresh the hot profiles and queue the tag changes.
+
+    Only rewritten profiles go to Redis, plus any whose hot hash is missing (the hot copy
+    rebuilds from SQL). Returns counts: customers, customers whose segments moved, profiles
+    and rows written per table, hot hashes written.
+    """
     db = current_app.extensions["db"]
+    client = current_app.extensions["redis"]
     with db.session() as session:
         store = session.get(Store, store_id)
         if store is None:
             raise LookupError(f"no store {store_id}")
         result = compute(db, session, store)
         targets = destination_ids(session, store_id)
-    hot.save_profiles(current_app.extensions["redis"], store_id, result.profiles)
+    table = result.table
+    unchanged = table.index[~table.index.isin(list(result.profiles))].tolist()
+    missing = hot.missing_profiles(client, store_id, unchanged)
+    hot_profiles = {**result.profiles, **dict(zip(missing, python_records(table.loc[missing]),
+                                                  strict=True))}
+    hot.save_profiles(client, store_id, hot_profiles)
     for destination_id in targets:
         schedule_sync(destination_id, result.changed)
-    return {"customers": len(result.profiles), "changed": len(result.changed)}
+    counts = {"customers": len(table), "changed": len(result.changed),
+              "profiles_changed": len(result.profiles), "hot_written": len(hot_profiles),
+              **{f"rows_written_{name}": n for name, n in result.rows_written.items()}}
+    log.info("recomputed store %s: %s", store_id, counts)
+    return counts
 
 
 def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
