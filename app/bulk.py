@@ -54,7 +54,7 @@ def read_frame(session: Session, sql: str, columns: list[str]) -> pd.DataFrame:
         buffer = io.BytesIO()
         cursor = session.connection().connection.driver_connection.cursor()
         with cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, NULL '{NULL}')") as copy:
-            for block in copy:
+            while block := copy.read():
                 buffer.write(block)
         if not buffer.tell():
             return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
@@ -67,9 +67,9 @@ def read_frame(session: Session, sql: str, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
 
 
-def timestamps(values: pd.Series) -> pd.Series:
+def timestamps(values: pd.Series) -> pd.DatetimeIndex:
     """Epoch microseconds (NaN where missing) as UTC timestamps."""
-    return pd.to_datetime(values.astype("Int64"), unit="us", utc=True)
+    return pd.DatetimeIndex(pd.to_datetime(values.astype("Int64"), unit="us", utc=True))
 
 
 def write_rows(session: Session, table: Table, frame: pd.DataFrame, *, key: list[str],

@@ -158,7 +158,7 @@ def _orders_frame(raw: pd.DataFrame) -> pd.DataFrame:
     cancelled = raw["cancelled"].to_numpy(dtype=bool)
     return pd.DataFrame({
         "customer_id": raw["customer_id"].to_numpy(dtype="int64"),
-        "created_at": timestamps(raw["created_at"]).to_numpy(),
+        "created_at": timestamps(raw["created_at"]),
         "total": total,
         "net": np.where(cancelled, 0.0, np.maximum(total - refunded, 0.0)),
         "cancelled": cancelled,

@@ -5,31 +5,59 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 
 from app import hot
 from app.bulk import python_records
 from app.db import utcnow
-from app.models import Store
+from app.models import Customer, Store
 from app.processing import RefreshResult, refresh_store, rescore_store
 from app.sync import destination_ids
 from tasks.sync import schedule_sync
 
 log = logging.getLogger(__name__)
+LOCK_SECONDS = 3 * 3600  # longer than any rescore; the lock expires if a worker dies
+BUSY_RETRY_SECONDS = 60
+
+
+class StoreBusy(Exception):
+    """Another rescore or segment refresh of the store holds its lock."""
+
+    def __init__(self, store_id: int):
+        super().__init__(f"store {store_id} is being recomputed by another process; "
+                         "try again when it finishes")
+
+
+def lock_key(store_id: int) -> str:
+    """Redis lock held while a store is recomputed."""
+    return f"tw:rescore-lock:{store_id}"
 
 
 def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str, int]:
     """Run a whole-store recompute, then refresh the hot profiles and queue the tag changes.
 
-    Only rewritten profiles go to Redis, plus any whose hot hash is missing (the hot copy
-    rebuilds from SQL). Returns counts: customers, customers whose segments moved, profiles
-    and rows written per table, hot hashes written.
+    One recompute per store at a time (a Redis lock; ``StoreBusy`` when one runs). Only
+    rewritten profiles go to Redis, plus any whose hot hash is missing (the hot copy rebuilds
+    from SQL). Returns counts: customers, customers whose segments moved, profiles and rows
+    written per table, hot hashes written.
     """
     db = current_app.extensions["db"]
     client = current_app.extensions["redis"]
+    lock = client.lock(lock_key(store_id), timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        raise StoreBusy(store_id)
+    try:
+        return _recompute_locked(db, client, store_id, compute)
+    finally:
+        lock.release()
+
+
+def _recompute_locked(db: Any, client: Any, store_id: int,
+                      compute: Callable[..., RefreshResult]) -> dict[str, int]:
     with db.session() as session:
         store = session.get(Store, store_id)
         if store is None:
@@ -65,25 +93,48 @@ def run_segment_refresh(store_id: int) -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def refresh_segments(store_id: int) -> dict[str, int]:
-    """Apply a store's segment edits to every customer, on the bulk queue."""
+    """Apply a store's segment edits to every customer, on the bulk queue (after a running
+    rescore of the store, which may predate the edit)."""
     try:
         return run_segment_refresh(store_id)
     except LookupError:  # the store was deleted since the edit: nothing to apply
+        return {"customers": 0, "changed": 0}
+    except StoreBusy:
+        refresh_segments.apply_async(args=[store_id], countdown=BUSY_RETRY_SECONDS)
         return {"customers": 0, "changed": 0}
 
 
 @shared_task(acks_late=True)
 def rescore(store_id: int) -> dict[str, int]:
-    """Rescore one store on the bulk queue."""
-    return run_rescore(store_id)
+    """Rescore one store on the bulk queue (nothing to do while another rescore of it runs)."""
+    try:
+        return run_rescore(store_id)
+    except StoreBusy:
+        log.info("store %s is being recomputed; this rescore is skipped", store_id)
+        return {"customers": 0, "changed": 0}
+
+
+def stores_biggest_first(session: Any) -> list[int]:
+    """Installed stores by live customers, most first (ties: oldest store first)."""
+    customers = func.count(Customer.id)
+    return list(session.execute(
+        select(Store.id).outerjoin(Customer, and_(Customer.store_id == Store.id,
+                                                  Customer.deleted_at.is_(None)))
+        .where(Store.install_state == "active").group_by(Store.id)
+        .order_by(customers.desc(), Store.id)).scalars())
 
 
 @shared_task(acks_late=True)
 def rescore_all() -> int:
-    """Nightly: queue a rescore of every installed store."""
+    """Nightly: fan out one rescore task per installed store, the biggest first.
+
+    The bulk queue is first in, first out and each worker process takes one task at a time, so
+    the workers start on the largest stores and the small ones fill in behind: the night takes
+    about as long as the largest store (or the sum over the processes), not the sum of all.
+    """
     db = current_app.extensions["db"]
     with db.session() as session:
-        ids = list(session.execute(select(Store.id).filter_by(install_state="active")).scalars())
+        ids = stores_biggest_first(session)
     for store_id in ids:
         rescore.delay(store_id)
     return len(ids)
