@@ -11,12 +11,12 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import and_, func, select
 
-from app import hot
-from app.bulk import python_records
-from app.db import utcnow
-from app.models import Customer, Store
-from app.processing import RefreshResult, refresh_store, rescore_store
-from app.sync import destination_ids
+from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
+from app.storage import redis_state as hot
+from app.storage.bulk import python_records
+from app.storage.db import utcnow
+from app.storage.models import Customer, Store
+from app.sync.diff import destination_ids
 from tasks.sync import schedule_sync
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 
-from app.db import utcnow
-from app.inbox import purge_bodies
+from app.ingest.inbox import purge_bodies
+from app.storage.db import utcnow
 
 log = logging.getLogger(__name__)
 

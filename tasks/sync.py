@@ -8,9 +8,9 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
-from app import hot
-from app.models import Destination, Store
-from app.sync import sync_customers
+from app.storage import redis_state
+from app.storage.models import Destination, Store
+from app.sync.diff import sync_customers
 
 log = logging.getLogger(__name__)
 TRANSIENT_RETRY_SECONDS = 30
@@ -21,7 +21,7 @@ def schedule_sync(destination_id: int, customer_ids: list[int]) -> None:
     """Mark customers dirty; queue one debounced sync per destination, not one per event."""
     redis = current_app.extensions["redis"]
     debounce = current_app.config["SYNC_DEBOUNCE_SECONDS"]
-    if hot.mark_dirty(redis, destination_id, customer_ids, debounce):
+    if redis_state.mark_dirty(redis, destination_id, customer_ids, debounce):
         sync_destination.apply_async(args=[destination_id], countdown=debounce)
 
 
@@ -30,7 +30,7 @@ def sync_destination(destination_id: int) -> int:
     """Drain the destination's dirty set in batches; return how many changes were sent."""
     redis = current_app.extensions["redis"]
     db = current_app.extensions["db"]
-    redis.delete(hot.scheduled_key(destination_id))
+    redis.delete(redis_state.scheduled_key(destination_id))
     lock = redis.lock(f"tw:sync-lock:{destination_id}", timeout=LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         # Another sync of this destination runs; come back once it is likely done.
@@ -40,7 +40,8 @@ def sync_destination(destination_id: int) -> int:
     sent = 0
     retry: list[int] = []
     try:
-        while ids := hot.take_dirty(redis, destination_id, current_app.config["SYNC_BATCH_SIZE"]):
+        batch_size = current_app.config["SYNC_BATCH_SIZE"]
+        while ids := redis_state.take_dirty(redis, destination_id, batch_size):
             with db.session() as session:
                 destination = session.get(Destination, destination_id)
                 if destination is None:
@@ -52,7 +53,7 @@ def sync_destination(destination_id: int) -> int:
     finally:
         lock.release()
     if retry:
-        hot.mark_dirty(redis, destination_id, retry, TRANSIENT_RETRY_SECONDS)
+        redis_state.mark_dirty(redis, destination_id, retry, TRANSIENT_RETRY_SECONDS)
         sync_destination.apply_async(args=[destination_id], countdown=TRANSIENT_RETRY_SECONDS)
     return sent
 

@@ -1,0 +1,17 @@
+"""The ``tagwise`` command: one Flask CLI group for operators and developers.
+
+One module per command group; each registers its commands on :data:`app.cli.base.main`.
+"""
+
+from flask import Flask
+
+from app.cli import database, destinations, jobs, keys, run, segments, stores, users  # noqa: F401  (register the commands)
+from app.cli.base import main
+
+__all__ = ["main", "register_commands"]
+
+
+def register_commands(app: Flask) -> None:
+    """Expose the commands on ``app.cli`` too (``flask --app app`` and test runners)."""
+    for name, command in main.commands.items():
+        app.cli.add_command(command, name)
