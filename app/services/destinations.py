@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from app.services import serialise
 from app.services.auth import Principal, visible_store
+from app.services.errors import NotFound
 from app.storage.db import Database
 from app.storage.models import Destination, SyncAttempt
 from app.sync.diff import pending_changes
-from app.web.errors import NotFound
 
 RECENT_FAILURES = 20
 
