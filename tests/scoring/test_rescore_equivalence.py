@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import func, select
+
 from app.core.assemble import (
     StoreInputs,
     fit_scoring,
@@ -20,8 +22,6 @@ from app.core.assemble import (
     predict,
     score_profiles,
 )
-from sqlalchemy import func, select
-
 from app.scoring.recompute import PROFILE_COLUMNS, disabled_builtins, load_inputs, rule_segments
 from app.storage.db import chunked
 from app.storage.models import Customer, LineItem, Membership, Order, Profile, Refund, Store
