@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -13,7 +14,6 @@ from sqlalchemy import and_, func, select
 
 from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
 from app.storage import redis_state as hot
-from app.storage.bulk import python_records
 from app.storage.db import utcnow
 from app.storage.models import Customer, Store
 from app.sync.diff import destination_ids
@@ -42,8 +42,8 @@ def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str
 
     One recompute per store at a time (a Redis lock; ``StoreBusy`` when one runs). Only
     rewritten profiles go to Redis, plus any whose hot hash is missing (the hot copy rebuilds
-    from SQL). Returns counts: customers, customers whose segments moved, profiles and rows
-    written per table, hot hashes written.
+    from SQL). Returns counts: customers, customers whose segments moved, rows written per
+    table, hot hashes written.
     """
     db = current_app.extensions["db"]
     client = current_app.extensions["redis"]
@@ -51,29 +51,20 @@ def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str
     if not lock.acquire():
         raise StoreBusy(store_id)
     try:
-        return _recompute_locked(db, client, store_id, compute)
+        with db.session() as session:
+            store = session.get(Store, store_id)
+            if store is None:
+                raise LookupError(f"no store {store_id}")
+            result = compute(db, session, store, partial(hot.missing_profiles, client, store_id))
+            targets = destination_ids(session, store_id)
+        hot.save_profiles(client, store_id, result.profiles)
     finally:
         lock.release()
-
-
-def _recompute_locked(db: Any, client: Any, store_id: int,
-                      compute: Callable[..., RefreshResult]) -> dict[str, int]:
-    with db.session() as session:
-        store = session.get(Store, store_id)
-        if store is None:
-            raise LookupError(f"no store {store_id}")
-        result = compute(db, session, store)
-        targets = destination_ids(session, store_id)
-    table = result.table
-    unchanged = table.index[~table.index.isin(list(result.profiles))].tolist()
-    missing = hot.missing_profiles(client, store_id, unchanged)
-    hot_profiles = {**result.profiles, **dict(zip(missing, python_records(table.loc[missing]),
-                                                  strict=True))}
-    hot.save_profiles(client, store_id, hot_profiles)
     for destination_id in targets:
         schedule_sync(destination_id, result.changed)
-    counts = {"customers": len(table), "changed": len(result.changed),
-              "profiles_changed": len(result.profiles), "hot_written": len(hot_profiles),
+    counts = {"customers": result.customers, "changed": len(result.changed),
+              "profiles_changed": result.rows_written["profiles"],
+              "hot_written": len(result.profiles),
               **{f"rows_written_{name}": n for name, n in result.rows_written.items()}}
     log.info("recomputed store %s: %s", store_id, counts)
     return counts
@@ -81,14 +72,14 @@ def _recompute_locked(db: Any, client: Any, store_id: int,
 
 def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
     """Rescore one store and queue the resulting tag changes; return counts."""
-    return _recompute(store_id, lambda db, session, store: rescore_store(
-        db, session, store, utcnow(), as_of))
+    return _recompute(store_id, lambda db, session, store, missing_hot: rescore_store(
+        db, session, store, utcnow(), as_of, missing_hot))
 
 
 def run_segment_refresh(store_id: int) -> dict[str, int]:
     """Re-evaluate every customer's segments (after a segment edit) and queue tag changes."""
-    return _recompute(store_id, lambda db, session, store: refresh_store(
-        db, session, store, utcnow()))
+    return _recompute(store_id, lambda db, session, store, missing_hot: refresh_store(
+        db, session, store, utcnow(), missing_hot))
 
 
 @shared_task(acks_late=True)

@@ -143,10 +143,24 @@ def predict(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str,
     Value tiers need store-wide cut-offs: given, they are used; when fitting, they come from
     this fit; with a stored fit but no cut-offs, tiers stay empty rather than guessed.
     """
+    return predict_from_summary(summarise(orders, as_of, timezone), model, value_cutoffs)
+
+
+def summarise(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str) -> pd.DataFrame:
+    """The model's per-customer summary of live orders (calendar days in the store timezone).
+
+    Per customer, so summaries of disjoint sets of customers concatenate into the store's.
+    """
     live = orders.loc[~orders["cancelled"]]
-    summary = summarise_orders(live["customer_id"].to_numpy(),
-                               live["created_at"].dt.tz_convert(timezone),
-                               as_of.tz_convert(timezone), values=live["net"].to_numpy())
+    return summarise_orders(live["customer_id"].to_numpy(),
+                            live["created_at"].dt.tz_convert(timezone),
+                            as_of.tz_convert(timezone), values=live["net"].to_numpy())
+
+
+def predict_from_summary(summary: pd.DataFrame, model: FittedModel | None = None,
+                         value_cutoffs: tuple[float, float] | None = None,
+                         ) -> tuple[pd.DataFrame, FittedModel]:
+    """``predict`` from a summary already made (see ``summarise``)."""
     fitting = model is None
     if fitting:
         model = fit_store(summary)

@@ -1,16 +1,18 @@
 """Recompute profiles and memberships from SQL: the bridge between the tables and the pure core.
 
-``refresh_customers`` serves a webhook (a handful of customers) and ``tagwise rescore`` (the
-whole store) alike; both read orders as frames, run the same pure functions and write back in
-bulk.
+``refresh_customers`` serves a webhook (a handful of customers), ``rescore_store`` and
+``refresh_store`` a whole store; all read their inputs with ``load_inputs`` (aggregated in the
+database) and run the same pure functions. A whole store is written only where it changed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -25,14 +27,18 @@ from app.core.assemble import (
     memberships,
     metrics_as_of,
     predict,
+    predict_from_summary,
     score_profiles,
+    summarise,
 )
 from app.core.predict import FittedModel, prior_model
 from app.core.profiles.metrics import empty_orders
+from app.core.profiles.reports import add_segment_sizes, monthly_activity, segment_sizes
 from app.core.segments.rules import Rule, compile_rule
 from app.scoring.reports import save_reports
 from app.storage.bulk import (
     epoch_us,
+    id_between,
     id_filter,
     is_postgres,
     json_column_names,
@@ -47,6 +53,9 @@ from app.storage.models import Customer, Membership, Profile, Segment, Store
 
 log = logging.getLogger(__name__)
 
+STORE_BLOCK_CUSTOMERS = 50_000  # customers a whole-store pass reads, scores and writes at once
+MissingHot = Callable[[list[int]], list[int]] | None  # which of these lack a hot copy
+
 PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
                    if c.name not in {"customer_id", "store_id", "segment_keys", "explanations",
                                      "computed_at"}]
@@ -60,8 +69,9 @@ class RefreshResult:
 
     changed: list[int] = field(default_factory=list)
     profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
-    table: pd.DataFrame | None = None
+    customers: int = 0
     rows_written: dict[str, int] = field(default_factory=dict)
+    segment_sizes: dict[str, int] = field(default_factory=dict)
 
 
 def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
@@ -72,24 +82,32 @@ def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
 
 
 def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
-                as_of: datetime | None = None) -> StoreInputs:
-    """The per-customer inputs of the pure core, for the whole store or the given customers.
+                as_of: datetime | None = None, *,
+                id_range: tuple[int, int] | None = None) -> StoreInputs:
+    """The per-customer inputs of the pure core: the whole store, the given customers (the
+    live path's touched customers), or the store's customers with ids in ``id_range``
+    (inclusive; a whole-store pass block by block).
 
     The database does the aggregation: line items arrive summed per (customer, product type,
     vendor) by a ``GROUP BY`` next to the data, refunds summed per order. Orders cross once
     each (gaps, calendar days and dayparts in the store's timezone need every order), as plain
-    numbers: ``COPY`` on PostgreSQL, a plain cursor on SQLite (``app.bulk.read_frame``).
+    numbers: ``COPY`` on PostgreSQL, a plain cursor on SQLite (``app.storage.bulk.read_frame``).
     """
     cutoff = None if as_of is None else int(pd.Timestamp(as_of).value // 1000)
-    chunks = [None] if customer_ids is None else chunked(sorted(set(customer_ids)))
+    if customer_ids is not None:
+        selections = [partial(id_filter, ids=chunk) for chunk in chunked(sorted(set(customer_ids)))]
+    elif id_range is not None:
+        selections = [partial(id_between, low=id_range[0], high=id_range[1])]
+    else:
+        selections = [None]
     customers, orders, lines = [], [], []
-    for chunk in chunks:
-        customers.append(read_frame(session, _customers_sql(session, store, chunk),
+    for selects in selections:
+        customers.append(read_frame(session, _customers_sql(session, store, selects),
                                     ["customer_id", "has_email", "accepts_marketing"]))
-        orders.append(read_frame(session, _orders_sql(session, store, chunk, cutoff),
+        orders.append(read_frame(session, _orders_sql(session, store, selects, cutoff),
                                  ["customer_id", "created_at", "total", "refunded", "cancelled",
                                   "has_discount", "items"]))
-        lines.append(read_frame(session, _lines_sql(session, store, chunk, cutoff),
+        lines.append(read_frame(session, _lines_sql(session, store, selects, cutoff),
                                 ["customer_id", "product_type", "vendor", "quantity"]))
     customer_frame = pd.concat(customers, ignore_index=True)
     ids = customer_frame["customer_id"].to_numpy(dtype="int64")
@@ -101,27 +119,29 @@ def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
                        _lines_frame(pd.concat(lines, ignore_index=True)), contact, store.timezone)
 
 
-def _scope(session: Session, store: Store, column: str, customer_ids: list[int] | None,
+Selection = Callable[[str], str] | None  # SQL condition on a customer id column, or everyone
+
+
+def _scope(session: Session, store: Store, column: str, selects: Selection,
            cutoff: int | None = None, alias: str = "o") -> str:
     """The WHERE conditions every inputs query shares (store, customers, orders up to as_of)."""
     conditions = [f"{alias}.store_id = {int(store.id)}"]
-    if customer_ids is not None:
-        conditions.append(id_filter(column, customer_ids))
+    if selects is not None:
+        conditions.append(selects(column))
     if cutoff is not None:
         conditions.append(f"{epoch_us(session, alias + '.created_at')} <= {int(cutoff)}")
     return " AND ".join(conditions)
 
 
-def _customers_sql(session: Session, store: Store, customer_ids: list[int] | None) -> str:
+def _customers_sql(session: Session, store: Store, selects: Selection) -> str:
     return ("SELECT c.id, CASE WHEN c.email IS NOT NULL AND c.email <> '' THEN 1 ELSE 0 END,"
             " CASE WHEN c.accepts_marketing IS NULL THEN NULL"
             " WHEN c.accepts_marketing THEN 1 ELSE 0 END"
-            f" FROM customers c WHERE {_scope(session, store, 'c.id', customer_ids, alias='c')}"
+            f" FROM customers c WHERE {_scope(session, store, 'c.id', selects, alias='c')}"
             " AND c.deleted_at IS NULL ORDER BY c.id")
 
 
-def _orders_sql(session: Session, store: Store, customer_ids: list[int] | None,
-                cutoff: int | None) -> str:
+def _orders_sql(session: Session, store: Store, selects: Selection, cutoff: int | None) -> str:
     # A JSON list of discount codes that is not empty (SQLite's json_array_length is 0 for a
     # non-array; PostgreSQL's raises, hence the CASE).
     codes = ("CASE WHEN json_typeof(o.discount_codes) = 'array'"
@@ -134,15 +154,14 @@ def _orders_sql(session: Session, store: Store, customer_ids: list[int] | None,
             " FROM orders o LEFT JOIN (SELECT order_platform_id, SUM(amount) AS refunded"
             f" FROM refunds WHERE store_id = {int(store.id)} GROUP BY order_platform_id) r"
             " ON r.order_platform_id = o.platform_id"
-            f" WHERE {_scope(session, store, 'o.customer_id', customer_ids, cutoff)}"
+            f" WHERE {_scope(session, store, 'o.customer_id', selects, cutoff)}"
             " AND o.customer_id IS NOT NULL")
 
 
-def _lines_sql(session: Session, store: Store, customer_ids: list[int] | None,
-               cutoff: int | None) -> str:
+def _lines_sql(session: Session, store: Store, selects: Selection, cutoff: int | None) -> str:
     return ("SELECT o.customer_id, l.product_type, l.vendor, SUM(l.quantity)"
             " FROM line_items l JOIN orders o ON o.id = l.order_id"
-            f" WHERE {_scope(session, store, 'o.customer_id', customer_ids, cutoff)}"
+            f" WHERE {_scope(session, store, 'o.customer_id', selects, cutoff)}"
             " AND o.customer_id IS NOT NULL AND o.cancelled_at IS NULL"
             " GROUP BY o.customer_id, l.product_type, l.vendor")
 
@@ -215,21 +234,36 @@ def _score_with_stored_fit(store: Store, inputs: StoreInputs, now: datetime
     return scoring, score_profiles(profiles, scoring, as_of, predictions)
 
 
-def refresh_store(db: Database, session: Session, store: Store, now: datetime) -> RefreshResult:
+def refresh_store(db: Database, session: Session, store: Store, now: datetime,
+                  missing_hot: MissingHot = None) -> RefreshResult:
     """Recompute every live customer against the stored scoring: segment edits take effect
     without re-binning RFM or refitting the model (lighter than a rescore)."""
     scoring, profiles = _score_with_stored_fit(store, load_inputs(session, store, None), now)
-    return write_store_profiles(session, store, profiles, scoring, now)
+    return write_store_profiles(session, store, profiles, scoring, now, missing_hot)
 
 
 def rescore_store(db: Database, session: Session, store: Store, now: datetime,
-                  as_of: datetime | None = None) -> RefreshResult:
-    """Re-bin the store, recompute every profile and membership (a rescore's path)."""
+                  as_of: datetime | None = None, missing_hot: MissingHot = None
+                  ) -> RefreshResult:
+    """Re-bin the store, recompute every profile and membership (a rescore's path).
+
+    Orders are read and measured ``STORE_BLOCK_CUSTOMERS`` customers at a time (every input
+    is per customer), so memory follows the customers, not the orders or their lines; the
+    store-wide steps (quintiles, the model fit) then run on the per-customer results.
+    """
     as_of_ts = pd.Timestamp(as_of or now)
-    inputs = load_inputs(session, store, None, as_of)
-    profiles = metrics_as_of(inputs, as_of_ts)
+    metrics, summaries, activity = [], [], []
+    for block in _customer_blocks(session, store):
+        inputs = load_inputs(session, store, None, as_of, id_range=block)
+        metrics.append(metrics_as_of(inputs, as_of_ts))
+        summaries.append(summarise(inputs.orders, as_of_ts, store.timezone))
+        activity.append(monthly_activity(inputs.orders, store.timezone))
+        del inputs
+    profiles = pd.concat(metrics)
+    summary = pd.concat(summaries)
+    summary.attrs = summaries[0].attrs
     scoring = fit_scoring(profiles)
-    predictions, model = predict(inputs.orders, as_of_ts, store.timezone)
+    predictions, model = predict_from_summary(summary)
     profiles = score_profiles(profiles, scoring, as_of_ts, predictions)
     store.scoring = scoring.to_dict()
     cutoffs = predictions.attrs["value_cutoffs"]
@@ -237,32 +271,56 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
                               "as_of": as_of_ts.isoformat(),
                               "value_cutoffs": list(cutoffs) if cutoffs else None}
     store.rescored_at = now
-    result = write_store_profiles(session, store, profiles, scoring, now)
-    save_reports(db, session, store, profiles, inputs.orders,
-                 result.table["segment_keys"].tolist(), as_of_ts, now)
+    result = write_store_profiles(session, store, profiles, scoring, now, missing_hot)
+    save_reports(db, session, store, profiles, pd.concat(activity), result.segment_sizes,
+                 as_of_ts, now)
     result.rows_written["store_reports"] = 3
     return result
 
 
+def _customer_blocks(session: Session, store: Store) -> list[tuple[int, int] | None]:
+    """Id ranges of ``STORE_BLOCK_CUSTOMERS`` live customers each ([None]: no customers)."""
+    ids = read_frame(session, f"SELECT id FROM customers WHERE store_id = {int(store.id)}"
+                     " AND deleted_at IS NULL ORDER BY id", ["id"])["id"].to_numpy(dtype="int64")
+    return [(int(ids[i]), int(ids[min(i + STORE_BLOCK_CUSTOMERS, len(ids)) - 1]))
+            for i in range(0, len(ids), STORE_BLOCK_CUSTOMERS)] or [None]
+
+
 def write_store_profiles(session: Session, store: Store, profiles: pd.DataFrame,
-                         scoring: Scoring, now: datetime) -> RefreshResult:
+                         scoring: Scoring, now: datetime, missing_hot: MissingHot = None
+                         ) -> RefreshResult:
     """Write a whole store's recomputed profiles and memberships, only where they changed.
 
-    The stored profiles are read back (one ``COPY`` / query) and compared column by column;
-    the rows that differ are upserted set-based, and memberships move only where a customer's
-    segments or their explanations did. ``computed_at`` is when a profile's values last changed.
+    Block by block of customers: the stored profiles are read back (one ``COPY`` / query) and
+    compared column by column; the rows that differ are upserted set-based, and memberships
+    move only where a customer's segments or their explanations did. ``computed_at`` is when
+    a profile's values last changed. The result's ``profiles`` (for the hot copies) are the
+    changed ones plus those ``missing_hot`` reports without a hot copy.
     """
-    members = memberships(profiles, scoring, disabled_builtins(session, store),
-                          rule_segments(session, store))
-    table = _profile_table(profiles, members)
-    differs = _differs_from_stored(table, _stored_profile_table(session, store))
-    changed = table.loc[differs].assign(store_id=store.id, computed_at=pd.Timestamp(now))
-    result = RefreshResult(table=table)
-    result.rows_written["profiles"] = write_rows(
-        session, Profile.__table__, changed.reset_index(), key=["customer_id"], mode="upsert")
-    result.profiles = dict(zip(changed.index.tolist(), python_records(changed), strict=True))
-    result.changed, result.rows_written["memberships"] = _move_store_memberships(
-        session, store.id, members, now)
+    disabled, rules = disabled_builtins(session, store), rule_segments(session, store)
+    profiles = profiles.sort_index()
+    result = RefreshResult(rows_written={"profiles": 0, "memberships": 0})
+    for start in range(0, len(profiles), STORE_BLOCK_CUSTOMERS):
+        part = profiles.iloc[start:start + STORE_BLOCK_CUSTOMERS]
+        members = memberships(part, scoring, disabled, rules)
+        table = _profile_table(part, members)
+        block = (int(table.index[0]), int(table.index[-1]))
+        differs = _differs_from_stored(table, _stored_profile_table(session, store, block))
+        changed = table.loc[differs].assign(store_id=store.id, computed_at=pd.Timestamp(now))
+        result.rows_written["profiles"] += write_rows(
+            session, Profile.__table__, changed.reset_index(), key=["customer_id"],
+            mode="upsert")
+        result.profiles.update(zip(changed.index.tolist(), python_records(changed),
+                                   strict=True))
+        if missing_hot is not None:
+            lost = missing_hot(table.index[~differs].tolist())
+            result.profiles.update(zip(lost, python_records(table.loc[lost]), strict=True))
+        moved, written = _move_store_memberships(session, store.id, members, block, now)
+        result.changed.extend(moved)
+        result.rows_written["memberships"] += written
+        result.customers += len(table)
+        result.segment_sizes = add_segment_sizes(result.segment_sizes,
+                                                 segment_sizes(table["segment_keys"]))
     return result
 
 
@@ -277,8 +335,10 @@ def _profile_table(profiles: pd.DataFrame, members: dict[int, dict[str, str]]) -
     return table
 
 
-def _stored_profile_table(session: Session, store: Store) -> pd.DataFrame:
-    """The store's stored profile rows in ``_profile_table``'s columns (JSON as text)."""
+def _stored_profile_table(session: Session, store: Store, block: tuple[int, int]
+                          ) -> pd.DataFrame:
+    """The stored profile rows of the block's customers in ``_profile_table``'s columns (JSON
+    as text)."""
     columns = [*PROFILE_COLUMNS, "segment_keys", "explanations"]
     timestamps_ = set(utc_column_names(Profile.__table__))
     json_columns = set(json_column_names(Profile.__table__))
@@ -286,7 +346,8 @@ def _stored_profile_table(session: Session, store: Store) -> pd.DataFrame:
     selected = ", ".join(epoch_us(session, c) if c in timestamps_ else
                          cast.format(c) if c in json_columns else c for c in columns)
     frame = read_frame(session, f"SELECT customer_id, {selected} FROM profiles"
-                       f" WHERE store_id = {int(store.id)}", ["customer_id", *columns])
+                       f" WHERE store_id = {int(store.id)}"
+                       f" AND {id_between('customer_id', *block)}", ["customer_id", *columns])
     return frame.set_index(frame["customer_id"].astype("int64")).drop(columns="customer_id")
 
 
@@ -330,9 +391,9 @@ def _same_numbers(new: np.ndarray, old: np.ndarray) -> np.ndarray:
 
 
 def _move_store_memberships(session: Session, store_id: int, members: dict[int, dict[str, str]],
-                            now: datetime) -> tuple[list[int], int]:
+                            block: tuple[int, int], now: datetime) -> tuple[list[int], int]:
     """Close lost memberships, open gained ones, re-explain kept ones whose reason changed:
-    set-based, against one read of the store's open memberships. Returns who moved and the
+    set-based, against one read of the block's open memberships. Returns who moved and the
     rows written."""
     wanted = pd.DataFrame(
         [(c, key, why) for c, segments in members.items() for key, why in segments.items()],
@@ -340,8 +401,8 @@ def _move_store_memberships(session: Session, store_id: int, members: dict[int, 
     wanted["customer_id"] = wanted["customer_id"].astype("int64")
     current = read_frame(session, "SELECT id, customer_id, segment_key, explanation"
                          f" FROM memberships WHERE store_id = {int(store_id)}"
-                         " AND left_at IS NULL", ["id", "customer_id", "segment_key",
-                                                  "explanation"])
+                         f" AND {id_between('customer_id', *block)} AND left_at IS NULL",
+                         ["id", "customer_id", "segment_key", "explanation"])
     current = current.astype({"id": "int64", "customer_id": "int64"})
     current = current.loc[current["customer_id"].isin(list(members))]
     both = wanted.merge(current, on=["customer_id", "segment_key"], how="outer",

@@ -44,6 +44,11 @@ def id_filter(column: str, ids: list[int]) -> str:
     return f"{column} IN ({','.join(str(int(i)) for i in ids)})"
 
 
+def id_between(column: str, low: int, high: int) -> str:
+    """``column BETWEEN low AND high`` for integer ids."""
+    return f"{column} BETWEEN {int(low)} AND {int(high)}"
+
+
 def read_frame(session: Session, sql: str, columns: list[str]) -> pd.DataFrame:
     """The rows of a SELECT as a frame of plain values (strings, numbers; NULL as NaN/None).
 

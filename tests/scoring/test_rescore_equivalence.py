@@ -22,6 +22,7 @@ from app.core.assemble import (
     predict,
     score_profiles,
 )
+from app.scoring import recompute
 from app.scoring.recompute import PROFILE_COLUMNS, disabled_builtins, load_inputs, rule_segments
 from app.storage.db import chunked
 from app.storage.models import Customer, LineItem, Membership, Order, Profile, Refund, Store
@@ -157,7 +158,10 @@ def stored_state(session, store: Store):
     return table, open_memberships
 
 
-def test_rescore_stores_exactly_what_the_previous_implementation_computed(app, client, shop):
+@pytest.mark.parametrize("block", [recompute.STORE_BLOCK_CUSTOMERS, 7])
+def test_rescore_stores_exactly_what_the_previous_implementation_computed(app, client, shop,
+                                                                          monkeypatch, block):
+    monkeypatch.setattr(recompute, "STORE_BLOCK_CUSTOMERS", block)  # 7: five blocks
     store_id = add_store(app, shop, "--timezone", "America/New_York")
     runner = app.test_cli_runner()
     added = runner.invoke(args=["segments", "add", "--store", str(store_id), "--key", "big",
