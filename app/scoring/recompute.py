@@ -53,7 +53,7 @@ from app.storage.models import Customer, Membership, Profile, Segment, Store
 
 log = logging.getLogger(__name__)
 
-STORE_BLOCK_CUSTOMERS = 50_000  # customers a whole-store pass reads, scores and writes at once
+STORE_BLOCK_CUSTOMERS = 100_000  # customers a whole-store pass reads, scores and writes at once
 MissingHot = Callable[[list[int]], list[int]] | None  # which of these lack a hot copy
 
 PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
