@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.storage.db import UTCDateTime
 
 NULL = r"\N"  # the NULL marker of our CSV copies: an empty field stays an empty string
+COPY_ROWS = 50_000  # rows per CSV buffer written into a COPY
 
 
 def is_postgres(session: Session) -> bool:
@@ -116,15 +117,18 @@ def write_rows(session: Session, table: Table, frame: pd.DataFrame, *, key: list
 
 
 def _copy_in(raw: Any, table: Table, target: str, frame: pd.DataFrame) -> None:
-    """COPY the frame into ``target`` (``table`` or its staging copy); JSON columns as text."""
-    out = frame.copy()
-    for column in set(json_column_names(table)) & set(out.columns):
-        out[column] = [None if v is None else json.dumps(v) for v in out[column]]
-    buffer = io.StringIO()
-    out.to_csv(buffer, index=False, header=False, na_rep=NULL)
-    with raw.cursor().copy(f"COPY {target} ({', '.join(out.columns)}) FROM STDIN "
+    """COPY the frame into ``target`` (``table`` or its staging copy), ``COPY_ROWS`` rows of
+    CSV at a time; JSON columns as JSON text."""
+    json_columns = set(json_column_names(table)) & set(frame.columns)
+    with raw.cursor().copy(f"COPY {target} ({', '.join(frame.columns)}) FROM STDIN "
                            f"(FORMAT csv, NULL '{NULL}')") as copy:
-        copy.write(buffer.getvalue())
+        for start in range(0, len(frame), COPY_ROWS):
+            rows = frame.iloc[start:start + COPY_ROWS].copy()
+            for column in json_columns:
+                rows[column] = [None if v is None else json.dumps(v) for v in rows[column]]
+            buffer = io.StringIO()
+            rows.to_csv(buffer, index=False, header=False, na_rep=NULL)
+            copy.write(buffer.getvalue())
 
 
 def _executemany(session: Session, table: Table, frame: pd.DataFrame, key: list[str],
