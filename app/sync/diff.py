@@ -15,13 +15,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clients import CredentialsUnavailable
 from app.storage.db import chunked, utcnow
 from app.storage.models import Customer, Destination, Profile, Store, SyncAttempt, SyncState
-from app.sync.writers import DestinationUnavailable, make_writer
+from app.sync.writers import make_writer
 from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
+from connectors.registry import STORE_DESTINATIONS
 
 log = logging.getLogger(__name__)
-STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta")
 PROPERTY_FIELDS = ("r_score", "f_score", "m_score", "rfm_group", "p_alive",
                    "predicted_clv_12m", "churn_risk", "value_tier", "expected_next_order_at")
 
@@ -115,7 +116,7 @@ def sync_customers(session: Session, store: Store, destination: Destination,
     attempts: list[Attempt] = []
     try:
         writer = make_writer(store, destination, attempts.append, policy)
-    except DestinationUnavailable as exc:
+    except CredentialsUnavailable as exc:
         destination.state, destination.last_error = "stopped", str(exc)
         log.warning("destination %s unavailable: %s", destination.id, exc)
         return report

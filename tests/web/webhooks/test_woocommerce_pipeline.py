@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.storage.models import InboxEvent, Profile
 from tests.conftest import API_TOKEN, fixture_bytes, fixture_json
-from tests.shopify_helpers import process_pending, sync_dirty
+from tests.seeding import process_pending, sync_dirty
 from tests.standins.server import serving
 from tests.standins.woocommerce import WooCommerceStandIn, sign
 
@@ -141,12 +141,12 @@ def test_an_order_only_reconciliation_sees_still_reaches_the_segments(app, clien
 
 
 def test_a_disabled_webhook_is_noticed_and_reactivated(app, client, site):
-    from tasks.reconcile import check_webhooks
+    from tasks.reconcile import platform_upkeep
 
     store_id = add_store(app, site)
     hook = next(iter(site.webhooks.values()))
     hook["status"] = "disabled"
-    revived = check_webhooks(store_id)
+    revived = platform_upkeep(store_id)
     assert revived == [f"{hook['topic']} was disabled"]
     assert hook["status"] == "active"
     destinations = client.get(f"/api/v1/stores/{store_id}/destinations",
