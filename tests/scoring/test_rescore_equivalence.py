@@ -27,8 +27,7 @@ from app.scoring.recompute import PROFILE_COLUMNS, disabled_builtins, load_input
 from app.storage.db import chunked
 from app.storage.models import Customer, LineItem, Membership, Order, Profile, Refund, Store
 from tasks.rescore import run_rescore
-from tests.ingest.test_pipeline import add_store
-from tests.shopify_helpers import deliver, order_payload, process_pending, refund_payload
+from tests.seeding import add_store, deliver, order_payload, process_pending, refund_payload
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 AS_OF = NOW - timedelta(hours=1)
