@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "RESCORE_HOUR_UTC": 3,
     "DEFAULT_TAG_PREFIX": "tw:",
     "LOG_LEVEL": "INFO",
+    "TAGWISE_ALLOW_PRIVATE_URLS": False,  # let merchant-set URLs reach loopback/private hosts
 }
 
 # Secrets that production refuses to start without; development generates them.
@@ -47,6 +48,8 @@ INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "INBOX_MAX_ATTEMPTS", "INBOX_SWEEP_AFTER_SECONDS", "INBOX_RETENTION_DAYS",
             "RESCORE_HOUR_UTC"}
 FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS"}
+BOOL_KEYS = {"TAGWISE_ALLOW_PRIVATE_URLS"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 class ConfigError(RuntimeError):
@@ -71,6 +74,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
             config[key] = (int if key in INT_KEYS else float)(config[key])
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{key} must be a number, got {config[key]!r}") from exc
+    for key in BOOL_KEYS:
+        if isinstance(config[key], str):
+            config[key] = config[key].strip().lower() in TRUE_WORDS
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'tagwise.db'}"
     missing = [key for key in REQUIRED_SECRETS if not config.get(key)]

@@ -1,6 +1,8 @@
-"""Destination commands: ``tagwise destinations add klaviyo|mailchimp``."""
+"""Destination commands: ``tagwise destinations add KIND``, one per kind in the registry."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 from flask import current_app
@@ -10,73 +12,76 @@ from sqlalchemy import select
 from app.cli.base import main, store_or_fail
 from app.storage.db import db
 from app.storage.models import Destination
+from connectors.base import DestinationKind, DestinationOption, InvalidSetting
+from connectors.registry import DESTINATIONS
 
 
 @main.group("destinations")
 def destinations_group() -> None:
-    """Email platforms that receive segments."""
+    """Email platforms and webhooks that receive segments."""
 
 
 @destinations_group.group("add")
 def destinations_add() -> None:
-    """Add Klaviyo or Mailchimp to a store (dry_run until you say --mode live)."""
+    """Add a destination to a store (dry_run until you say --mode live)."""
 
 
-def _add_destination(store_id: int, kind: str, api_key: str, mode: str,
-                     config: dict[str, object]) -> None:
+def _add_destination(kind: DestinationKind, store_id: int, mode: str,
+                     settings: dict[str, Any]) -> None:
+    """Check the settings, store the destination (secret encrypted), print its id."""
+    credential = settings.pop(kind.credential.name) if kind.credential else None
+    generated = credential is None and kind.generate_credential is not None
+    if generated:
+        credential = kind.generate_credential()
+    try:
+        kind.check(settings, credential,
+                   allow_private_urls=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
+    except InvalidSetting as exc:
+        raise click.BadParameter(str(exc), param_hint=_flag(exc.option)) from exc
     box = current_app.extensions["secret_box"]
     with db().session() as session:
         store_or_fail(session, store_id)
-        if session.execute(select(Destination).filter_by(store_id=store_id, kind=kind)).scalar():
-            raise click.ClickException(f"store {store_id} already has a {kind} destination")
-        destination = Destination(store_id=store_id, kind=kind, mode=mode, config=config,
-                                  credentials_enc=box.encrypt(api_key))
+        if session.execute(select(Destination).filter_by(store_id=store_id,
+                                                         kind=kind.kind)).scalar():
+            raise click.ClickException(f"store {store_id} already has a {kind.kind} destination")
+        destination = Destination(store_id=store_id, kind=kind.kind, mode=mode, config=settings,
+                                  credentials_enc=box.encrypt(credential) if credential else None)
         session.add(destination)
         session.flush()
         destination_id = destination.id
     click.echo(destination_id)
+    if generated:
+        click.echo(f"{kind.credential.name.replace('_', ' ')}: {credential}")
     if mode == "dry_run":
         click.echo(f"dry run: diffs are recorded, nothing is sent; review with "
                    f"`tagwise sync --store {store_id} --dry-run`")
 
 
-MODE = click.option("--mode", type=click.Choice(["dry_run", "live"]), default="dry_run",
-                    show_default=True)
-INCLUDE_ALL = click.option("--include-all", is_flag=True,
-                           help="Also send customers without marketing consent (list-building)")
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
-@destinations_add.command("klaviyo")
-@click.option("--store", "store_id", type=int, required=True)
-@click.option("--api-key", required=True, help="Private API key, pk_...")
-@click.option("--list-per-segment", is_flag=True, help="Also keep a static list per segment")
-@click.option("--api-base-url", default=None, help="Replaces https://a.klaviyo.com")
-@MODE
-@INCLUDE_ALL
-@with_appcontext
-def destinations_add_klaviyo(store_id: int, api_key: str, list_per_segment: bool,
-                             api_base_url: str | None, mode: str, include_all: bool) -> None:
-    """Send segments to Klaviyo as profile properties (and optionally lists)."""
-    if not api_key.startswith("pk_"):
-        raise click.BadParameter("a Klaviyo private key starts with pk_", param_hint="--api-key")
-    _add_destination(store_id, "klaviyo", api_key, mode,
-                     {"list_per_segment": list_per_segment, "api_base_url": api_base_url,
-                      "include_all": include_all})
+def _click_option(option: DestinationOption) -> click.Option:
+    return click.Option([_flag(option.name), option.name], help=option.help,
+                        required=option.required, is_flag=option.flag,
+                        default=False if option.flag else None)
 
 
-@destinations_add.command("mailchimp")
-@click.option("--store", "store_id", type=int, required=True)
-@click.option("--api-key", required=True, help="KEY-us6 (the suffix names the data centre)")
-@click.option("--list-id", required=True, help="The audience id")
-@click.option("--api-base-url", default=None, help="Replaces https://DC.api.mailchimp.com/3.0")
-@MODE
-@INCLUDE_ALL
-@with_appcontext
-def destinations_add_mailchimp(store_id: int, api_key: str, list_id: str,
-                               api_base_url: str | None, mode: str, include_all: bool) -> None:
-    """Send segments to a Mailchimp audience as tags."""
-    if "-" not in api_key:
-        raise click.BadParameter("a Mailchimp key ends in -DC, e.g. -us6", param_hint="--api-key")
-    _add_destination(store_id, "mailchimp", api_key, mode,
-                     {"list_id": list_id, "api_base_url": api_base_url,
-                      "include_all": include_all})
+def _destination_command(kind: DestinationKind) -> click.Command:
+    """``tagwise destinations add KIND``, its options read from the kind in the registry."""
+    options = [kind.credential, *kind.options] if kind.credential else list(kind.options)
+
+    @with_appcontext
+    def add(store_id: int, mode: str, **settings: Any) -> None:
+        _add_destination(kind, store_id, mode, settings)
+
+    return click.Command(kind.kind, callback=add, help=kind.summary, params=[
+        click.Option(["--store", "store_id"], type=int, required=True),
+        *(_click_option(option) for option in options),
+        click.Option(["--mode"], type=click.Choice(["dry_run", "live"]), default="dry_run",
+                     show_default=True)])
+
+
+for _kind in DESTINATIONS.values():
+    if not _kind.added_with_store:
+        destinations_add.add_command(_destination_command(_kind))

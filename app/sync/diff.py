@@ -19,8 +19,15 @@ from app.clients import CredentialsUnavailable
 from app.storage.db import chunked, utcnow
 from app.storage.models import Customer, Destination, Profile, Store, SyncAttempt, SyncState
 from app.sync.writers import make_writer
-from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
-from connectors.registry import STORE_DESTINATIONS
+from connectors.base import (
+    CONSENTING_EMAILS,
+    STORE_CUSTOMERS,
+    Attempt,
+    ChangeOutcome,
+    RetryPolicy,
+    TagChange,
+)
+from connectors.registry import destination_kind
 
 log = logging.getLogger(__name__)
 PROPERTY_FIELDS = ("r_score", "f_score", "m_score", "rfm_group", "p_alive",
@@ -67,10 +74,9 @@ def pending_changes(session: Session, store: Store, destination: Destination,
         rows = [row for chunk in chunked(ids)
                 for row in session.execute(query.where(Customer.id.in_(chunk)))]
     changes = []
+    audience = destination_kind(destination.kind).audience
     for customer, profile, state in rows:
-        if destination.kind in STORE_DESTINATIONS and customer.platform_id is None:
-            continue  # a guest has no customer record in the store to carry tags
-        if destination.kind not in STORE_DESTINATIONS and not _reachable(customer, destination):
+        if not _in_audience(audience, customer, destination):
             continue
         wanted = wanted_tags(store, profile, customer)
         confirmed = frozenset(state.tags) if state else frozenset()
@@ -90,11 +96,19 @@ def _properties(profile: Profile) -> dict[str, object]:
     return {name: v.isoformat() if isinstance(v, datetime) else v for name, v in values.items()}
 
 
-def _reachable(customer: Customer, destination: Destination) -> bool:
-    """Email tools get customers with an email who consented, unless told to include all."""
-    if not customer.email:
-        return False
-    return bool(customer.accepts_marketing) or bool(destination.config.get("include_all"))
+def _in_audience(audience: str, customer: Customer, destination: Destination) -> bool:
+    """Whether a destination of this audience receives the customer's changes.
+
+    A guest has no customer record in the store to carry tags; email tools get customers with
+    an email who consented, unless told to include all; everyone else gets every customer.
+    """
+    if audience == STORE_CUSTOMERS:
+        return customer.platform_id is not None
+    if audience == CONSENTING_EMAILS:
+        if not customer.email:
+            return False
+        return bool(customer.accepts_marketing) or bool(destination.config.get("include_all"))
+    return True
 
 
 def sync_customers(session: Session, store: Store, destination: Destination,

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.base import ChangeOutcome, ConnectorError, TagChange, TransientError
+from connectors.base import (
+    STORE_CUSTOMERS,
+    ChangeOutcome,
+    ConnectorError,
+    DestinationKind,
+    TagChange,
+    TransientError,
+    WriterContext,
+)
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.consts import CUSTOMER_GID_PREFIX, MAX_TAG_LENGTH
 
@@ -91,3 +99,13 @@ def _problem(change: TagChange) -> str | None:
     if any(len(tag) > MAX_TAG_LENGTH for tag in change.add):
         return f"tag longer than {MAX_TAG_LENGTH} characters"
     return None
+
+
+def build_writer(context: WriterContext) -> ShopifyTagWriter:
+    """The tag writer of the context's shop."""
+    return ShopifyTagWriter(context.store_client())  # type: ignore[arg-type]
+
+
+DESTINATION = DestinationKind(
+    kind="shopify_tags", summary="Segments as tags on the shop's own customers.",
+    audience=STORE_CUSTOMERS, build_writer=build_writer, added_with_store=True)
