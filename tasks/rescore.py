@@ -10,7 +10,7 @@ from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 
 from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
 from app.storage import redis_state as hot
@@ -86,13 +86,19 @@ def run_segment_refresh(store_id: int) -> dict[str, int]:
 def refresh_segments(store_id: int) -> dict[str, int]:
     """Apply a store's segment edits to every customer, on the bulk queue (after a running
     rescore of the store, which may predate the edit)."""
+    started = utcnow()
     try:
-        return run_segment_refresh(store_id)
+        result = run_segment_refresh(store_id)
     except LookupError:  # the store was deleted since the edit: nothing to apply
         return {"customers": 0, "changed": 0}
     except StoreBusy:
         refresh_segments.apply_async(args=[store_id], countdown=BUSY_RETRY_SECONDS)
         return {"customers": 0, "changed": 0}
+    with current_app.extensions["db"].session() as session:  # edits made since stay due
+        session.execute(update(Store).where(Store.id == store_id,
+                                            Store.segments_refresh_due <= started)
+                        .values(segments_refresh_due=None))
+    return result
 
 
 @shared_task(acks_late=True)

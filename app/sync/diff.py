@@ -127,15 +127,49 @@ def sync_customers(session: Session, store: Store, destination: Destination,
                                  "remove": sorted(c.remove)} for c in changes[:1000]],
                     "count": len(changes)}))
         return report
+    send_changes(session, store, destination, changes, report, policy)
+    return report
+
+
+def send_changes(session: Session, store: Store, destination: Destination,
+                 changes: list[TagChange], report: SyncReport,
+                 policy: RetryPolicy | None = None) -> None:
+    """Write the changes to the destination now; record attempts and confirmations."""
     attempts: list[Attempt] = []
     try:
         writer = make_writer(store, destination, attempts.append, policy)
     except CredentialsUnavailable as exc:
         destination.state, destination.last_error = "stopped", str(exc)
         log.warning("destination %s unavailable: %s", destination.id, exc)
-        return report
+        return
     outcomes = writer.write(changes)
     _record(session, destination, changes, outcomes, attempts, report)
+
+
+def remove_before_forgetting(session: Session, store: Store,
+                             customers: list[Customer]) -> SyncReport:
+    """Remove our tags from these customers at every live destination outside the store that
+    holds some, while their email is still known (a redaction forgets it next).
+
+    Consent no longer matters: only removals are sent. The caller retries the redaction when
+    the report holds transient failures.
+    """
+    report = SyncReport()
+    by_id = {c.id: c for c in customers if c.email}
+    for destination in session.execute(select(Destination).filter_by(
+            store_id=store.id, mode="live")).scalars():
+        if destination_kind(destination.kind).audience == STORE_CUSTOMERS or not by_id:
+            continue  # the platform deletes the customer itself
+        states = session.execute(select(SyncState).where(
+            SyncState.destination_id == destination.id,
+            SyncState.customer_id.in_(sorted(by_id)))).scalars()
+        changes = [TagChange(customer_id=s.customer_id,
+                             platform_customer_id=by_id[s.customer_id].platform_id,
+                             email=by_id[s.customer_id].email, tags=frozenset(),
+                             add=frozenset(), remove=frozenset(s.tags))
+                   for s in states if s.tags]
+        if changes:
+            send_changes(session, store, destination, changes, report)
     return report
 
 
