@@ -17,20 +17,31 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from bench import broker_down, embedded, footprint, ingest, pipeline, rescore, stack, synthetic
+from bench import (
+    broker_down,
+    embedded,
+    footprint,
+    ingest,
+    pipeline,
+    rescore,
+    rescore_scale,
+    stack,
+    synthetic,
+)
 from bench.report import write_report
 
 FULL = {"customers": 100_000, "ingest_rounds": 3, "ingest_seconds": 10, "rescore_rounds": 1,
         "pipeline_orders": 5000, "pipeline_timeout": 120, "latency_seconds": 30,
-        "sync_customers": 10_000, "broker_down_deliveries": 50,
-        "embedded_seconds": 20}
+        "sync_customers": 10_000, "broker_down_deliveries": 50, "embedded_seconds": 20,
+        "fan_out_stores": 50, "fan_out_customers": 2_000}
 QUICK = {"customers": 5_000, "ingest_rounds": 1, "ingest_seconds": 2, "rescore_rounds": 0,
          "pipeline_orders": 300, "pipeline_timeout": 10, "latency_seconds": 3,
-         "sync_customers": 1_000, "broker_down_deliveries": 20,
-         "embedded_seconds": 5}
+         "sync_customers": 1_000, "broker_down_deliveries": 20, "embedded_seconds": 5,
+         "fan_out_stores": 5, "fan_out_customers": 500}
 
 
 def _git(*args: str) -> str:
@@ -114,9 +125,13 @@ def main() -> None:
 
     _step("rescore end to end (first: no profiles yet; then the nightly case)")
     first = rescore.measure(store_id)
-    nightly = [rescore.measure(store_id) for _ in range(config["rescore_rounds"])] or [first]
+    as_of = datetime.now(UTC).isoformat()
+    nightly = [rescore.measure(store_id, as_of)
+               for _ in range(config["rescore_rounds"])] or [first]
     results["rescore"] = {
         "first": first, "rounds": nightly,
+        # Nothing changed since the last round (same as-of): what may it write?
+        "no_change": rescore.measure(store_id, as_of),
         "seconds_median": statistics.median(r["seconds"] for r in nightly),
         "peak_rss_mib_median": statistics.median(r["peak_rss_mib"] for r in nightly)}
 
@@ -137,6 +152,9 @@ def main() -> None:
     results["predict"] = predict_rows(quick)
     _step("sync requests per destination")
     results["sync"] = sync_rows(config["sync_customers"], out)
+    _step(f"nightly fan-out: {config['fan_out_stores']} stores")
+    results["fan_out"] = rescore_scale.fan_out(config["fan_out_stores"],
+                                               config["fan_out_customers"])
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["run_seconds"] = round(time.perf_counter() - began, 1)
 

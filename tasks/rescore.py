@@ -2,55 +2,97 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 
 from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
-from app.storage import redis_state
+from app.storage import redis_state as hot
 from app.storage.db import utcnow
-from app.storage.models import Store
+from app.storage.models import Customer, Store
 from app.sync.diff import destination_ids
 from tasks.sync import schedule_sync
 
+log = logging.getLogger(__name__)
+LOCK_SECONDS = 3 * 3600  # longer than any rescore; the lock expires if a worker dies
+BUSY_RETRY_SECONDS = 60
+
+
+class StoreBusy(Exception):
+    """Another rescore or segment refresh of the store holds its lock."""
+
+    def __init__(self, store_id: int):
+        super().__init__(f"store {store_id} is being recomputed by another process; "
+                         "try again when it finishes")
+
+
+def lock_key(store_id: int) -> str:
+    """Redis lock held while a store is recomputed."""
+    return f"tw:rescore-lock:{store_id}"
+
 
 def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str, int]:
-    """Run a whole-store recompute, then refresh the hot profiles and queue the tag changes."""
+    """Run a whole-store recompute, then refresh the hot profiles and queue the tag changes.
+
+    One recompute per store at a time (a Redis lock; ``StoreBusy`` when one runs). Only
+    rewritten profiles go to Redis, plus any whose hot hash is missing (the hot copy rebuilds
+    from SQL). Returns counts: customers, customers whose segments moved, rows written per
+    table, hot hashes written.
+    """
     db = current_app.extensions["db"]
-    with db.session() as session:
-        store = session.get(Store, store_id)
-        if store is None:
-            raise LookupError(f"no store {store_id}")
-        result = compute(db, session, store)
-        targets = destination_ids(session, store_id)
-    redis_state.save_profiles(current_app.extensions["redis"], store_id, result.profiles)
+    client = current_app.extensions["redis"]
+    lock = client.lock(lock_key(store_id), timeout=LOCK_SECONDS, blocking=False)
+    if not lock.acquire():
+        raise StoreBusy(store_id)
+    try:
+        with db.session() as session:
+            store = session.get(Store, store_id)
+            if store is None:
+                raise LookupError(f"no store {store_id}")
+            result = compute(db, session, store, partial(hot.missing_profiles, client, store_id))
+            targets = destination_ids(session, store_id)
+        hot.save_profiles(client, store_id, result.profiles)
+    finally:
+        lock.release()
     for destination_id in targets:
         schedule_sync(destination_id, result.changed)
-    return {"customers": len(result.profiles), "changed": len(result.changed)}
+    counts = {"customers": result.customers, "changed": len(result.changed),
+              "profiles_changed": result.rows_written["profiles"],
+              "hot_written": len(result.profiles),
+              **{f"rows_written_{name}": n for name, n in result.rows_written.items()}}
+    log.info("recomputed store %s: %s", store_id, counts)
+    return counts
 
 
 def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
     """Rescore one store and queue the resulting tag changes; return counts."""
-    return _recompute(store_id, lambda db, session, store: rescore_store(
-        db, session, store, utcnow(), as_of))
+    return _recompute(store_id, lambda db, session, store, missing_hot: rescore_store(
+        db, session, store, utcnow(), as_of, missing_hot))
 
 
 def run_segment_refresh(store_id: int) -> dict[str, int]:
     """Re-evaluate every customer's segments (after a segment edit) and queue tag changes."""
-    return _recompute(store_id, lambda db, session, store: refresh_store(
-        db, session, store, utcnow()))
+    return _recompute(store_id, lambda db, session, store, missing_hot: refresh_store(
+        db, session, store, utcnow(), missing_hot))
 
 
 @shared_task(acks_late=True)
 def refresh_segments(store_id: int) -> dict[str, int]:
-    """Apply a store's segment edits to every customer, on the bulk queue."""
+    """Apply a store's segment edits to every customer, on the bulk queue (after a running
+    rescore of the store, which may predate the edit)."""
     started = utcnow()
     try:
         result = run_segment_refresh(store_id)
     except LookupError:  # the store was deleted since the edit: nothing to apply
+        return {"customers": 0, "changed": 0}
+    except StoreBusy:
+        refresh_segments.apply_async(args=[store_id], countdown=BUSY_RETRY_SECONDS)
         return {"customers": 0, "changed": 0}
     with current_app.extensions["db"].session() as session:  # edits made since stay due
         session.execute(update(Store).where(Store.id == store_id,
@@ -61,16 +103,35 @@ def refresh_segments(store_id: int) -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def rescore(store_id: int) -> dict[str, int]:
-    """Rescore one store on the bulk queue."""
-    return run_rescore(store_id)
+    """Rescore one store on the bulk queue (nothing to do while another rescore of it runs)."""
+    try:
+        return run_rescore(store_id)
+    except StoreBusy:
+        log.info("store %s is being recomputed; this rescore is skipped", store_id)
+        return {"customers": 0, "changed": 0}
+
+
+def stores_biggest_first(session: Any) -> list[int]:
+    """Installed stores by live customers, most first (ties: oldest store first)."""
+    customers = func.count(Customer.id)
+    return list(session.execute(
+        select(Store.id).outerjoin(Customer, and_(Customer.store_id == Store.id,
+                                                  Customer.deleted_at.is_(None)))
+        .where(Store.install_state == "active").group_by(Store.id)
+        .order_by(customers.desc(), Store.id)).scalars())
 
 
 @shared_task(acks_late=True)
 def rescore_all() -> int:
-    """Nightly: queue a rescore of every installed store."""
+    """Nightly: fan out one rescore task per installed store, the biggest first.
+
+    The bulk queue is first in, first out and each worker process takes one task at a time, so
+    the workers start on the largest stores and the small ones fill in behind: the night takes
+    about as long as the largest store (or the sum over the processes), not the sum of all.
+    """
     db = current_app.extensions["db"]
     with db.session() as session:
-        ids = list(session.execute(select(Store.id).filter_by(install_state="active")).scalars())
+        ids = stores_biggest_first(session)
     for store_id in ids:
         rescore.delay(store_id)
     return len(ids)

@@ -22,14 +22,15 @@ from app.storage.models import INBOX_PARKED, INBOX_PENDING, Destination, InboxEv
 @with_appcontext
 def rescore_command(store_id: int, as_of: datetime | None) -> None:
     """Re-bin RFM and recompute every profile and segment now."""
-    from tasks.rescore import run_rescore
+    from tasks.rescore import StoreBusy, run_rescore
 
     end = datetime.combine(as_of.date(), day_time.max, UTC) if as_of else None
     try:
         counts = run_rescore(store_id, end)
-    except LookupError as exc:
+    except (LookupError, StoreBusy) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"rescored {counts['customers']} customers; {counts['changed']} changed segments")
+    click.echo(f"rescored {counts['customers']} customers; {counts['changed']} changed segments;"
+               f" {counts['profiles_changed']} profiles rewritten")
 
 
 @main.command("backfill")

@@ -129,7 +129,8 @@ def memberships(profiles: pd.DataFrame, scoring: Scoring, disabled: tuple[str, .
     """Each customer's segment keys with their explanations (built-ins, then the store's rules)."""
     found = evaluate_builtins(profiles, scoring.to_dict(), disabled)
     result: dict[int, dict[str, str]] = {int(c): {} for c in profiles.index}
-    for customer_id, key, why in found.itertuples(index=False):
+    for customer_id, key, why in zip(found["customer_id"].tolist(), found["key"].tolist(),
+                                     found["explanation"].tolist(), strict=True):
         result[int(customer_id)][key] = why
     for key, rule in rules:
         matched = profiles.index[rule.evaluate_frame(profiles).to_numpy(bool)]

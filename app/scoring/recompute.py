@@ -1,20 +1,23 @@
 """Recompute profiles and memberships from SQL: the bridge between the tables and the pure core.
 
-``refresh_customers`` serves a webhook (a handful of customers) and ``tagwise rescore`` (the
-whole store) alike; both read orders as frames, run the same pure functions and write back in
-bulk.
+``refresh_customers`` serves a webhook (a handful of customers), ``rescore_store`` and
+``refresh_store`` a whole store; all read their inputs with ``load_inputs`` (aggregated in the
+database) and run the same pure functions. A whole store is written only where it changed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import JSON, Float, Integer, and_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.assemble import (
@@ -28,21 +31,29 @@ from app.core.assemble import (
 )
 from app.core.predict import FittedModel, prior_model
 from app.core.profiles.metrics import empty_orders
+from app.core.profiles.reports import add_segment_sizes, monthly_activity, segment_sizes
 from app.core.segments.rules import Rule, compile_rule
 from app.scoring.reports import save_reports
-from app.storage.db import Database, chunked
-from app.storage.models import (
-    Customer,
-    LineItem,
-    Membership,
-    Order,
-    Profile,
-    Refund,
-    Segment,
-    Store,
+from app.storage.bulk import (
+    epoch_us,
+    id_between,
+    id_filter,
+    is_postgres,
+    json_column_names,
+    python_records,
+    read_frame,
+    timestamps,
+    utc_column_names,
+    write_rows,
 )
+from app.storage.db import MONEY_SCALE, Database, UTCDateTime, chunked
+from app.storage.models import Customer, Membership, Profile, Segment, Store
 
 log = logging.getLogger(__name__)
+
+STORE_BLOCK_CUSTOMERS = 100_000  # customers a whole-store pass reads, scores and writes at once
+SAME_TO = 1e-6  # relative difference below which a stored number is left as it is
+MissingHot = Callable[[list[int]], list[int]] | None  # which of these lack a hot copy
 
 PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
                    if c.name not in {"customer_id", "store_id", "segment_keys", "explanations",
@@ -51,10 +62,15 @@ PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
 
 @dataclass
 class RefreshResult:
-    """What a refresh changed: customers whose segment set moved, and their new profiles."""
+    """What a refresh changed: customers whose segment set moved, the profiles it rewrote
+    (for the hot copies) and, for a whole store, every profile row and the rows written per
+    table."""
 
     changed: list[int] = field(default_factory=list)
     profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
+    customers: int = 0
+    rows_written: dict[str, int] = field(default_factory=dict)
+    segment_sizes: dict[str, int] = field(default_factory=dict)
 
 
 def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
@@ -65,85 +81,116 @@ def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
 
 
 def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
-                as_of: datetime | None = None) -> StoreInputs:
-    """Read the customers' orders, lines and contact facts into frames."""
-    customer_query = select(Customer.id, Customer.email, Customer.accepts_marketing).where(
-        Customer.store_id == store.id, Customer.deleted_at.is_(None))
-    if customer_ids is None:
-        customer_rows = session.execute(customer_query).all()
+                as_of: datetime | None = None, *,
+                id_range: tuple[int, int] | None = None) -> StoreInputs:
+    """The per-customer inputs of the pure core: the whole store, the given customers (the
+    live path's touched customers), or the store's customers with ids in ``id_range``
+    (inclusive; a whole-store pass block by block).
+
+    The database does the aggregation: line items arrive summed per (customer, product type,
+    vendor) by a ``GROUP BY`` next to the data, refunds summed per order. Orders cross once
+    each (gaps, calendar days and dayparts in the store's timezone need every order), as plain
+    numbers: ``COPY`` on PostgreSQL, a plain cursor on SQLite (``app.storage.bulk.read_frame``).
+    """
+    cutoff = None if as_of is None else int(pd.Timestamp(as_of).value // 1000)
+    if customer_ids is not None:
+        selections = [partial(id_filter, ids=chunk) for chunk in chunked(sorted(set(customer_ids)))]
+    elif id_range is not None:
+        selections = [partial(id_between, low=id_range[0], high=id_range[1])]
     else:
-        customer_rows = [row for chunk in chunked(sorted(customer_ids))
-                         for row in session.execute(customer_query.where(Customer.id.in_(chunk)))]
-    ids = np.array([row.id for row in customer_rows], dtype="int64")
-    customers = pd.DataFrame(
-        {"has_email": [bool(row.email) for row in customer_rows],
-         "accepts_marketing": [row.accepts_marketing for row in customer_rows]},
-        index=pd.Index(ids, name="customer_id"),
-    )
-    refunds = (select(Refund.order_platform_id, func.sum(Refund.amount).label("refunded"))
-               .where(Refund.store_id == store.id).group_by(Refund.order_platform_id).subquery())
-    order_query = (
-        select(Order.id, Order.customer_id, Order.created_at, Order.total, Order.discount_total,
-               Order.discount_codes, Order.cancelled_at, Order.items_count, refunds.c.refunded)
-        .outerjoin(refunds, refunds.c.order_platform_id == Order.platform_id)
-        .where(Order.store_id == store.id, Order.customer_id.is_not(None))
-    )
-    if as_of is not None:
-        order_query = order_query.where(Order.created_at <= as_of)
-    rows = []
-    for chunk in chunked(ids.tolist()) if customer_ids is not None else [None]:
-        query = order_query if chunk is None else order_query.where(Order.customer_id.in_(chunk))
-        rows.extend(session.execute(query).all())
-    orders = _orders_frame(rows)
-    store_orders = None
-    if customer_ids is None:  # the whole store: one join instead of thousands of id chunks
-        store_orders = select(Order.id).where(Order.store_id == store.id,
-                                              Order.customer_id.is_not(None))
-        if as_of is not None:
-            store_orders = store_orders.where(Order.created_at <= as_of)
-    return StoreInputs(ids, orders, _lines_frame(session, orders, store_orders), customers,
-                       store.timezone)
+        selections = [None]
+    customers, orders, lines = [], [], []
+    for selects in selections:
+        customers.append(read_frame(session, _customers_sql(session, store, selects),
+                                    ["customer_id", "has_email", "accepts_marketing"]))
+        orders.append(read_frame(session, _orders_sql(session, store, selects, cutoff),
+                                 ["customer_id", "created_at", "total", "refunded", "cancelled",
+                                  "has_discount", "items"]))
+        lines.append(read_frame(session, _lines_sql(session, store, selects, cutoff),
+                                ["customer_id", "product_type", "vendor", "quantity"]))
+    customer_frame = pd.concat(customers, ignore_index=True)
+    ids = customer_frame["customer_id"].to_numpy(dtype="int64")
+    marketing = [None if pd.isna(v) else bool(v) for v in customer_frame["accepts_marketing"]]
+    contact = pd.DataFrame({"has_email": customer_frame["has_email"].to_numpy(dtype=bool),
+                            "accepts_marketing": marketing},
+                           index=pd.Index(ids, name="customer_id"))
+    return StoreInputs(ids, _orders_frame(pd.concat(orders, ignore_index=True)),
+                       _lines_frame(pd.concat(lines, ignore_index=True)), contact, store.timezone)
 
 
-def _orders_frame(rows: list[Any]) -> pd.DataFrame:
-    if not rows:
-        frame = empty_orders()
-        frame["order_id"] = pd.Series(dtype="int64")
-        return frame
-    order_id, customer_id, created, total, discount, codes, cancelled, items, refunded = zip(
-        *rows, strict=True)
-    total_f = np.array([float(t) for t in total])
-    refunded_f = np.array([float(r or 0) for r in refunded])
-    is_cancelled = np.array([c is not None for c in cancelled])
+Selection = Callable[[str], str] | None  # SQL condition on a customer id column, or everyone
+
+
+def _scope(session: Session, store: Store, column: str, selects: Selection,
+           cutoff: int | None = None, alias: str = "o") -> str:
+    """The WHERE conditions every inputs query shares (store, customers, orders up to as_of)."""
+    conditions = [f"{alias}.store_id = {int(store.id)}"]
+    if selects is not None:
+        conditions.append(selects(column))
+    if cutoff is not None:
+        conditions.append(f"{epoch_us(session, alias + '.created_at')} <= {int(cutoff)}")
+    return " AND ".join(conditions)
+
+
+def _customers_sql(session: Session, store: Store, selects: Selection) -> str:
+    return ("SELECT c.id, CASE WHEN c.email IS NOT NULL AND c.email <> '' THEN 1 ELSE 0 END,"
+            " CASE WHEN c.accepts_marketing IS NULL THEN NULL"
+            " WHEN c.accepts_marketing THEN 1 ELSE 0 END"
+            f" FROM customers c WHERE {_scope(session, store, 'c.id', selects, alias='c')}"
+            " AND c.deleted_at IS NULL ORDER BY c.id")
+
+
+def _orders_sql(session: Session, store: Store, selects: Selection, cutoff: int | None) -> str:
+    # A JSON list of discount codes that is not empty (SQLite's json_array_length is 0 for a
+    # non-array; PostgreSQL's raises, hence the CASE).
+    codes = ("CASE WHEN json_typeof(o.discount_codes) = 'array'"
+             " THEN json_array_length(o.discount_codes) ELSE 0 END" if is_postgres(session)
+             else "COALESCE(json_array_length(o.discount_codes), 0)")
+    return (f"SELECT o.customer_id, {epoch_us(session, 'o.created_at')}, o.total,"
+            " COALESCE(r.refunded, 0),"
+            " CASE WHEN o.cancelled_at IS NULL THEN 0 ELSE 1 END,"
+            f" CASE WHEN o.discount_total > 0 OR {codes} > 0 THEN 1 ELSE 0 END, o.items_count"
+            " FROM orders o LEFT JOIN (SELECT order_platform_id, SUM(amount) AS refunded"
+            f" FROM refunds WHERE store_id = {int(store.id)} GROUP BY order_platform_id) r"
+            " ON r.order_platform_id = o.platform_id"
+            f" WHERE {_scope(session, store, 'o.customer_id', selects, cutoff)}"
+            " AND o.customer_id IS NOT NULL")
+
+
+def _lines_sql(session: Session, store: Store, selects: Selection, cutoff: int | None) -> str:
+    return ("SELECT o.customer_id, l.product_type, l.vendor, SUM(l.quantity)"
+            " FROM line_items l JOIN orders o ON o.id = l.order_id"
+            f" WHERE {_scope(session, store, 'o.customer_id', selects, cutoff)}"
+            " AND o.customer_id IS NOT NULL AND o.cancelled_at IS NULL"
+            " GROUP BY o.customer_id, l.product_type, l.vendor")
+
+
+def _orders_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """The core's orders frame from plain columns (money in ten-thousandths, epoch µs)."""
+    if raw.empty:
+        return empty_orders()
+    # Each amount divides on its own, as Decimal -> float did: net is total less refunds,
+    # in floats, zero when cancelled.
+    total = raw["total"].to_numpy(dtype="int64") / MONEY_SCALE
+    refunded = raw["refunded"].to_numpy(dtype="int64") / MONEY_SCALE
+    cancelled = raw["cancelled"].to_numpy(dtype=bool)
     return pd.DataFrame({
-        "order_id": np.array(order_id, dtype="int64"),
-        "customer_id": np.array(customer_id, dtype="int64"),
-        "created_at": pd.to_datetime(list(created), utc=True),
-        "total": total_f,
-        "net": np.where(is_cancelled, 0.0, np.maximum(total_f - refunded_f, 0.0)),
-        "cancelled": is_cancelled,
-        "has_discount": np.array([float(d) > 0 or bool(c) for d, c in zip(discount, codes,
-                                                                           strict=True)]),
-        "items": np.array(items, dtype="int64"),
+        "customer_id": raw["customer_id"].to_numpy(dtype="int64"),
+        "created_at": timestamps(raw["created_at"]),
+        "total": total,
+        "net": np.where(cancelled, 0.0, np.maximum(total - refunded, 0.0)),
+        "cancelled": cancelled,
+        "has_discount": raw["has_discount"].to_numpy(dtype=bool),
+        "items": raw["items"].to_numpy(dtype="int64"),
     })
 
 
-def _lines_frame(session: Session, orders: pd.DataFrame, store_orders: Select | None
-                 ) -> pd.DataFrame:
-    """Lines of the frame's live orders, by id chunks, or joined to ``store_orders`` if given."""
-    live = orders.loc[~orders["cancelled"], ["order_id", "customer_id"]]
-    query = select(LineItem.order_id, LineItem.product_type, LineItem.vendor, LineItem.quantity)
-    if store_orders is not None:
-        live_ids = store_orders.where(Order.cancelled_at.is_(None)).subquery()
-        rows = session.execute(query.join(live_ids, live_ids.c.id == LineItem.order_id)).all()
-    else:
-        rows = []
-        for chunk in chunked(live["order_id"].tolist()):
-            rows.extend(session.execute(query.where(LineItem.order_id.in_(chunk))).all())
-    lines = _frame(rows, ["order_id", "product_type", "vendor", "quantity"])
-    owner = live.set_index("order_id")["customer_id"]
-    lines["customer_id"] = lines["order_id"].map(owner)
-    return lines
+def _lines_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """Quantities per (customer, product type, vendor) of live orders: what the core's
+    affinities sum (per type and per vendor), already summed by the database."""
+    raw["customer_id"] = raw["customer_id"].astype("int64")
+    raw["quantity"] = raw["quantity"].astype("int64")
+    return raw
 
 
 def disabled_builtins(session: Session, store: Store) -> tuple[str, ...]:
@@ -162,8 +209,18 @@ def rule_segments(session: Session, store: Store) -> tuple[tuple[str, Rule], ...
 def refresh_customers(db: Database, session: Session, store: Store, customer_ids: list[int],
                       now: datetime) -> RefreshResult:
     """Recompute the given customers against the store's stored scoring (a webhook's path)."""
-    as_of = pd.Timestamp(now)
     inputs = load_inputs(session, store, customer_ids)
+    scoring, profiles = _score_with_stored_fit(store, inputs, now)
+    result = write_profiles(db, session, store, profiles, scoring, now)
+    gone = set(customer_ids) - set(int(i) for i in inputs.customer_ids)
+    result.changed.extend(close_memberships(session, sorted(gone), now))
+    return result
+
+
+def _score_with_stored_fit(store: Store, inputs: StoreInputs, now: datetime
+                           ) -> tuple[Scoring, pd.DataFrame]:
+    """Profiles of the inputs' customers scored with the store's stored scoring and fit."""
+    as_of = pd.Timestamp(now)
     profiles = metrics_as_of(inputs, as_of)
     scoring = Scoring.from_dict(store.scoring)
     stored = store.prediction_model or {}
@@ -173,30 +230,40 @@ def refresh_customers(db: Database, session: Session, store: Store, customer_ids
     cutoffs = stored.get("value_cutoffs")
     predictions, _ = predict(inputs.orders, as_of, store.timezone, model,
                              tuple(cutoffs) if cutoffs else None)
-    profiles = score_profiles(profiles, scoring, as_of, predictions)
-    result = write_profiles(db, session, store, profiles, scoring, now)
-    gone = set(customer_ids) - set(int(i) for i in inputs.customer_ids)
-    result.changed.extend(close_memberships(session, sorted(gone), now))
-    return result
+    return scoring, score_profiles(profiles, scoring, as_of, predictions)
 
 
-def refresh_store(db: Database, session: Session, store: Store, now: datetime) -> RefreshResult:
+def refresh_store(db: Database, session: Session, store: Store, now: datetime,
+                  missing_hot: MissingHot = None) -> RefreshResult:
     """Recompute every live customer against the stored scoring: segment edits take effect
     without re-binning RFM or refitting the model (lighter than a rescore)."""
-    ids = list(session.execute(select(Customer.id).where(
-        Customer.store_id == store.id, Customer.deleted_at.is_(None))).scalars())
-    return refresh_customers(db, session, store, ids, now)
+    scoring, profiles = _score_with_stored_fit(store, load_inputs(session, store, None), now)
+    return write_store_profiles(session, store, profiles, scoring, now, missing_hot)
 
 
 def rescore_store(db: Database, session: Session, store: Store, now: datetime,
-                  as_of: datetime | None = None) -> RefreshResult:
-    """Re-bin the store, recompute every profile and membership (a rescore's path)."""
+                  as_of: datetime | None = None, missing_hot: MissingHot = None
+                  ) -> RefreshResult:
+    """Re-bin the store, recompute every profile and membership (a rescore's path).
+
+    Orders are read and measured ``STORE_BLOCK_CUSTOMERS`` customers at a time (every input
+    is per customer), so memory follows the customers and orders, not the lines; the quintiles
+    run on the per-customer metrics, the model (fit, warm-started from the stored one, and its
+    holdout validation) on four columns of every order.
+    """
     as_of_ts = pd.Timestamp(as_of or now)
-    inputs = load_inputs(session, store, None, as_of)
-    profiles = metrics_as_of(inputs, as_of_ts)
+    metrics, orders, activity = [], [], []
+    for block in _customer_blocks(session, store):
+        inputs = load_inputs(session, store, None, as_of, id_range=block)
+        metrics.append(metrics_as_of(inputs, as_of_ts))
+        # The model (its fit and holdout validation) needs every order, but only these columns.
+        orders.append(inputs.orders[["customer_id", "created_at", "cancelled", "net"]])
+        activity.append(monthly_activity(inputs.orders, store.timezone))
+        del inputs
+    profiles = pd.concat(metrics)
     scoring = fit_scoring(profiles)
     previous = (store.prediction_model or {}).get("model")  # warm start for the fit
-    predictions, model = predict(inputs.orders, as_of_ts, store.timezone,
+    predictions, model = predict(pd.concat(orders), as_of_ts, store.timezone,
                                  previous=FittedModel.from_dict(previous) if previous else None)
     profiles = score_profiles(profiles, scoring, as_of_ts, predictions)
     store.scoring = scoring.to_dict()
@@ -205,10 +272,159 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
                               "as_of": as_of_ts.isoformat(),
                               "value_cutoffs": list(cutoffs) if cutoffs else None}
     store.rescored_at = now
-    result = write_profiles(db, session, store, profiles, scoring, now)
-    save_reports(db, session, store, profiles, inputs.orders,
-                 [p["segment_keys"] for p in result.profiles.values()], as_of_ts, now)
+    result = write_store_profiles(session, store, profiles, scoring, now, missing_hot)
+    save_reports(db, session, store, profiles, pd.concat(activity), result.segment_sizes,
+                 as_of_ts, now)
+    result.rows_written["store_reports"] = 3
     return result
+
+
+def _customer_blocks(session: Session, store: Store) -> list[tuple[int, int] | None]:
+    """Id ranges of ``STORE_BLOCK_CUSTOMERS`` live customers each ([None]: no customers)."""
+    ids = read_frame(session, f"SELECT id FROM customers WHERE store_id = {int(store.id)}"
+                     " AND deleted_at IS NULL ORDER BY id", ["id"])["id"].to_numpy(dtype="int64")
+    return [(int(ids[i]), int(ids[min(i + STORE_BLOCK_CUSTOMERS, len(ids)) - 1]))
+            for i in range(0, len(ids), STORE_BLOCK_CUSTOMERS)] or [None]
+
+
+def write_store_profiles(session: Session, store: Store, profiles: pd.DataFrame,
+                         scoring: Scoring, now: datetime, missing_hot: MissingHot = None
+                         ) -> RefreshResult:
+    """Write a whole store's recomputed profiles and memberships, only where they changed.
+
+    Block by block of customers: the stored profiles are read back (one ``COPY`` / query) and
+    compared column by column; the rows that differ are upserted set-based, and memberships
+    move only where a customer's segments or their explanations did. ``computed_at`` is when
+    a profile's values last changed. The result's ``profiles`` (for the hot copies) are the
+    changed ones plus those ``missing_hot`` reports without a hot copy.
+    """
+    disabled, rules = disabled_builtins(session, store), rule_segments(session, store)
+    profiles = profiles.sort_index()
+    result = RefreshResult(rows_written={"profiles": 0, "memberships": 0})
+    for start in range(0, len(profiles), STORE_BLOCK_CUSTOMERS):
+        part = profiles.iloc[start:start + STORE_BLOCK_CUSTOMERS]
+        members = memberships(part, scoring, disabled, rules)
+        table = _profile_table(part, members)
+        block = (int(table.index[0]), int(table.index[-1]))
+        differs = _differs_from_stored(table, _stored_profile_table(session, store, block))
+        changed = table.loc[differs].assign(store_id=store.id, computed_at=pd.Timestamp(now))
+        result.rows_written["profiles"] += write_rows(
+            session, Profile.__table__, changed.reset_index(), key=["customer_id"],
+            mode="upsert")
+        result.profiles.update(zip(changed.index.tolist(), python_records(changed),
+                                   strict=True))
+        if missing_hot is not None:
+            lost = missing_hot(table.index[~differs].tolist())
+            result.profiles.update(zip(lost, python_records(table.loc[lost]), strict=True))
+        moved, written = _move_store_memberships(session, store.id, members, block, now)
+        result.changed.extend(moved)
+        result.rows_written["memberships"] += written
+        result.customers += len(table)
+        result.segment_sizes = add_segment_sizes(result.segment_sizes,
+                                                 segment_sizes(table["segment_keys"]))
+    return result
+
+
+def _profile_table(profiles: pd.DataFrame, members: dict[int, dict[str, str]]) -> pd.DataFrame:
+    """The profile rows to store (index customer_id), segment keys and explanations included."""
+    table = profiles[PROFILE_COLUMNS].copy()
+    table["product_types"] = [v if isinstance(v, list) else None
+                              for v in table["product_types"]]
+    wanted = [members.get(int(c), {}) for c in table.index]
+    table["segment_keys"] = [sorted(segments) for segments in wanted]
+    table["explanations"] = wanted
+    return table
+
+
+def _stored_profile_table(session: Session, store: Store, block: tuple[int, int]
+                          ) -> pd.DataFrame:
+    """The stored profile rows of the block's customers in ``_profile_table``'s columns (JSON
+    as text)."""
+    columns = [*PROFILE_COLUMNS, "segment_keys", "explanations"]
+    timestamps_ = set(utc_column_names(Profile.__table__))
+    json_columns = set(json_column_names(Profile.__table__))
+    cast = "CAST({} AS TEXT)" if is_postgres(session) else "{}"
+    selected = ", ".join(epoch_us(session, c) if c in timestamps_ else
+                         cast.format(c) if c in json_columns else c for c in columns)
+    frame = read_frame(session, f"SELECT customer_id, {selected} FROM profiles"
+                       f" WHERE store_id = {int(store.id)}"
+                       f" AND {id_between('customer_id', *block)}", ["customer_id", *columns])
+    return frame.set_index(frame["customer_id"].astype("int64")).drop(columns="customer_id")
+
+
+def _differs_from_stored(table: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
+    """Per row of ``table``: whether any column differs from the stored row (or none is stored).
+
+    Numbers compare to ``SAME_TO`` relative (a nightly refit, warm-started from the stored
+    one, converges to its optimum only that closely: not a change), timestamps to the
+    microsecond, JSON by value.
+    """
+    differs = ~table.index.isin(stored.index)
+    stored = stored.reindex(table.index)
+    kinds = {c.name: c.type for c in Profile.__table__.columns}
+    for column in table.columns:
+        new, old = table[column], stored[column]
+        kind = kinds[column]
+        if isinstance(kind, JSON):
+            text = [json.dumps(v) for v in new]
+            # SQL NULL and JSON null both read back as None.
+            same = np.array([a == b or (json.loads(b) if isinstance(b, str) else None) == value
+                             for a, b, value in zip(text, old, new, strict=True)])
+        elif isinstance(kind, UTCDateTime):
+            same = _same_numbers(_as_epoch_us(new), old.to_numpy(dtype=float))
+        elif isinstance(kind, (Integer, Float)):
+            same = _same_numbers(new.to_numpy(dtype=float, na_value=np.nan),
+                                 old.to_numpy(dtype=float, na_value=np.nan))
+        else:
+            a, b = new.to_numpy(dtype=object), old.to_numpy(dtype=object)
+            missing_a, missing_b = pd.isna(a), pd.isna(b)
+            same = (missing_a & missing_b) | (~missing_a & ~missing_b & (a == b))
+        differs |= ~same
+    return differs
+
+
+def _as_epoch_us(values: pd.Series) -> np.ndarray:
+    since_epoch = pd.to_datetime(values, utc=True) - pd.Timestamp(0, tz="UTC")
+    return (since_epoch // pd.Timedelta(1, "us")).to_numpy(dtype=float, na_value=np.nan)
+
+
+def _same_numbers(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    return np.isclose(new, old, rtol=SAME_TO, atol=0.0, equal_nan=True)
+
+
+def _move_store_memberships(session: Session, store_id: int, members: dict[int, dict[str, str]],
+                            block: tuple[int, int], now: datetime) -> tuple[list[int], int]:
+    """Close lost memberships, open gained ones, re-explain kept ones whose reason changed:
+    set-based, against one read of the block's open memberships. Returns who moved and the
+    rows written."""
+    wanted = pd.DataFrame(
+        [(c, key, why) for c, segments in members.items() for key, why in segments.items()],
+        columns=["customer_id", "segment_key", "explanation"])
+    wanted["customer_id"] = wanted["customer_id"].astype("int64")
+    current = read_frame(session, "SELECT id, customer_id, segment_key, explanation"
+                         f" FROM memberships WHERE store_id = {int(store_id)}"
+                         f" AND {id_between('customer_id', *block)} AND left_at IS NULL",
+                         ["id", "customer_id", "segment_key", "explanation"])
+    current = current.astype({"id": "int64", "customer_id": "int64"})
+    current = current.loc[current["customer_id"].isin(list(members))]
+    both = wanted.merge(current, on=["customer_id", "segment_key"], how="outer",
+                        suffixes=("", "_stored"), indicator=True)
+    lost = both.loc[both["_merge"] == "right_only"]
+    gained = both.loc[both["_merge"] == "left_only"]
+    kept = both.loc[both["_merge"] == "both"]
+    reexplained = kept.loc[kept["explanation"].fillna("\0") != kept["explanation_stored"]
+                           .fillna("\0"), ["id", "explanation"]]
+    for chunk in chunked(lost["id"].astype("int64").tolist()):
+        session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
+    written = len(lost) + write_rows(
+        session, Membership.__table__,
+        gained[["customer_id", "segment_key", "explanation"]].assign(
+            store_id=store_id, entered_at=pd.Timestamp(now)),
+        key=["id"], mode="insert")
+    written += write_rows(session, Membership.__table__,
+                          reexplained.astype({"id": "int64"}), key=["id"], mode="update")
+    moved = sorted(set(lost["customer_id"].astype(int)) | set(gained["customer_id"].astype(int)))
+    return moved, written
 
 
 def write_profiles(db: Database, session: Session, store: Store, profiles: pd.DataFrame,

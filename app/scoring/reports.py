@@ -23,13 +23,16 @@ TREND_DAYS = 30
 
 
 def save_reports(db: Database, session: Session, store: Store, profiles: pd.DataFrame,
-                 orders: pd.DataFrame, segment_keys: list[list[str]], as_of: pd.Timestamp,
+                 activity: pd.DataFrame, sizes: dict[str, int], as_of: pd.Timestamp,
                  now: datetime) -> None:
-    """Compute every report of a freshly rescored store and replace the stored ones."""
-    sizes = reports.segment_sizes(segment_keys)
+    """Compute every report of a freshly rescored store and replace the stored ones.
+
+    ``activity`` is the store's orders or their ``reports.monthly_activity``; ``sizes`` the
+    segment sizes (``reports.segment_sizes``).
+    """
     data = {
         "rfm_grid": reports.rfm_grid(profiles),
-        "cohort_retention": reports.cohort_retention(orders, as_of, store.timezone),
+        "cohort_retention": reports.cohort_retention(activity, as_of, store.timezone),
         "segment_sizes": sizes,
     }
     for kind, value in data.items():

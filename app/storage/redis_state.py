@@ -23,6 +23,7 @@ HOT_FIELDS = {
     "p_alive": "pa", "predicted_clv_12m": "clv", "churn_risk": "cr", "value_tier": "vt",
 }
 SEGMENT_PREFIX = "s:"
+EXISTS_BLOCK = 1000  # keys counted by one EXISTS in missing_profiles
 
 
 def profile_key(store_id: int, customer_id: int) -> str:
@@ -51,6 +52,29 @@ def save_profiles(client: redis.Redis, store_id: int,
         pipe.delete(key)  # drops the fields of segments the customer left
         pipe.hset(key, mapping=mapping)
     pipe.execute()
+
+
+def missing_profiles(client: redis.Redis, store_id: int,
+                     customer_ids: Iterable[int]) -> list[int]:
+    """The customers among ``customer_ids`` without a hot hash (lost or never written).
+
+    One ``EXISTS`` counts a whole block of keys; only a block that falls short is looked at
+    key by key, so the common case (nothing lost) costs one command per block.
+    """
+    ids = list(customer_ids)
+    blocks = [ids[i:i + EXISTS_BLOCK] for i in range(0, len(ids), EXISTS_BLOCK)]
+    pipe = client.pipeline(transaction=False)
+    for block in blocks:
+        pipe.exists(*(profile_key(store_id, c) for c in block))
+    short = [block for block, found in zip(blocks, pipe.execute(), strict=True)
+             if found < len(block)]
+    missing = []
+    for block in short:
+        for customer_id in block:
+            pipe.exists(profile_key(store_id, customer_id))
+        missing.extend(c for c, present in zip(block, pipe.execute(), strict=True)
+                       if not present)
+    return missing
 
 
 def read_profile(client: redis.Redis, store_id: int, customer_id: int) -> dict[str, str]:

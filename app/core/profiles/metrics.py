@@ -92,8 +92,7 @@ def _affinities(index: pd.Index, lines: pd.DataFrame) -> pd.DataFrame:
         shares = pd.Series(top.to_numpy(), index=top.index.get_level_values(0)) / totals
         out["top_product_type_share"] = shares.reindex(index)
         listed = ranked.groupby(level=0).head(TOP_PRODUCT_TYPES).reset_index()
-        lists = listed.groupby("customer_id")["product_type"].agg(list)
-        out["product_types"] = lists.reindex(index)
+        out["product_types"] = _lists_by_customer(listed).reindex(index)
     vendors = lines.dropna(subset=["vendor"])
     if vendors.empty:
         out["top_vendor"] = None
@@ -103,6 +102,18 @@ def _affinities(index: pd.Index, lines: pd.DataFrame) -> pd.DataFrame:
         out["top_vendor"] = pd.Series(top.index.get_level_values(1),
                                       index=top.index.get_level_values(0)).reindex(index)
     return out
+
+
+def _lists_by_customer(listed: pd.DataFrame) -> pd.Series:
+    """Each customer's product types in the frame's order (``groupby(...).agg(list)``, without
+    a Python call per customer)."""
+    listed = listed.sort_values("customer_id", kind="stable")
+    ids = listed["customer_id"].to_numpy()
+    types = listed["product_type"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    bounds = np.r_[starts, len(ids)]
+    return pd.Series([types[a:b].tolist() for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+                     index=pd.Index(ids[starts], name="customer_id"), dtype=object)
 
 
 def _timing(index: pd.Index, live: pd.DataFrame, timezone: str) -> pd.DataFrame:

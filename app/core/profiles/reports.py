@@ -80,8 +80,30 @@ def cohort_retention(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str = 
     return {"offsets": list(range(1, offsets + 1)), "cohorts": rows}
 
 
+def monthly_activity(orders: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
+    """One live order per customer and month (store timezone): all ``cohort_retention`` reads.
+
+    Per customer, so the activity of disjoint sets of customers concatenates into the store's.
+    """
+    live = orders.loc[~orders["cancelled"], ["customer_id", "created_at", "cancelled"]]
+    local = live["created_at"].dt.tz_convert(timezone)
+    month = (local.dt.year * 12 + local.dt.month).to_numpy()
+    first = ~pd.DataFrame({"c": live["customer_id"].to_numpy(), "m": month}).duplicated()
+    return live.loc[first.to_numpy()]
+
+
 def segment_sizes(segment_keys: Iterable[Iterable[str]]) -> dict[str, int]:
     """How many customers carry each segment key, largest first."""
     exploded = pd.Series(list(segment_keys), dtype=object).explode().dropna()
     counts = exploded.value_counts()
-    return {str(key): int(n) for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+    return _largest_first({str(key): int(n) for key, n in counts.items()})
+
+
+def add_segment_sizes(total: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    """Two ``segment_sizes`` of disjoint sets of customers, summed, largest first."""
+    return _largest_first({key: total.get(key, 0) + more.get(key, 0)
+                           for key in total.keys() | more.keys()})
+
+
+def _largest_first(sizes: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))
