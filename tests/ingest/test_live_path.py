@@ -174,10 +174,7 @@ def test_two_workers_racing_for_a_store_take_each_event_once(app, client, shop):
 
 def test_a_flood_in_one_store_does_not_starve_another(app, client, shop):
     big = add_store(app, shop)
-    result = app.test_cli_runner().invoke(args=[
-        "stores", "add", "shopify", "--domain", OTHER_SHOP, "--access-token", shop.access_token,
-        "--api-base-url", shop.url])
-    small = int(result.output)
+    small = add_store(app, shop, domain=OTHER_SHOP)
     app.config["INGEST_BATCH_SIZE"] = 3
     for i in range(9):
         deliver(client, "orders/create", order_payload(100 + i, created=days_ago(9 - i)), f"f{i}")

@@ -25,11 +25,12 @@ def app_with(tmp_path, database_url: str, redis_url: str, **config):
 
 
 def add_shopify_store(app, domain: str) -> int:
-    """``tagwise stores add shopify`` (no Admin API calls needed by these tests)."""
+    """``tagwise stores add shopify --no-check`` (no Admin API calls needed by these tests)."""
     result = app.test_cli_runner().invoke(args=[
-        "stores", "add", "shopify", "--domain", domain, "--access-token", "shpat_test"])
+        "stores", "add", "shopify", "--domain", domain, "--access-token", "shpat_test",
+        "--no-check"])
     assert result.exit_code == 0, result.output
-    return int(result.output.strip())
+    return int(result.stdout.strip())
 
 
 def add_user(app, email: str, *scope: str) -> None:

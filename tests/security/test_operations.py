@@ -68,14 +68,14 @@ def test_secrets_can_come_from_the_environment_or_stdin_and_the_flag_is_warned_a
         app, monkeypatch, caplog):
     runner = app.test_cli_runner()
     monkeypatch.setenv("TAGWISE_SHOPIFY_ACCESS_TOKEN", "shpat_from_env")
-    from_env = runner.invoke(args=["stores", "add", "shopify", "--domain", "a.myshopify.com"])
-    from_stdin = runner.invoke(args=["stores", "add", "shopify", "--domain", "b.myshopify.com",
-                                     "--access-token", "-"], input="shpat_from_stdin\n")
+    add = ["stores", "add", "shopify", "--no-check", "--domain"]
+    from_env = runner.invoke(args=[*add, "a.myshopify.com"])
+    from_stdin = runner.invoke(args=[*add, "b.myshopify.com", "--access-token", "-"],
+                               input="shpat_from_stdin\n")
     assert from_env.exit_code == 0 and from_stdin.exit_code == 0, from_stdin.output
     assert "command line" not in caplog.text
     monkeypatch.delenv("TAGWISE_SHOPIFY_ACCESS_TOKEN")
-    from_flag = runner.invoke(args=["stores", "add", "shopify", "--domain", "c.myshopify.com",
-                                    "--access-token", "shpat_in_ps"])
+    from_flag = runner.invoke(args=[*add, "c.myshopify.com", "--access-token", "shpat_in_ps"])
     assert from_flag.exit_code == 0  # existing scripts keep working
     assert "--access-token on the command line shows in ps" in caplog.text
     box = app.extensions["secret_box"]

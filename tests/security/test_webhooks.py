@@ -24,9 +24,10 @@ def add_shops(app) -> tuple[int, int]:
     ids = []
     for domain in (SHOP, VICTIM):
         result = app.test_cli_runner().invoke(args=[
-            "stores", "add", "shopify", "--domain", domain, "--access-token", "shpat_test"])
+            "stores", "add", "shopify", "--domain", domain, "--access-token", "shpat_test",
+            "--no-check"])
         assert result.exit_code == 0, result.output
-        ids.append(int(result.output.strip()))
+        ids.append(int(result.stdout.strip()))
     return ids[0], ids[1]
 
 
