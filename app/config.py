@@ -36,6 +36,16 @@ DEFAULTS: dict[str, Any] = {
     "INBOX_SWEEP_AFTER_SECONDS": 60,
     "INBOX_RETENTION_DAYS": 30,
     "RESCORE_HOUR_UTC": 3,
+    "SYNC_RUN_RETENTION_DAYS": 30,
+    "SYNC_BRAKE_SHARE": 0.3,
+    "SYNC_BRAKE_MIN_AUDIENCE": 20,
+    "METRICS_TOKEN": "",
+    "ALERT_WEBHOOK_URL": "",
+    "ALERT_SIGNING_SECRET": "",
+    "ALERT_ALLOW_PRIVATE_URLS": False,
+    "ALERT_FAILED_RUNS": 3,
+    "ALERT_FAILURE_SHARE": 0.5,
+    "ALERT_WEBHOOK_SILENCE_MINUTES": 180,
     "DEFAULT_TAG_PREFIX": "tw:",
     "LOG_LEVEL": "INFO",
 }
@@ -45,8 +55,10 @@ REQUIRED_SECRETS = ("SECRET_KEY", "TAGWISE_ENCRYPTION_KEY", "TAGWISE_API_TOKEN",
                     "SHOPIFY_API_SECRET")
 INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "INBOX_MAX_ATTEMPTS", "INBOX_SWEEP_AFTER_SECONDS", "INBOX_RETENTION_DAYS",
-            "RESCORE_HOUR_UTC"}
-FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS"}
+            "RESCORE_HOUR_UTC", "SYNC_RUN_RETENTION_DAYS", "SYNC_BRAKE_MIN_AUDIENCE",
+            "ALERT_FAILED_RUNS", "ALERT_WEBHOOK_SILENCE_MINUTES"}
+FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS", "SYNC_BRAKE_SHARE", "ALERT_FAILURE_SHARE"}
+BOOL_KEYS = {"ALERT_ALLOW_PRIVATE_URLS"}
 
 
 class ConfigError(RuntimeError):
@@ -71,6 +83,9 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
             config[key] = (int if key in INT_KEYS else float)(config[key])
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{key} must be a number, got {config[key]!r}") from exc
+    for key in BOOL_KEYS:
+        if isinstance(config[key], str):
+            config[key] = config[key].strip().lower() in ("1", "true", "yes", "on")
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'tagwise.db'}"
     missing = [key for key in REQUIRED_SECRETS if not config.get(key)]

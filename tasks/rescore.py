@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -9,7 +10,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
-from app import hot
+from app import hot, metrics
 from app.db import utcnow
 from app.models import Store
 from app.processing import RefreshResult, refresh_store, rescore_store
@@ -34,8 +35,12 @@ def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str
 
 def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
     """Rescore one store and queue the resulting tag changes; return counts."""
-    return _recompute(store_id, lambda db, session, store: rescore_store(
+    started = time.perf_counter()
+    counts = _recompute(store_id, lambda db, session, store: rescore_store(
         db, session, store, utcnow(), as_of))
+    metrics.count("tagwise_rescore_seconds", (str(store_id),), time.perf_counter() - started)
+    metrics.count("tagwise_rescores", (str(store_id),))
+    return counts
 
 
 def run_segment_refresh(store_id: int) -> dict[str, int]:

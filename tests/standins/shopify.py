@@ -4,7 +4,8 @@
 - Documents are parsed and validated against a schema slice (graphql-core), so a malformed
   query fails the way Shopify's does: HTTP 200 with ``errors``.
 - ``tagsAdd`` / ``tagsRemove`` touch only the named tags, case-insensitively, and answer
-  ``userErrors`` for an unknown customer.
+  ``userErrors`` for an unknown customer; a ``tagsAdd`` that would take a customer past 250
+  tags, or adds a tag over 255 characters, is refused whole with a ``tags`` userError.
 - Cost-based throttling: a bucket of 1,000 points restored at 100/s on an injectable clock;
   each mutation costs 10, a query 1 per node. A document that does not fit is answered
   ``THROTTLED`` (HTTP 200) with ``extensions.cost.throttleStatus``, as Shopify does.
@@ -59,6 +60,8 @@ type TagsRemovePayload { node: Node userErrors: [UserError!]! }
 BUCKET_SIZE = 1000.0
 RESTORE_RATE = 100.0
 MUTATION_COST = 10
+MAX_TAGS = 250
+MAX_TAG_CHARS = 255
 GID = "gid://shopify/Customer/"
 
 
@@ -105,7 +108,12 @@ class ShopifyStandIn:
         lowered = {t.lower() for t in tags}
         if add:
             present = {t.lower() for t in current}
-            current.extend(t for t in tags if t.lower() not in present)
+            new = [t for t in dict.fromkeys(tags) if t.lower() not in present]
+            if any(len(t) > MAX_TAG_CHARS for t in new):
+                return _tags_refused(f"Tags can't be longer than {MAX_TAG_CHARS} characters")
+            if len(current) + len(new) > MAX_TAGS:
+                return _tags_refused(f"Customer can't have more than {MAX_TAGS} tags")
+            current.extend(new)
         else:
             current[:] = [t for t in current if t.lower() not in lowered]
         return {"node": {"__typename": "Customer", "id": id, "tags": current}, "userErrors": []}
@@ -191,6 +199,12 @@ class ShopifyStandIn:
                                          "throttleStatus": {**status,
                                                             "currentlyAvailable": self.available}}}
         return _json(answer, 200)
+
+
+def _tags_refused(message: str) -> dict[str, Any]:
+    # The whole tagsAdd is refused, nothing applied (contracts README: 250 tags per customer,
+    # 255 characters per tag); the exact wording of Shopify's message is not documented.
+    return {"node": None, "userErrors": [{"field": ["tags"], "message": message}]}
 
 
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:
