@@ -10,10 +10,10 @@ from typing import Any
 import redis
 from flask import Flask
 
-from app import embedded_redis
 from app.config import load_config
-from app.crypto import SecretBox
-from app.db import Database
+from app.storage import embedded_redis
+from app.storage.crypto import SecretBox
+from app.storage.db import Database
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -39,7 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     celery_init_app(app)
 
-    from app import api, dashboard, errors, health, metrics, shopify_install, webhooks
+    from app.web import api, dashboard, errors, health, metrics, shopify_install, webhooks
 
     errors.init_app(app)
     app.register_blueprint(webhooks.bp)

@@ -12,7 +12,7 @@ import statistics
 import numpy as np
 from sqlalchemy import text
 
-from app.hot import HOT_FIELDS, profile_key
+from app.storage.redis_state import HOT_FIELDS, profile_key
 
 
 def measure(app, store_id: int, sample: int = 2000) -> dict:

@@ -17,7 +17,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from app.models import InboxEvent
+from app.storage.models import InboxEvent
 from bench import stack
 from connectors.shopify.webhooks import sign
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import func, select, text, update
 
-from app.models import INBOX_PENDING, Destination, InboxEvent, Profile, Store
+from app.storage.models import INBOX_PENDING, Destination, InboxEvent, Profile, Store
 from bench import stack
 from bench.synthetic import REGISTERED_ID_BASE
 from connectors.shopify.webhooks import sign

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from app.predict import fit_store, score, summarise_orders
+from app.core.predict import fit_store, score, summarise_orders
 
 TRUE_PARAMS = {"r": 0.8, "alpha": 20.0, "a": 0.6, "b": 3.0}  # alpha in days
 

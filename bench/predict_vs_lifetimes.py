@@ -138,8 +138,8 @@ def load_orders(path: str) -> pd.DataFrame:
 
 def ours_round(orders: pd.DataFrame) -> dict[str, Any]:
     """Run our four stages once; return timings, memory, params and predictions."""
-    from app.predict import bgnbd, fit_store, gammagamma, score, summarise_orders
-    from app.predict.model import FittedModel, aggregate_rows
+    from app.core.predict import bgnbd, fit_store, gammagamma, score, summarise_orders
+    from app.core.predict.model import FittedModel, aggregate_rows
 
     as_of = np.datetime64(AS_OF)
     summary, t_sum, m_sum = measure(
@@ -350,7 +350,7 @@ def max_rel_diff(ours: np.ndarray, theirs: np.ndarray, floor: float = 0.0) -> fl
 
 def compare(ours: dict, theirs: dict) -> dict[str, Any]:
     """Compare parameters, summaries and predictions of the two sides."""
-    from app.predict import bgnbd, gammagamma
+    from app.core.predict import bgnbd, gammagamma
 
     comparison: dict[str, Any] = {"params": {}}
     a, b = ours["arrays"], theirs.get("arrays", {})
@@ -397,8 +397,8 @@ def compare(ours: dict, theirs: dict) -> dict[str, Any]:
 
 def _clv_with_lifetimes_month(ours: dict, a: dict[str, np.ndarray]) -> np.ndarray:
     """Return our CLV recomputed with lifetimes' 4.345-week month, to isolate that difference."""
-    from app.predict import bgnbd, gammagamma
-    from app.predict.clv import DAYS_PER_MONTH, discounted_clv
+    from app.core.predict import bgnbd, gammagamma
+    from app.core.predict.clv import DAYS_PER_MONTH, discounted_clv
 
     params = ours["bgnbd"]["params"]
     stretch = 4.345 * UNIT_DAYS / DAYS_PER_MONTH

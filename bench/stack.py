@@ -67,7 +67,7 @@ def fresh_database() -> None:
 
 def add_store(app, api_base_url: str | None = None) -> int:
     """A Shopify store with its own webhook secret and a live tag destination; its id."""
-    from app.models import Destination, Store
+    from app.storage.models import Destination, Store
 
     box = app.extensions["secret_box"]
     with app.extensions["db"].session() as session:

@@ -3,8 +3,8 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from app import models  # noqa: F401  (register the tables)
-from app.db import Base
+from app.storage import models  # noqa: F401  (register the tables)
+from app.storage.db import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from flask import current_app
 
-from app import alerts
+from app.sync import alerts
 
 
 @shared_task(acks_late=True)

@@ -21,11 +21,10 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
-from app import serialise
-from app.db import Database, utcnow
-from app.destinations import DestinationUnavailable, shopify_client
-from app.ingest import apply_records
-from app.models import (
+from app.ingest.upsert import apply_records
+from app.services import serialise
+from app.storage.db import Database, utcnow
+from app.storage.models import (
     BACKFILL_COMPLETED,
     BACKFILL_FAILED,
     BACKFILL_RUNNING,
@@ -33,6 +32,7 @@ from app.models import (
     BackfillJob,
     Store,
 )
+from app.sync.writers import DestinationUnavailable, shopify_client
 from connectors.base import PayloadError, PermanentError, TransientError
 from connectors.registry import normaliser_for
 from connectors.shopify.client import ShopifyClient

@@ -6,7 +6,7 @@ from celery import Celery, Task
 from celery.schedules import crontab
 from flask import Flask
 
-from app.embedded_redis import celery_url
+from app.storage.embedded_redis import celery_url
 
 QUEUES = ("realtime", "sync", "bulk")
 ROUTES = {

@@ -7,8 +7,8 @@ import logging
 from celery import shared_task
 from flask import current_app
 
-from app import hot
-from app.pipeline import Processed, process_batch, process_event, record_failure
+from app.ingest.events import Processed, process_batch, process_event, record_failure
+from app.storage import redis_state
 from tasks.sync import schedule_sync
 
 log = logging.getLogger(__name__)
@@ -19,12 +19,12 @@ def apply_processed(processed: Processed) -> None:
     """After commit: refresh the hot profiles and queue the debounced syncs."""
     redis = current_app.extensions["redis"]
     if processed.redacted_store:
-        hot.forget_store(redis, processed.store_id)
+        redis_state.forget_store(redis, processed.store_id)
         return
     if processed.forgotten:
-        hot.forget_profiles(redis, processed.store_id, processed.forgotten)
+        redis_state.forget_profiles(redis, processed.store_id, processed.forgotten)
     if processed.profiles:
-        hot.save_profiles(redis, processed.store_id, processed.profiles)
+        redis_state.save_profiles(redis, processed.store_id, processed.profiles)
     if processed.changed:
         for destination_id in processed.destination_ids:
             schedule_sync(destination_id, processed.changed)

@@ -22,11 +22,11 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
-from app.db import utcnow
-from app.destinations import DestinationUnavailable, shopify_client, woocommerce_client
-from app.inbox import record_event
-from app.models import Destination, Store
-from app.pipeline import process_event
+from app.ingest.events import process_event
+from app.ingest.inbox import record_event
+from app.storage.db import utcnow
+from app.storage.models import Destination, Store
+from app.sync.writers import DestinationUnavailable, shopify_client, woocommerce_client
 from connectors.base import ConnectorError, PayloadError
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import updated_since_filter

@@ -10,11 +10,11 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
-from app import hot, metrics
-from app.db import utcnow
-from app.models import Store
-from app.processing import RefreshResult, refresh_store, rescore_store
-from app.sync import destination_ids
+from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
+from app.storage import metrics, redis_state
+from app.storage.db import utcnow
+from app.storage.models import Store
+from app.sync.diff import destination_ids
 from tasks.sync import schedule_sync
 
 
@@ -27,7 +27,7 @@ def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str
             raise LookupError(f"no store {store_id}")
         result = compute(db, session, store)
         targets = destination_ids(session, store_id)
-    hot.save_profiles(current_app.extensions["redis"], store_id, result.profiles)
+    redis_state.save_profiles(current_app.extensions["redis"], store_id, result.profiles)
     for destination_id in targets:
         schedule_sync(destination_id, result.changed)
     return {"customers": len(result.profiles), "changed": len(result.changed)}

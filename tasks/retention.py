@@ -10,10 +10,10 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import delete
 
-from app.db import utcnow
-from app.inbox import purge_bodies
-from app.models import SyncRun
-from app.sync import RUN_HELD
+from app.ingest.inbox import purge_bodies
+from app.storage.db import utcnow
+from app.storage.models import SyncRun
+from app.sync.diff import RUN_HELD
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
-from app.db import utcnow
-from app.models import INBOX_PENDING, InboxEvent
+from app.storage.db import utcnow
+from app.storage.models import INBOX_PENDING, InboxEvent
 from tasks.ingest import ingest_event
 
 SWEEP_BATCH = 1000

@@ -9,10 +9,11 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
-from app import alerts, hot
-from app.models import Destination, Store
-from app.models import SyncRun as Run
-from app.sync import (
+from app.storage import redis_state
+from app.storage.models import Destination, Store
+from app.storage.models import SyncRun as Run
+from app.sync import alerts
+from app.sync.diff import (
     brake_limit,
     brake_summary,
     close_run,
@@ -33,7 +34,7 @@ def schedule_sync(destination_id: int, customer_ids: list[int]) -> None:
     """Mark customers dirty; queue one debounced sync per destination, not one per event."""
     redis = current_app.extensions["redis"]
     debounce = current_app.config["SYNC_DEBOUNCE_SECONDS"]
-    if hot.mark_dirty(redis, destination_id, customer_ids, debounce):
+    if redis_state.mark_dirty(redis, destination_id, customer_ids, debounce):
         sync_destination.apply_async(args=[destination_id], countdown=debounce)
 
 
@@ -42,7 +43,7 @@ def sync_destination(destination_id: int) -> int:
     """Drain the destination's dirty set in batches; return how many changes were sent."""
     redis = current_app.extensions["redis"]
     db = current_app.extensions["db"]
-    redis.delete(hot.scheduled_key(destination_id))
+    redis.delete(redis_state.scheduled_key(destination_id))
     lock = redis.lock(f"tw:sync-lock:{destination_id}", timeout=LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         # Another sync of this destination runs; come back once it is likely done.
@@ -59,7 +60,8 @@ def sync_destination(destination_id: int) -> int:
             if destination is None:
                 return 0
             run_id = open_run(session, destination, "debounce").id
-        while ids := hot.take_dirty(redis, destination_id, current_app.config["SYNC_BATCH_SIZE"]):
+        batch_size = current_app.config["SYNC_BATCH_SIZE"]
+        while ids := redis_state.take_dirty(redis, destination_id, batch_size):
             with db.session() as session:
                 destination = session.get(Destination, destination_id)
                 if destination is None:
@@ -75,7 +77,7 @@ def sync_destination(destination_id: int) -> int:
         lock.release()
     alerts.deliver_pending(db)
     if retry:
-        hot.mark_dirty(redis, destination_id, retry, TRANSIENT_RETRY_SECONDS)
+        redis_state.mark_dirty(redis, destination_id, retry, TRANSIENT_RETRY_SECONDS)
         sync_destination.apply_async(args=[destination_id], countdown=TRANSIENT_RETRY_SECONDS)
     return sent
 
@@ -94,9 +96,10 @@ def _held(destination_id: int) -> bool:
         if pending_hold(session, destination_id):
             return True
         limit = brake_limit(session, destination)
-        if limit is None or redis.scard(hot.dirty_key(destination_id)) <= limit[0] * limit[1]:
+        dirty_key = redis_state.dirty_key(destination_id)
+        if limit is None or redis.scard(dirty_key) <= limit[0] * limit[1]:
             return False  # too few dirty customers to trip the brake even if all change
-        ids = sorted(int(v) for v in redis.smembers(hot.dirty_key(destination_id)))
+        ids = sorted(int(v) for v in redis.smembers(dirty_key))
         store = session.get(Store, destination.store_id)
         summary = brake_summary(session, destination,
                                 pending_changes(session, store, destination, ids))

@@ -12,8 +12,9 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
-from app import create_app, embedded_redis
-from app.db import Base
+from app import create_app
+from app.storage import embedded_redis
+from app.storage.db import Base
 from connectors.shopify.webhooks import sign
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from app.models import INBOX_PENDING, Destination, InboxEvent
+from app.storage.models import INBOX_PENDING, Destination, InboxEvent
 from tests.conftest import SHOP, fixture_json, shopify_headers
 
 CUSTOMER_ID = 115310627314723954  # the customer in the captured orders/create sample

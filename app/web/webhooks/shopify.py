@@ -1,0 +1,54 @@
+"""``POST /webhooks/shopify``: every Shopify topic for every installed shop."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, request
+from sqlalchemy import select
+
+from app.ingest.inbox import insert_event
+from app.storage.models import Store
+from app.web.errors import ApiError
+from app.web.webhooks import bp
+from app.web.webhooks.inbox import acknowledge, enqueue, parse_json_object
+from connectors.shopify import consts, webhooks
+
+log = logging.getLogger(__name__)
+
+
+def _secrets(store: Store | None) -> list[str]:
+    """The store's own webhook secret (custom apps), else the app secret and its predecessor."""
+    if store is not None and store.webhook_secret_enc:
+        return [current_app.extensions["secret_box"].decrypt(store.webhook_secret_enc)]
+    return [current_app.config["SHOPIFY_API_SECRET"],
+            current_app.config["SHOPIFY_API_SECRET_PREVIOUS"]]
+
+
+@bp.post("/shopify")
+def receive_shopify():
+    """Verify the HMAC on the raw bytes, record the delivery, enqueue it, answer 200."""
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    shop = (request.headers.get(consts.HEADER_SHOP_DOMAIN) or "").strip().lower()
+    topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
+    webhook_id = (request.headers.get(consts.HEADER_WEBHOOK_ID) or "").strip()
+    db = current_app.extensions["db"]
+    with db.session() as session:  # one transaction: the store lookup and the inbox insert
+        store = session.execute(
+            select(Store).filter_by(platform="shopify", domain=shop)).scalar() if shop else None
+        if not webhooks.verify(_secrets(store), raw, request.headers.get(consts.HEADER_HMAC)):
+            raise ApiError(401, "bad_signature", "X-Shopify-Hmac-Sha256 does not match the body")
+        if not topic or not shop or not webhook_id:
+            raise ApiError(400, "missing_header", "X-Shopify-Topic, X-Shopify-Shop-Domain and "
+                                                  "X-Shopify-Webhook-Id required")
+        if len(webhook_id) > 100:
+            raise ApiError(400, "bad_header", "X-Shopify-Webhook-Id is too long")
+        parse_json_object(raw)  # refuse a malformed body before it is stored
+        if store is None:
+            log.info("webhook for unknown shop acknowledged without processing")
+            return acknowledge("unknown_shop")
+        if topic not in consts.SUPPORTED_TOPICS:
+            log.info("unsupported Shopify topic %s acknowledged", topic)
+            return acknowledge("unsupported_topic")
+        inserted = insert_event(db, session, store.id, "shopify", topic, webhook_id, raw)
+    return enqueue(inserted)

@@ -1,0 +1,50 @@
+"""``POST /webhooks/woocommerce/<store_id>``: every WooCommerce topic, per-store secret.
+
+WooCommerce never retries and disables a webhook after a handful of failed deliveries, so
+this view answers fast and only refuses what is really not ours (bad signature, bad body).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, request
+
+from app.ingest.inbox import insert_event
+from app.storage.models import Store
+from app.web.errors import ApiError
+from app.web.webhooks import bp
+from app.web.webhooks.inbox import acknowledge, enqueue, parse_json_object
+from connectors.base import PayloadError
+from connectors.woocommerce import consts, webhooks
+
+log = logging.getLogger(__name__)
+SUPPORTED_TOPICS = frozenset(consts.TOPICS_USED)
+
+
+@bp.post("/woocommerce/<int:store_id>")
+def receive_woocommerce(store_id: int):
+    """Answer the creation ping with 200; verify, record and enqueue real deliveries."""
+    raw = request.get_data(cache=False)
+    signature = request.headers.get(consts.HEADER_SIGNATURE)
+    db = current_app.extensions["db"]
+    with db.session() as session:  # one transaction: the store lookup and the inbox insert
+        store = session.get(Store, store_id)
+        if store is None or store.platform != "woocommerce":
+            raise ApiError(404, "store_not_found", f"no WooCommerce store {store_id}")
+        if signature is None and webhooks.is_ping(request.content_type, raw) is not None:
+            return "", 200  # the unsigned creation ping: exactly 200, nothing else
+        secret = current_app.extensions["secret_box"].decrypt(store.webhook_secret_enc or "")
+        if not webhooks.verify_signature(secret.encode(), raw, signature):
+            raise ApiError(401, "bad_signature", "X-WC-Webhook-Signature does not match the body")
+        topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
+        payload = parse_json_object(raw)
+        if topic not in SUPPORTED_TOPICS:
+            log.info("unsupported WooCommerce topic %s acknowledged", topic)
+            return acknowledge("unsupported_topic")
+        try:
+            key = webhooks.dedupe_key(topic, payload)
+        except PayloadError as exc:
+            raise ApiError(400, "malformed_payload", str(exc)) from exc
+        inserted = insert_event(db, session, store.id, "woocommerce", topic, key, raw)
+    return enqueue(inserted)

@@ -1,0 +1,36 @@
+"""The hot profile hash: what a reader gets back, and that it stays a compact listpack."""
+
+from datetime import UTC, datetime
+
+from app.storage import redis_state
+
+SEGMENTS = ["category-dresses", "churn-risk-high", "discount-seeker", "dormant",
+            "evening-shopper", "lifecycle-churned", "value-low"]
+
+
+def profile(segments):
+    return {"orders_count": 3, "net_spent": 832.0, "r_score": 1, "rfm_group": "dormant",
+            "last_order_at": datetime(2026, 5, 1, tzinfo=UTC), "p_alive": 0.001158,
+            "churn_risk": "high", "segment_keys": segments}
+
+
+def test_profile_round_trips_and_a_left_segment_disappears(app):
+    client = app.extensions["redis"]
+    redis_state.save_profiles(client, 1, {7: profile(SEGMENTS)})
+    redis_state.save_profiles(client, 1, {7: profile(SEGMENTS[1:])})
+
+    read = redis_state.read_profile(client, 1, 7)
+
+    assert read["segment_keys"] == ",".join(SEGMENTS[1:])
+    assert read["orders_count"] == "3" and read["rfm_group"] == "dormant"
+    assert read["p_alive"] == "0.001158" and read["m_score"] == ""
+    assert redis_state.read_profile(client, 1, 8) == {}
+
+
+def test_a_profile_with_many_segments_keeps_the_compact_encoding(app):
+    client = app.extensions["redis"]
+    redis_state.save_profiles(client, 1, {7: profile(SEGMENTS)})
+
+    encoding = client.object("encoding", redis_state.profile_key(1, 7)).decode()
+
+    assert encoding in {"listpack", "ziplist"}  # ziplist: Redis before 7

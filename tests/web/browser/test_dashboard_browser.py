@@ -1,0 +1,104 @@
+"""The dashboard in a real headless Chromium: sign in, read the reports, build a rule segment with
+its live preview, save it, and read why a customer carries a tag; also at phone width."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import API_TOKEN
+from tests.shopify_helpers import CUSTOMER_ID
+from tests.web.browser.conftest import DESKTOP, PHONE, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, live_url: str) -> None:
+    page.goto(f"{live_url}/login")
+    page.get_by_label("API token", exact=True).fill(API_TOKEN)
+    page.get_by_role("button", name="Sign in with token").click()
+    page.wait_for_url(re.compile(r"/stores/\d+/$"))
+
+
+def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser, live_url, app,
+                                                                         seeded):
+    page = browser.new_page(viewport=DESKTOP)
+    page.goto(f"{live_url}/stores/{seeded}/")
+    page.wait_for_url(re.compile(r"/login"))  # not signed in: sent to the sign-in page
+    screenshot(page, "login")
+    sign_in(page, live_url)
+
+    assert page.locator("#customer-count").inner_text() == "9"
+    sizes = page.get_by_role("table", name="Segment sizes")
+    assert sizes.locator("tbody tr").count() > 0
+    assert sizes.locator("svg.spark").count() > 0  # three rescores make a trend
+    screenshot(page, "overview")
+
+    page.get_by_role("link", name="RFM grid").click()
+    grid = page.locator("#rfm-grid")
+    counts = [int(c.replace(",", "")) for c in grid.locator("td .cell-main").all_inner_texts()]
+    assert len(counts) == 25 and sum(counts) == 9
+    assert grid.locator("td[title^='R 5, F 1:']").count() == 1  # every cell labelled
+    screenshot(page, "rfm")
+    page.get_by_label("Colour by").select_option("mean_monetary")
+    page.get_by_role("button", name="Show").click()
+    assert "by=mean_monetary" in page.url
+
+    page.get_by_role("link", name="Cohorts").click()
+    assert page.locator("#cohort-table tbody tr").count() >= 1
+    screenshot(page, "cohorts")
+
+    page.get_by_role("link", name="Segments").click()
+    page.get_by_role("link", name="New segment").click()
+    page.get_by_label("Key").fill("regulars")
+    page.get_by_label("Name").fill("Regulars")
+    rule = page.get_by_label("Rule")
+    rule.fill("order_count >= 2")
+    preview = page.locator("#preview")
+    preview.get_by_text("unknown field 'order_count' at 1:1").wait_for()
+    rule.fill("orders_count >= 2 and net_spent > 50")
+    page.locator("#preview-count").wait_for()
+    assert page.locator("#preview-count").inner_text().startswith("1 of 9 customers (11.1%)")
+    screenshot(page, "segment_editor")
+    page.get_by_role("button", name="Save segment").click()
+    page.get_by_role("cell", name="tw:regulars", exact=True).wait_for()
+    screenshot(page, "segments")
+
+    # The nightly rescore applies the new rule to every customer.
+    assert app.test_cli_runner().invoke(args=["rescore", "--store", str(seeded)]).exit_code == 0
+
+    page.get_by_role("link", name="Customers").click()
+    page.get_by_label("Email or customer id").fill(str(CUSTOMER_ID))
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="john@example.com").click()
+    tag = page.locator("li", has=page.locator("code", has_text="tw:regulars"))
+    assert "orders_count 3 >= 2 and net_spent 300 > 50" in tag.inner_text()
+    screenshot(page, "customer")
+
+    page.get_by_role("link", name="Destinations").click()
+    assert page.get_by_role("heading", name=re.compile("shopify_tags")).count() == 1
+    screenshot(page, "destinations")
+    klaviyo = page.locator("section", has=page.get_by_role("heading", name=re.compile("klaviyo")))
+    klaviyo.get_by_role("link", name="Review what going live would change").click()
+    assert re.match(r"\d+ customers? would change", page.locator("#diff-summary").inner_text())
+    assert "tw:regulars" in page.locator("#diff-table").inner_text()
+    screenshot(page, "destination_diff")
+    page.get_by_label("I have reviewed the changes above").check()
+    page.get_by_role("button", name="Switch klaviyo to live").click()
+    page.get_by_role("status").get_by_text("The destination is live").wait_for()
+    klaviyo = page.locator("section", has=page.get_by_role("heading", name=re.compile("klaviyo")))
+    assert klaviyo.locator(".badge.live").count() == 1
+    page.close()
+
+
+def test_the_dashboard_fits_a_phone(browser, live_url, seeded):
+    page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    sign_in(page, live_url)
+    for path, name in (("", "overview_phone"), ("rfm", "rfm_phone"),
+                       (f"customers?q={CUSTOMER_ID}", "customers_phone")):
+        page.goto(f"{live_url}/stores/{seeded}/{path}")
+        # Nothing but the tables' own scroll boxes may be wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        screenshot(page, name)
+    page.close()

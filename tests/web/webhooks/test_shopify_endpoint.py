@@ -1,0 +1,112 @@
+import json
+
+from sqlalchemy import func, select
+
+from app.storage.models import InboxEvent
+from tests.conftest import SHOP, SHOPIFY_SECRET, fixture_bytes, shopify_headers
+
+
+def add_store(app):
+    result = app.test_cli_runner().invoke(args=[
+        "stores", "add", "shopify", "--domain", SHOP, "--access-token", "shpat_test"])
+    assert result.exit_code == 0, result.output
+    return int(result.output.strip())
+
+
+def inbox_count(app) -> int:
+    with app.extensions["db"].session() as session:
+        return session.execute(select(func.count(InboxEvent.id))).scalar()
+
+
+def post(client, body: bytes, headers: dict):
+    return client.post("/webhooks/shopify", data=body, headers=headers)
+
+
+def test_signed_delivery_is_committed_and_acknowledged(app, client):
+    add_store(app)
+    body = fixture_bytes("shopify", "orders_create.json")
+    response = post(client, body, shopify_headers(body, "orders/create", "w-1"))
+    assert response.status_code == 200 and response.json["status"] == "accepted"
+    with app.extensions["db"].session() as session:
+        event = session.execute(select(InboxEvent)).scalar_one()
+    assert (event.topic, event.dedupe_key, event.status) == ("orders/create", "w-1", "pending")
+    assert event.body == body  # the raw bytes, exactly as signed
+
+
+def test_duplicate_delivery_is_acknowledged_without_a_second_row(app, client):
+    add_store(app)
+    body = fixture_bytes("shopify", "orders_create.json")
+    headers = shopify_headers(body, "orders/create", "w-dup")
+    assert post(client, body, headers).json["status"] == "accepted"
+    again = post(client, body, headers)
+    assert again.status_code == 200 and again.json["status"] == "duplicate"
+    assert inbox_count(app) == 1
+
+
+def test_bad_or_missing_signature_is_401_and_stores_nothing(app, client):
+    add_store(app)
+    body = fixture_bytes("shopify", "orders_create.json")
+    headers = shopify_headers(body, "orders/create", "w-2", secret="wrong")
+    response = post(client, body, headers)
+    assert response.status_code == 401
+    assert response.json["error"]["reason"] == "bad_signature"
+    del headers["X-Shopify-Hmac-Sha256"]
+    assert post(client, body, headers).status_code == 401
+    assert inbox_count(app) == 0
+
+
+def test_previous_secret_is_accepted_during_rotation(app, client):
+    add_store(app)
+    app.config["SHOPIFY_API_SECRET_PREVIOUS"] = SHOPIFY_SECRET
+    app.config["SHOPIFY_API_SECRET"] = "rotated-secret"
+    body = fixture_bytes("shopify", "orders_create.json")
+    assert post(client, body, shopify_headers(body, "orders/create", "w-3")).status_code == 200
+
+
+def test_malformed_json_is_400_not_500(app, client):
+    add_store(app)
+    for body in (b"{not json", b"[1, 2]", b"\xff\xfe"):
+        response = post(client, body, shopify_headers(body, "orders/create", "w-bad"))
+        assert response.status_code == 400
+        assert response.json["error"]["reason"] == "malformed_json"
+    assert inbox_count(app) == 0
+
+
+def test_missing_topic_or_id_is_400(app, client):
+    add_store(app)
+    body = fixture_bytes("shopify", "orders_create.json")
+    headers = shopify_headers(body, "orders/create", "w-4")
+    del headers["X-Shopify-Webhook-Id"]
+    response = post(client, body, headers)
+    assert response.status_code == 400 and response.json["error"]["reason"] == "missing_header"
+
+
+def test_oversized_body_is_413(app, client):
+    add_store(app)
+    body = json.dumps({"id": 1, "pad": "x" * (2 * 1024 * 1024)}).encode()
+    response = post(client, body, shopify_headers(body, "orders/create", "w-big"))
+    assert response.status_code == 413
+    assert inbox_count(app) == 0
+
+
+def test_unknown_shop_and_unknown_topic_are_acknowledged_without_processing(app, client):
+    add_store(app)
+    body = fixture_bytes("shopify", "orders_create.json")
+    response = post(client, body, shopify_headers(body, "orders/create", "w-5",
+                                                  shop="someone-else.myshopify.com"))
+    assert response.status_code == 200 and response.json["reason"] == "unknown_shop"
+    response = post(client, body, shopify_headers(body, "products/update", "w-6"))
+    assert response.status_code == 200 and response.json["reason"] == "unsupported_topic"
+    assert inbox_count(app) == 0
+
+
+def test_custom_app_store_verifies_with_its_own_secret(app, client):
+    result = app.test_cli_runner().invoke(args=[
+        "stores", "add", "shopify", "--domain", SHOP, "--access-token", "t",
+        "--webhook-secret", "custom-app-secret"])
+    assert result.exit_code == 0
+    body = fixture_bytes("shopify", "orders_create.json")
+    assert post(client, body, shopify_headers(body, "orders/create", "w-7")).status_code == 401
+    ok = post(client, body, shopify_headers(body, "orders/create", "w-7",
+                                            secret="custom-app-secret"))
+    assert ok.status_code == 200
