@@ -1,0 +1,82 @@
+"""Destination commands: ``tagwise destinations add klaviyo|mailchimp``."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from app.cli.base import main, store_or_fail
+from app.storage.db import db
+from app.storage.models import Destination
+
+
+@main.group("destinations")
+def destinations_group() -> None:
+    """Email platforms that receive segments."""
+
+
+@destinations_group.group("add")
+def destinations_add() -> None:
+    """Add Klaviyo or Mailchimp to a store (dry_run until you say --mode live)."""
+
+
+def _add_destination(store_id: int, kind: str, api_key: str, mode: str,
+                     config: dict[str, object]) -> None:
+    box = current_app.extensions["secret_box"]
+    with db().session() as session:
+        store_or_fail(session, store_id)
+        if session.execute(select(Destination).filter_by(store_id=store_id, kind=kind)).scalar():
+            raise click.ClickException(f"store {store_id} already has a {kind} destination")
+        destination = Destination(store_id=store_id, kind=kind, mode=mode, config=config,
+                                  credentials_enc=box.encrypt(api_key))
+        session.add(destination)
+        session.flush()
+        destination_id = destination.id
+    click.echo(destination_id)
+    if mode == "dry_run":
+        click.echo(f"dry run: diffs are recorded, nothing is sent; review with "
+                   f"`tagwise sync --store {store_id} --dry-run`")
+
+
+MODE = click.option("--mode", type=click.Choice(["dry_run", "live"]), default="dry_run",
+                    show_default=True)
+INCLUDE_ALL = click.option("--include-all", is_flag=True,
+                           help="Also send customers without marketing consent (list-building)")
+
+
+@destinations_add.command("klaviyo")
+@click.option("--store", "store_id", type=int, required=True)
+@click.option("--api-key", required=True, help="Private API key, pk_...")
+@click.option("--list-per-segment", is_flag=True, help="Also keep a static list per segment")
+@click.option("--api-base-url", default=None, help="Replaces https://a.klaviyo.com")
+@MODE
+@INCLUDE_ALL
+@with_appcontext
+def destinations_add_klaviyo(store_id: int, api_key: str, list_per_segment: bool,
+                             api_base_url: str | None, mode: str, include_all: bool) -> None:
+    """Send segments to Klaviyo as profile properties (and optionally lists)."""
+    if not api_key.startswith("pk_"):
+        raise click.BadParameter("a Klaviyo private key starts with pk_", param_hint="--api-key")
+    _add_destination(store_id, "klaviyo", api_key, mode,
+                     {"list_per_segment": list_per_segment, "api_base_url": api_base_url,
+                      "include_all": include_all})
+
+
+@destinations_add.command("mailchimp")
+@click.option("--store", "store_id", type=int, required=True)
+@click.option("--api-key", required=True, help="KEY-us6 (the suffix names the data centre)")
+@click.option("--list-id", required=True, help="The audience id")
+@click.option("--api-base-url", default=None, help="Replaces https://DC.api.mailchimp.com/3.0")
+@MODE
+@INCLUDE_ALL
+@with_appcontext
+def destinations_add_mailchimp(store_id: int, api_key: str, list_id: str,
+                               api_base_url: str | None, mode: str, include_all: bool) -> None:
+    """Send segments to a Mailchimp audience as tags."""
+    if "-" not in api_key:
+        raise click.BadParameter("a Mailchimp key ends in -DC, e.g. -us6", param_hint="--api-key")
+    _add_destination(store_id, "mailchimp", api_key, mode,
+                     {"list_id": list_id, "api_base_url": api_base_url,
+                      "include_all": include_all})

@@ -1,0 +1,122 @@
+"""Store commands: ``tagwise stores add shopify|woocommerce``."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from app.cli.base import main
+from app.storage.db import db
+from app.storage.models import Destination, Store
+
+
+@main.group("stores")
+def stores_group() -> None:
+    """Client stores."""
+
+
+@stores_group.group("add")
+def stores_add() -> None:
+    """Add a Shopify or WooCommerce store."""
+
+
+@stores_add.command("shopify")
+@click.option("--domain", required=True, help="SHOP.myshopify.com")
+@click.option("--access-token", required=True, help="Admin API access token")
+@click.option("--webhook-secret", default=None,
+              help="The custom app's secret; defaults to SHOPIFY_API_SECRET")
+@click.option("--api-base-url", default=None, help="Replaces https://SHOP for Admin API calls")
+@click.option("--tag-prefix", default=None, help="Prefix of every tag Tagwise owns (tw:)")
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--timezone", "tz", default="UTC", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Record tag diffs without writing them")
+@with_appcontext
+def stores_add_shopify(domain: str, access_token: str, webhook_secret: str | None,
+               api_base_url: str | None, tag_prefix: str | None, currency: str, tz: str,
+               dry_run: bool) -> None:
+    """Add a store and its tag destination; print the new store's id."""
+    import re
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from connectors.shopify.consts import SHOP_DOMAIN_PATTERN
+
+    domain = domain.strip().lower()
+    if not re.match(SHOP_DOMAIN_PATTERN, domain):
+        raise click.BadParameter("must look like SHOP.myshopify.com", param_hint="--domain")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise click.BadParameter("not an IANA timezone", param_hint="--timezone") from exc
+    from app.services.stores import add_shopify_store, find_shopify_store
+
+    box = current_app.extensions["secret_box"]
+    with db().session() as session:
+        if find_shopify_store(session, domain):
+            raise click.ClickException(f"{domain} is already a store")
+        store = add_shopify_store(
+            session, domain, api_base_url=api_base_url, currency=currency, timezone=tz,
+            tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"], dry_run=dry_run)
+        store.access_token_enc = box.encrypt(access_token)
+        store.webhook_secret_enc = box.encrypt(webhook_secret) if webhook_secret else None
+        store_id = store.id
+    click.echo(store_id)
+
+
+@stores_add.command("woocommerce")
+@click.option("--url", "site_url", required=True, help="https://SITE/")
+@click.option("--consumer-key", required=True)
+@click.option("--consumer-secret", required=True)
+@click.option("--webhook-secret", default=None,
+              help="Secret of webhooks you create yourself; generated when Tagwise creates them")
+@click.option("--api-base-url", default=None, help="Replaces the site URL for REST API calls")
+@click.option("--tag-prefix", default=None)
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--timezone", "tz", default="UTC", show_default=True)
+@click.option("--no-create-webhooks", is_flag=True,
+              help="Do not create the webhooks through the REST API")
+@with_appcontext
+def stores_add_woocommerce(site_url: str, consumer_key: str, consumer_secret: str,
+                           webhook_secret: str | None, api_base_url: str | None,
+                           tag_prefix: str | None, currency: str, tz: str,
+                           no_create_webhooks: bool) -> None:
+    """Add a WooCommerce store; create its webhooks; print its id and delivery URL."""
+    import json
+    import secrets
+
+    from connectors.base import ConnectorError
+    from connectors.woocommerce.client import WooCommerceClient
+    from connectors.woocommerce.consts import TOPICS_USED
+
+    if not site_url.startswith(("https://", "http://")):
+        raise click.BadParameter("must be the site's URL, https://SITE/", param_hint="--url")
+    site_url = site_url.rstrip("/") + "/"
+    secret = webhook_secret or secrets.token_urlsafe(32)
+    box = current_app.extensions["secret_box"]
+    with db().session() as session:
+        if session.execute(select(Store).filter_by(platform="woocommerce",
+                                                   domain=site_url)).scalar():
+            raise click.ClickException(f"{site_url} is already a store")
+        credentials = json.dumps({"consumer_key": consumer_key,
+                                  "consumer_secret": consumer_secret})
+        store = Store(platform="woocommerce", domain=site_url, api_base_url=api_base_url,
+                      access_token_enc=box.encrypt(credentials),
+                      webhook_secret_enc=box.encrypt(secret),
+                      tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"],
+                      currency=currency.upper(), timezone=tz)
+        session.add(store)
+        session.flush()
+        session.add(Destination(store_id=store.id, kind="woocommerce_meta"))
+        app_url = current_app.config["APP_URL"].rstrip("/")
+        delivery_url = f"{app_url}/webhooks/woocommerce/{store.id}"
+        if not no_create_webhooks:
+            client = WooCommerceClient(api_base_url or site_url, consumer_key, consumer_secret)
+            try:
+                for topic in TOPICS_USED:
+                    client.create_webhook(topic, delivery_url, secret)
+            except ConnectorError as exc:  # the transaction rolls back: no half-added store
+                raise click.ClickException(f"could not create webhooks: {exc}") from exc
+        store_id = store.id
+    click.echo(store_id)
+    click.echo(f"delivery URL: {delivery_url}")
