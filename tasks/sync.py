@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.storage import redis_state
 from app.storage.models import Destination, Store
 from app.storage.models import SyncRun as Run
 from app.sync import alerts
 from app.sync.diff import (
+    SyncReport,
     brake_limit,
     brake_summary,
     close_run,
@@ -121,6 +124,19 @@ def sync_all() -> int:
     return len(rows)
 
 
+def _pass_on_destination(destination_id: int,
+                         apply: Callable[[Session, Store, Destination], SyncReport]) -> int:
+    """Run one whole pass on a destination in its own unit of work, then send due alerts."""
+    db = current_app.extensions["db"]
+    with db.session() as session:
+        destination = session.get(Destination, destination_id)
+        if destination is None:
+            return 0
+        sent = apply(session, session.get(Store, destination.store_id), destination).sent
+    alerts.deliver_pending(db)
+    return sent
+
+
 @shared_task(acks_late=True)
 def sync_store_destination(destination_id: int, full: bool = False,
                            trigger: str = "full_compare") -> int:
@@ -129,28 +145,14 @@ def sync_store_destination(destination_id: int, full: bool = False,
     ``trigger="confirmed"`` is the pass an operator's confirmation of a hold starts: it is
     the one pass the safety brake lets through.
     """
-    db = current_app.extensions["db"]
-    with db.session() as session:
-        destination = session.get(Destination, destination_id)
-        if destination is None:
-            return 0
-        store = session.get(Store, destination.store_id)
-        sent = sync_customers(session, store, destination, None, full=full, trigger=trigger,
-                              brake=trigger != "confirmed").sent
-    alerts.deliver_pending(db)
-    return sent
+    return _pass_on_destination(destination_id, lambda session, store, destination: (
+        sync_customers(session, store, destination, None, full=full, trigger=trigger,
+                       brake=trigger != "confirmed")))
 
 
 @shared_task(acks_late=True)
 def retry_failed_destination(destination_id: int, since: str | None = None) -> int:
     """Replay a destination's failed customers, re-diffed now; return how many were sent."""
-    db = current_app.extensions["db"]
-    with db.session() as session:
-        destination = session.get(Destination, destination_id)
-        if destination is None:
-            return 0
-        store = session.get(Store, destination.store_id)
-        sent = retry_failed(session, store, destination,
-                            datetime.fromisoformat(since) if since else None).sent
-    alerts.deliver_pending(db)
-    return sent
+    return _pass_on_destination(destination_id, lambda session, store, destination: (
+        retry_failed(session, store, destination,
+                     datetime.fromisoformat(since) if since else None)))

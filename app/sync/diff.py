@@ -312,8 +312,6 @@ def _record(session: Session, destination: Destination, changes: list[TagChange]
         session.add(SyncAttempt(destination_id=destination.id, method=attempt.method,
                                 url=attempt.url[:500], status=attempt.status,
                                 duration_ms=attempt.duration_ms, error=attempt.error))
-        status_class = f"{attempt.status // 100}xx" if attempt.status else "network"
-        metrics.count("tagwise_sync_requests", (destination.kind, status_class))
     run.requests += len(attempts)
     report.sent = len(changes)
     errors = []
@@ -324,7 +322,6 @@ def _record(session: Session, destination: Destination, changes: list[TagChange]
             state = SyncState(destination_id=destination.id, customer_id=outcome.customer_id,
                               tags=[])
             session.add(state)
-        metrics.count("tagwise_sync_changes", (destination.kind, outcome.status))
         if outcome.status in ("ok", "partial"):
             report.ok += 1
             run.succeeded += 1
@@ -344,9 +341,19 @@ def _record(session: Session, destination: Destination, changes: list[TagChange]
             session.add(SyncFailure(run_id=run.id, destination_id=destination.id,
                                     customer_id=outcome.customer_id, outcome=outcome.status,
                                     reason=reason, message=message))
+    _count(destination.kind, attempts, outcomes)
     destination.last_synced_at = now()
     destination.state = "failing" if report.transient else "ok"
     destination.last_error = errors[-1] if errors else None
+
+
+def _count(kind: str, attempts: list[Attempt], outcomes: list[ChangeOutcome]) -> None:
+    """Add a batch's requests (by status class) and outcomes to the metrics, one call each."""
+    classes = Counter(f"{a.status // 100}xx" if a.status else "network" for a in attempts)
+    for status_class, n in classes.items():
+        metrics.count("tagwise_sync_requests", (kind, status_class), n)
+    for status, n in Counter(o.status for o in outcomes).items():
+        metrics.count("tagwise_sync_changes", (kind, status), n)
 
 
 def failed_customer_ids(session: Session, destination_id: int,
