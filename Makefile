@@ -20,9 +20,10 @@ run: $(STAMP)
 	$(BIN)/tagwise db upgrade
 	$(BIN)/tagwise run
 
-## The whole test suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set).
+## Lint, layer contracts (ARCHITECTURE.md) and the whole test suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set).
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Benchmark (bench/REPORT.md + bench/results.json); QUICK=1 for a < 2 min smoke run into
@@ -35,6 +36,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -35,7 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"])
     app.extensions["secret_box"] = SecretBox(app.config["TAGWISE_ENCRYPTION_KEY"])
 
-    from tasks.celery_app import celery_init_app
+    from app.jobs import celery_init_app
 
     celery_init_app(app)
 

@@ -24,8 +24,8 @@ def segments_group() -> None:
 def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> None:
     """Add a rule segment (checked before it is saved) and apply it to every customer."""
     from app.services.auth import OPERATOR
+    from app.services.errors import ServiceError
     from app.services.segments import create_segment
-    from app.web.errors import ServiceError
 
     try:
         create_segment(db(), OPERATOR, store_id, key=key, rule=rule_text, name=name)
@@ -41,8 +41,8 @@ def segments_add(store_id: int, key: str, name: str | None, rule_text: str) -> N
 def segments_preview(store_id: int, rule_text: str) -> None:
     """Count the customers a rule would select now, with a sample and why they match."""
     from app.services.auth import OPERATOR
+    from app.services.errors import ServiceError
     from app.services.segments import preview_rule
-    from app.web.errors import ServiceError
 
     try:
         result = preview_rule(db(), OPERATOR, store_id, rule_text)

@@ -11,9 +11,9 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app.cli.base import main, store_or_fail
+from app.services.errors import ServiceError
 from app.storage.db import db
 from app.storage.models import Destination
-from app.web.errors import ServiceError
 
 MAX_LISTED_FAILURES = 200
 
@@ -149,7 +149,7 @@ def sync_retry_failed(store_id: int, destination_id: int, since: datetime | None
 def _decide(store_id: int, destination_id: int, run_id: int, confirm: bool) -> None:
     from app.services import destinations as destination_view
     from app.services.auth import OPERATOR
-    from tasks.sync import sync_store_destination
+    from app.sync.diff import sync_customers
 
     try:
         run = destination_view.decide_hold(db(), OPERATOR, store_id, destination_id, run_id,
@@ -157,12 +157,15 @@ def _decide(store_id: int, destination_id: int, run_id: int, confirm: bool) -> N
     except ServiceError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(f"run {run_id}: {run['status']}")
-    if confirm:
-        sent = sync_store_destination.apply(args=[destination_id],
-                                            kwargs={"trigger": "confirmed"}).get()
-        click.echo(f"applied: sent {sent}")
-    else:
+    if not confirm:
         click.echo("the destination is back in dry run; review its diff before going live")
+        return
+    with db().session() as session:  # the pass the confirmation lets through, run here
+        store = store_or_fail(session, store_id)
+        report = sync_customers(session, store, session.get(Destination, destination_id), None,
+                                trigger="confirmed", brake=False)
+    click.echo(f"applied: sent {report.sent}, ok {report.ok}, failed "
+               f"{report.permanent + len(report.transient)}")
 
 
 @sync_group.command("confirm")

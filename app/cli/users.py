@@ -27,7 +27,7 @@ def users_add(email: str, store_ids: tuple[int, ...], all_stores: bool,
               password_stdin: bool) -> None:
     """Add a user; print their API token (shown only this once)."""
     from app.services.auth import create_user
-    from app.web.errors import ServiceError
+    from app.services.errors import ServiceError
 
     if bool(store_ids) == all_stores:
         raise click.UsageError("give --store ID (one or more) or --all-stores")
@@ -64,7 +64,7 @@ def users_list() -> None:
 def users_token(email: str) -> None:
     """Replace a user's API token (the old one stops working); print the new one once."""
     from app.services.auth import rotate_api_token
-    from app.web.errors import ServiceError
+    from app.services.errors import ServiceError
 
     try:
         with db().session() as session:

@@ -1,0 +1,1 @@
+"""The pure domain core: profiles, segments and predictions over plain data (NumPy/pandas)."""

@@ -17,8 +17,7 @@ import pandas as pd
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from app.core.predict import FittedModel, prior_model
-from app.core.profiles.build import (
+from app.core.assemble import (
     Scoring,
     StoreInputs,
     fit_scoring,
@@ -27,6 +26,7 @@ from app.core.profiles.build import (
     predict,
     score_profiles,
 )
+from app.core.predict import FittedModel, prior_model
 from app.core.profiles.metrics import empty_orders
 from app.core.segments.rules import Rule, compile_rule
 from app.scoring.reports import save_reports
@@ -291,7 +291,7 @@ def close_memberships(session: Session, customer_ids: list[int], now: datetime) 
 
 def stored_profiles(session: Session, store: Store, now: datetime) -> pd.DataFrame:
     """The store's stored profiles as a frame, with the day counts as of ``now`` (for previews)."""
-    from app.core.profiles.build import days_between
+    from app.core.assemble import days_between
 
     columns = [Profile.customer_id, *(getattr(Profile, c) for c in PROFILE_COLUMNS),
                Customer.email, Customer.accepts_marketing]

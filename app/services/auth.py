@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.ingest.upsert import email_key
+from app.services.errors import Conflict, Invalid, NotFound
 from app.storage.models import Store, User, UserStore
-from app.web.errors import Conflict, Invalid, NotFound
 
 API_TOKEN_PREFIX = "twu_"
 API_TOKEN_BYTES = 32

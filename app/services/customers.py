@@ -13,9 +13,9 @@ from sqlalchemy import func, or_, select
 from app.ingest.upsert import email_key
 from app.services import serialise
 from app.services.auth import Principal, visible_store
+from app.services.errors import NotFound
 from app.storage.db import Database
 from app.storage.models import Customer, Destination, Membership, Profile, SyncState
-from app.web.errors import NotFound
 
 
 def search_customers(db: Database, principal: Principal, store_id: int, query: str = "",

@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.jobs import enqueue
 from app.services import serialise
 from app.services.auth import Principal, visible_store
+from app.services.errors import Conflict, NotFound
 from app.storage import metrics
 from app.storage.db import Database, utcnow
 from app.storage.models import Customer, Destination, SyncAttempt, SyncFailure, SyncRun
@@ -28,9 +30,10 @@ from app.sync.diff import (
     failed_customer_ids,
     pending_changes,
 )
-from app.web.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
+RETRY_TASK = "tasks.sync.retry_failed_destination"
+CONFIRMED_SYNC_TASK = "tasks.sync.sync_store_destination"  # (destination_id, full, trigger)
 
 RECENT_FAILURES = 20
 
@@ -126,14 +129,12 @@ def show_run(db: Database, principal: Principal, store_id: int, destination_id: 
 def queue_retry(db: Database, principal: Principal, store_id: int, destination_id: int,
                 since: datetime | None) -> dict[str, Any]:
     """Queue a replay of the destination's failed customers (since ``since``); say how many."""
-    from tasks.sync import retry_failed_destination
-
     with db.session() as session:
         visible_store(session, principal, store_id)
         _destination(session, store_id, destination_id)
         customers = len(failed_customer_ids(session, destination_id, since))
     if customers:
-        retry_failed_destination.delay(destination_id, since.isoformat() if since else None)
+        enqueue(RETRY_TASK, destination_id, since.isoformat() if since else None)
     log.info("replay of %s failed customers of destination %s queued by %s", customers,
              destination_id, principal.name)
     return {"customers": customers, "queued": bool(customers)}
@@ -147,8 +148,6 @@ def decide_hold(db: Database, principal: Principal, store_id: int, destination_i
     A rejection switches the destination to dry run, so nothing more is sent until someone
     reviews the diff and switches it live again; either decision is recorded on the run.
     """
-    from tasks.sync import sync_store_destination
-
     with db.session() as session:
         visible_store(session, principal, store_id)
         destination = _destination(session, store_id, destination_id)
@@ -162,7 +161,7 @@ def decide_hold(db: Database, principal: Principal, store_id: int, destination_i
         metrics.count("tagwise_sync_holds", (destination.kind, run.status))
         decided = serialise.sync_run(run)
     if confirm and queue:
-        sync_store_destination.delay(destination_id, trigger="confirmed")
+        enqueue(CONFIRMED_SYNC_TASK, destination_id, False, "confirmed")
     log.info("held sync run %s of destination %s %s by %s", run_id, destination_id,
              decided["status"], principal.name)
     return decided

@@ -16,14 +16,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import jobs
 from app.core.segments.catalogue import CATALOGUE
 from app.core.segments.rules import Rule, RuleError, compile_rule, preview
 from app.scoring.recompute import stored_profiles
 from app.services.auth import Principal, visible_store
+from app.services.errors import Conflict, Invalid, NotFound
 from app.services.serialise import iso
 from app.storage.db import Database, utcnow
 from app.storage.models import Customer, Membership, Segment, Store
-from app.web.errors import Conflict, Invalid, NotFound
 
 KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 KEY_MAX_CHARS = 64
@@ -204,6 +205,4 @@ def preview_rule(db: Database, principal: Principal, store_id: int, rule: str,
 
 def queue_segment_refresh(store_id: int) -> None:
     """Queue the re-evaluation of every customer of the store (after a committed edit)."""
-    from tasks.rescore import refresh_segments
-
-    refresh_segments.delay(store_id)
+    jobs.enqueue("tasks.rescore.refresh_segments", store_id)

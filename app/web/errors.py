@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from app.services.errors import ServiceError
+
 
 class ApiError(Exception):
     """An error with an HTTP status and a machine-readable reason."""
@@ -14,34 +16,6 @@ class ApiError(Exception):
     def __init__(self, status: int, reason: str, message: str):
         super().__init__(message)
         self.status, self.reason, self.message = status, reason, message
-
-
-class ServiceError(Exception):
-    """A refusal from a service function, free of HTTP: the API and dashboard decide the form."""
-
-    status = 400
-
-    def __init__(self, reason: str, message: str, detail: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.reason, self.message, self.detail = reason, message, detail
-
-
-class NotFound(ServiceError):
-    """The thing does not exist (or the caller may not see it: the same answer)."""
-
-    status = 404
-
-
-class Conflict(ServiceError):
-    """The change collides with what exists (a duplicate key, an email in use)."""
-
-    status = 409
-
-
-class Invalid(ServiceError):
-    """Well-formed input that cannot be accepted (a rule that does not compile)."""
-
-    status = 422
 
 
 def error_response(status: int, reason: str, message: str,

@@ -14,10 +14,10 @@ from flask import Blueprint, Flask, abort, g, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from app.services.auth import Principal, visible_store
+from app.services.errors import ServiceError
 from app.storage.db import db
 from app.storage.models import Store
 from app.web.dashboard.session import csrf_ok, csrf_token, signed_in_principal
-from app.web.errors import ServiceError
 
 bp = Blueprint("dashboard", __name__, template_folder="../../templates/dashboard")
 

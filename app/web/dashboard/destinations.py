@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from app.services import destinations as destination_view
 from app.services.auth import visible_store
+from app.services.errors import NotFound
 from app.storage.db import db
 from app.storage.models import Destination
 from app.web.dashboard import bp, current_store, principal
-from app.web.errors import NotFound
 
 log = logging.getLogger(__name__)
 DIFF_SAMPLE = 50

@@ -7,9 +7,9 @@ from flask import abort, jsonify, redirect, render_template, request, url_for
 from app.core.profiles.fields import PROFILE_FIELDS
 from app.core.segments.rules import MAX_RULE_CHARS
 from app.services import segments as segment_admin
+from app.services.errors import ServiceError
 from app.storage.db import db
 from app.web.dashboard import bp, current_store, principal
-from app.web.errors import ServiceError
 
 PREVIEW_SAMPLE = 5
 SAVED = "Segment saved. Every customer is being re-evaluated; sizes update in a moment."

@@ -10,6 +10,7 @@ from flask import jsonify
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 
+from app import jobs
 from app.web.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,8 @@ def enqueue(inserted: int | None):
     """After the inbox row is committed: enqueue its id and answer (a duplicate is not)."""
     if inserted is None:
         return jsonify({"status": "duplicate"}), 200
-    from tasks.ingest import ingest_event
-
     try:
-        ingest_event.apply_async(args=[inserted], retry=False)
+        jobs.enqueue("tasks.ingest.ingest_event", inserted, retry=False)
     except (BrokerError, RedisError, OSError) as exc:
         # The row is committed: the sweeper enqueues it once the broker is back.
         log.warning("inbox %s committed but not enqueued: %s", inserted, type(exc).__name__)

@@ -1,13 +1,16 @@
-"""The Celery app, wired into Flask so every task runs inside an application context."""
+"""The Celery app, wired into Flask so every task runs inside an application context, and the
+one way ``app`` code queues work: :func:`enqueue` by task name (``app`` never imports ``tasks``)."""
 
 from __future__ import annotations
 
 from celery import Celery, Task
 from celery.schedules import crontab
-from flask import Flask
+from flask import Flask, current_app
 
 from app.storage.embedded_redis import celery_url
 
+TASK_MODULES = ("tasks.backfill", "tasks.ingest", "tasks.reconcile", "tasks.rescore",
+                "tasks.retention", "tasks.sweep", "tasks.sync")
 QUEUES = ("realtime", "sync", "bulk")
 ROUTES = {
     "tasks.ingest.*": {"queue": "realtime"},
@@ -35,7 +38,7 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery = Celery(app.name, task_cls=FlaskTask)
+    celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     celery.conf.update(
         broker_url=celery_url(app.config["REDIS_URL"]),
         broker_connection_retry_on_startup=True,
@@ -70,3 +73,17 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+def enqueue(task_name: str, *args: object, **options: object) -> None:
+    """Queue ``tasks.<module>.<task>`` with ``args`` (routing by name, see ROUTES).
+
+    Call it after the transaction that produced the work has committed. With
+    ``task_always_eager`` (tests) the task runs here and now.
+    """
+    celery = current_app.extensions["celery"]
+    if celery.conf.task_always_eager:
+        celery.loader.import_default_modules()
+        celery.tasks[task_name].apply(args=args)
+        return
+    celery.send_task(task_name, args=args, **options)

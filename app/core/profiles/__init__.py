@@ -1,0 +1,1 @@
+"""Per-customer behavioural metrics, RFM and lifecycle: the pure profile core."""
