@@ -1,4 +1,4 @@
-"""Destination commands: ``tagwise destinations add klaviyo|mailchimp``."""
+"""Destination commands: ``tagwise destinations add klaviyo|mailchimp|shopify-metafields``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def destinations_add() -> None:
     """Add Klaviyo or Mailchimp to a store (dry_run until you say --mode live)."""
 
 
-def _add_destination(store_id: int, kind: str, api_key: str, mode: str,
+def _add_destination(store_id: int, kind: str, api_key: str | None, mode: str,
                      config: dict[str, object]) -> None:
     box = current_app.extensions["secret_box"]
     with db().session() as session:
@@ -30,7 +30,7 @@ def _add_destination(store_id: int, kind: str, api_key: str, mode: str,
         if session.execute(select(Destination).filter_by(store_id=store_id, kind=kind)).scalar():
             raise click.ClickException(f"store {store_id} already has a {kind} destination")
         destination = Destination(store_id=store_id, kind=kind, mode=mode, config=config,
-                                  credentials_enc=box.encrypt(api_key))
+                                  credentials_enc=box.encrypt(api_key) if api_key else None)
         session.add(destination)
         session.flush()
         destination_id = destination.id
@@ -80,3 +80,20 @@ def destinations_add_mailchimp(store_id: int, api_key: str, list_id: str,
     _add_destination(store_id, "mailchimp", api_key, mode,
                      {"list_id": list_id, "api_base_url": api_base_url,
                       "include_all": include_all})
+
+
+@destinations_add.command("shopify-metafields")
+@click.option("--store", "store_id", type=int, required=True)
+@MODE
+@with_appcontext
+def destinations_add_shopify_metafields(store_id: int, mode: str) -> None:
+    """Write RFM group, lifecycle, churn risk, CLV and next order date as customer metafields.
+
+    Uses the shop's own access token (scope write_customers). The safety brake is off for
+    this destination: predictions move for most customers at every nightly rescore.
+    """
+    with db().session() as session:
+        store = store_or_fail(session, store_id)
+        if store.platform != "shopify":
+            raise click.ClickException(f"store {store_id} is not a Shopify store")
+    _add_destination(store_id, "shopify_metafields", None, mode, {"brake_share": 1})

@@ -34,9 +34,10 @@ from app.storage.models import (
 from app.sync import alerts
 from app.sync.writers import DestinationUnavailable, make_writer
 from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
+from connectors.shopify.metafields import field_values as metafield_values
 
 log = logging.getLogger(__name__)
-STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta")
+STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta", "shopify_metafields")
 TRIGGERS = ("debounce", "full_compare", "replay", "manual", "confirmed")
 RUN_RUNNING, RUN_COMPLETED, RUN_FAILED = "running", "completed", "failed"
 RUN_HELD, RUN_CONFIRMED, RUN_REJECTED = "held", "confirmed", "rejected"
@@ -45,6 +46,8 @@ KEPT_WHEN_EMPTY = ("replay", "manual", "confirmed")
 HOLD_SAMPLE = 20
 FAILURE_MESSAGE_CHARS = 200
 EMAIL = re.compile(r"[^\s@:;,\"'<>]+@[^\s@:;,\"'<>]+")
+METAFIELD_SOURCES = ("rfm_group", "lifecycle_stage", "churn_risk", "predicted_clv_12m",
+                     "expected_next_order_at")
 PROPERTY_FIELDS = ("r_score", "f_score", "m_score", "rfm_group", "p_alive",
                    "predicted_clv_12m", "churn_risk", "value_tier", "expected_next_order_at")
 
@@ -76,6 +79,17 @@ def wanted_tags(store: Store, profile: Profile | None, customer: Customer) -> fr
     return frozenset(f"{store.tag_prefix}{key}" for key in profile.segment_keys)
 
 
+def wanted_state(store: Store, destination: Destination, profile: Profile | None,
+                 customer: Customer) -> frozenset[str]:
+    """What the destination should hold for a customer: prefixed tags, or for the metafields
+    destination its ``key=value`` strings."""
+    if destination.kind != "shopify_metafields":
+        return wanted_tags(store, profile, customer)
+    if profile is None or customer.deleted_at is not None:
+        return frozenset()
+    return metafield_values({name: getattr(profile, name) for name in METAFIELD_SOURCES})
+
+
 def pending_changes(session: Session, store: Store, destination: Destination,
                     customer_ids: list[int] | None, *, full: bool = False) -> list[TagChange]:
     """TagChanges for the given customers (all of the store's when None)."""
@@ -96,7 +110,7 @@ def pending_changes(session: Session, store: Store, destination: Destination,
             continue  # a guest has no customer record in the store to carry tags
         if destination.kind not in STORE_DESTINATIONS and not _reachable(customer, destination):
             continue
-        wanted = wanted_tags(store, profile, customer)
+        wanted = wanted_state(store, destination, profile, customer)
         confirmed = frozenset(state.tags) if state else frozenset()
         if wanted == confirmed and not (full and wanted):
             continue

@@ -15,12 +15,14 @@ from connectors.base import Attempt, ConnectorError, PermanentError, RetryPolicy
 from connectors.klaviyo import KlaviyoClient, KlaviyoWriter
 from connectors.mailchimp import MailchimpClient, MailchimpWriter
 from connectors.shopify.client import ShopifyClient, ShopifyOAuthClient
+from connectors.shopify.metafields import ShopifyMetafieldsWriter
 from connectors.shopify.oauth import TokenGrant
 from connectors.shopify.writer import ShopifyTagWriter
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.writer import WooCommerceMetaWriter
 
-DESTINATION_KINDS = ("shopify_tags", "woocommerce_meta", "klaviyo", "mailchimp")
+DESTINATION_KINDS = ("shopify_tags", "woocommerce_meta", "klaviyo", "mailchimp",
+                     "shopify_metafields")
 EMAIL_DESTINATIONS = ("klaviyo", "mailchimp")
 # Renew an expiring offline token this long before it lapses (it lives one hour).
 TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
@@ -125,6 +127,8 @@ def make_writer(store: Store, destination: Destination,
         raise DestinationUnavailable(f"store is {store.install_state}")
     if destination.kind == "shopify_tags":
         return ShopifyTagWriter(shopify_client(store, on_attempt, policy))
+    if destination.kind == "shopify_metafields":
+        return ShopifyMetafieldsWriter(shopify_client(store, on_attempt, policy))
     if destination.kind == "woocommerce_meta":
         return WooCommerceMetaWriter(woocommerce_client(store, on_attempt, policy),
                                      prefix=store.tag_prefix)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from app.storage.models import Customer, Destination, Profile, SyncFailure, SyncRun
@@ -21,25 +20,14 @@ from tests.shopify_helpers import (
     process_pending,
     sync_dirty,
 )
-from tests.standins.server import serving
-from tests.standins.shopify import ShopifyStandIn
+from tests.sync.conftest import SEEDED
 from tests.web.api.seed import add_shop, rescore, seed_orders
 from tests.web.api.spec import assert_conforms
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 STRANGER_ID = 5151  # a customer Tagwise knows but the shop does not (yet)
-SEEDED = [str(CUSTOMER_ID)] + [str(7000 + i) for i in range(8)]
 RUNS = "/stores/{store_id}/destinations/{destination_id}/runs"
 RUN = RUNS + "/{run_id}"
-
-
-@pytest.fixture
-def seeded_shop():
-    """A stand-in shop knowing the customers of ``tests.web.api.seed.seed_orders``."""
-    stand_in = ShopifyStandIn(customers={c: [] for c in SEEDED})
-    with serving(stand_in) as url:
-        stand_in.url = url
-        yield stand_in
 
 
 def destination_id(app) -> int:
