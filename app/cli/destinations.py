@@ -1,15 +1,16 @@
-"""Destination commands: ``tagwise destinations add klaviyo|mailchimp|shopify-metafields``."""
+"""Destination commands: ``tagwise destinations add klaviyo|mailchimp|shopify-metafields|
+shopify-flow``."""
 
 from __future__ import annotations
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.cli.base import main, store_or_fail
 from app.storage.db import db
-from app.storage.models import Destination
+from app.storage.models import Destination, Store, SyncState
 
 
 @main.group("destinations")
@@ -92,8 +93,37 @@ def destinations_add_shopify_metafields(store_id: int, mode: str) -> None:
     Uses the shop's own access token (scope write_customers). The safety brake is off for
     this destination: predictions move for most customers at every nightly rescore.
     """
-    with db().session() as session:
-        store = store_or_fail(session, store_id)
-        if store.platform != "shopify":
-            raise click.ClickException(f"store {store_id} is not a Shopify store")
+    _require_shopify(store_id)
     _add_destination(store_id, "shopify_metafields", None, mode, {"brake_share": 1})
+
+
+@destinations_add.command("shopify-flow")
+@click.option("--store", "store_id", type=int, required=True)
+@MODE
+@with_appcontext
+def destinations_add_shopify_flow(store_id: int, mode: str) -> None:
+    """Fire the Flow trigger "customer segment changed" when a customer enters or leaves one.
+
+    Flow hears changes from now on: the segments customers are in today are recorded as
+    already told, so adding the destination does not start a workflow for every member.
+    """
+    from app.sync.diff import pending_changes
+
+    _require_shopify(store_id)
+    _add_destination(store_id, "shopify_flow", None, mode, {})
+    with db().session() as session:
+        store = session.get(Store, store_id)
+        destination = session.execute(select(Destination).filter_by(
+            store_id=store_id, kind="shopify_flow")).scalar_one()
+        rows = [{"destination_id": destination.id, "customer_id": change.customer_id,
+                 "tags": sorted(change.tags)}
+                for change in pending_changes(session, store, destination, None)]
+        if rows:
+            session.execute(insert(SyncState), rows)
+    click.echo(f"{len(rows)} customers' current segments recorded as known to Flow")
+
+
+def _require_shopify(store_id: int) -> None:
+    with db().session() as session:
+        if store_or_fail(session, store_id).platform != "shopify":
+            raise click.ClickException(f"store {store_id} is not a Shopify store")

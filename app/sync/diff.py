@@ -37,7 +37,7 @@ from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
 from connectors.shopify.metafields import field_values as metafield_values
 
 log = logging.getLogger(__name__)
-STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta", "shopify_metafields")
+STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta", "shopify_metafields", "shopify_flow")
 TRIGGERS = ("debounce", "full_compare", "replay", "manual", "confirmed")
 RUN_RUNNING, RUN_COMPLETED, RUN_FAILED = "running", "completed", "failed"
 RUN_HELD, RUN_CONFIRMED, RUN_REJECTED = "held", "confirmed", "rejected"

@@ -15,6 +15,7 @@ from connectors.base import Attempt, ConnectorError, PermanentError, RetryPolicy
 from connectors.klaviyo import KlaviyoClient, KlaviyoWriter
 from connectors.mailchimp import MailchimpClient, MailchimpWriter
 from connectors.shopify.client import ShopifyClient, ShopifyOAuthClient
+from connectors.shopify.flow import ShopifyFlowWriter
 from connectors.shopify.metafields import ShopifyMetafieldsWriter
 from connectors.shopify.oauth import TokenGrant
 from connectors.shopify.writer import ShopifyTagWriter
@@ -22,7 +23,7 @@ from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.writer import WooCommerceMetaWriter
 
 DESTINATION_KINDS = ("shopify_tags", "woocommerce_meta", "klaviyo", "mailchimp",
-                     "shopify_metafields")
+                     "shopify_metafields", "shopify_flow")
 EMAIL_DESTINATIONS = ("klaviyo", "mailchimp")
 # Renew an expiring offline token this long before it lapses (it lives one hour).
 TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
@@ -129,6 +130,8 @@ def make_writer(store: Store, destination: Destination,
         return ShopifyTagWriter(shopify_client(store, on_attempt, policy))
     if destination.kind == "shopify_metafields":
         return ShopifyMetafieldsWriter(shopify_client(store, on_attempt, policy))
+    if destination.kind == "shopify_flow":
+        return ShopifyFlowWriter(shopify_client(store, on_attempt, policy))
     if destination.kind == "woocommerce_meta":
         return WooCommerceMetaWriter(woocommerce_client(store, on_attempt, policy),
                                      prefix=store.tag_prefix)
