@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Protocol
 
 import requests
@@ -130,6 +131,37 @@ class TagsEcho:
 
 
 CanonicalEvent = CustomerRecord | OrderRecord | RefundRecord | Deletion | TagsEcho
+
+
+@dataclass(frozen=True)
+class Change:
+    """A record reconciliation found, shaped like the webhook body of ``topic``."""
+
+    topic: str
+    key: str  # the inbox dedupe key: the same version found twice is one row
+    body: dict[str, Any]
+
+
+class StoreAction(StrEnum):
+    """What a topic that carries no records asks of Tagwise (privacy law, the app's install).
+
+    Events with an action are processed alone, never batched: they change what follows.
+    """
+
+    EXPORT_CUSTOMER = "export_customer"
+    REDACT_CUSTOMER = "redact_customer"
+    REDACT_STORE = "redact_store"
+    UNINSTALLED = "uninstalled"
+
+
+@dataclass(frozen=True)
+class RequestedCustomer:
+    """The customer a privacy request names, and what the request asks for."""
+
+    platform_id: str
+    email: str | None
+    request_id: str | None = None  # a data request's own id (the same request twice)
+    orders: tuple[str, ...] = ()  # platform ids of orders the request names
 
 
 # --------------------------------------------------------------------------- outbound

@@ -21,6 +21,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
 
+from app.clients import CredentialsUnavailable, store_client
 from app.ingest.upsert import apply_records
 from app.services import serialise
 from app.storage.db import Database, utcnow
@@ -32,9 +33,8 @@ from app.storage.models import (
     BackfillJob,
     Store,
 )
-from app.sync.writers import DestinationUnavailable, shopify_client
 from connectors.base import PayloadError, PermanentError, TransientError
-from connectors.registry import normaliser_for
+from connectors.registry import platform_for
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import bulk_query, read_records
 from connectors.shopify.normalise import rest_customer, rest_order
@@ -95,7 +95,7 @@ def run_backfill(store_id: int, since: datetime | None = None,
         _check_installed(db, store_id)
         if client is None:
             with db.session() as session:
-                client = shopify_client(session.get(Store, store_id))
+                client = store_client(session.get(Store, store_id))
         while (phase := _job(db, job_id).phase) != "done":
             if phase == "rescore":
                 _check_installed(db, store_id)
@@ -107,7 +107,7 @@ def run_backfill(store_id: int, since: datetime | None = None,
         _finish(db, job_id, BACKFILL_STOPPED, str(exc))
     except JobTakenOver as exc:
         log.warning("%s", exc)
-    except (BackfillFailed, PermanentError, DestinationUnavailable) as exc:
+    except (BackfillFailed, PermanentError, CredentialsUnavailable) as exc:
         _finish(db, job_id, BACKFILL_FAILED, str(exc))
         raise BackfillFailed(str(exc)) from exc
     except TransientError as exc:  # left running: the next run resumes where this one stopped
@@ -189,7 +189,7 @@ def _wait_for(db: Database, store_id: int, client: ShopifyClient, operation_id: 
 def _apply_chunk(db: Database, job_id: int, phase: str, nodes: list[dict], start: int,
                  end: int) -> int:
     """Upsert a chunk of records and move the job's offset in the same transaction."""
-    normalise = normaliser_for("shopify")
+    normalise = platform_for("shopify").normalise
     with db.session() as session:
         job = session.execute(select(BackfillJob).filter_by(id=job_id)
                               .with_for_update()).scalar_one()

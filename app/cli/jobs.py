@@ -41,7 +41,7 @@ def rescore_command(store_id: int, as_of: datetime | None) -> None:
 def backfill_command(store_id: int, since: datetime | None) -> None:
     """Import a store's customers and orders through the ingest path, then rescore."""
     from connectors.base import ConnectorError
-    from tasks.reconcile import import_resources
+    from tasks.reconcile import import_changes
     from tasks.rescore import run_rescore
 
     start = since.replace(tzinfo=UTC) if since else None
@@ -52,7 +52,7 @@ def backfill_command(store_id: int, since: datetime | None) -> None:
         return
     with click.progressbar(length=0, label="importing", show_pos=True) as bar:
         try:
-            counts = import_resources(store_id, start, bar.update)
+            counts = import_changes(store_id, start, bar.update)
         except LookupError as exc:
             raise click.ClickException(str(exc)) from exc
         except ConnectorError as exc:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.cli.base import main
 from app.storage.db import db
-from app.storage.models import Destination, Store
+from app.storage.models import Store
 
 
 @main.group("stores")
@@ -82,12 +82,13 @@ def stores_add_woocommerce(site_url: str, consumer_key: str, consumer_secret: st
                            tag_prefix: str | None, currency: str, tz: str,
                            no_create_webhooks: bool) -> None:
     """Add a WooCommerce store; create its webhooks; print its id and delivery URL."""
-    import json
     import secrets
 
+    from app.clients import store_client
+    from app.services.stores import add_store
     from connectors.base import ConnectorError
-    from connectors.woocommerce.client import WooCommerceClient
-    from connectors.woocommerce.consts import TOPICS_USED
+    from connectors.woocommerce.client import credentials_secret
+    from connectors.woocommerce.subscriptions import create_subscriptions
 
     if not site_url.startswith(("https://", "http://")):
         raise click.BadParameter("must be the site's URL, https://SITE/", param_hint="--url")
@@ -98,23 +99,16 @@ def stores_add_woocommerce(site_url: str, consumer_key: str, consumer_secret: st
         if session.execute(select(Store).filter_by(platform="woocommerce",
                                                    domain=site_url)).scalar():
             raise click.ClickException(f"{site_url} is already a store")
-        credentials = json.dumps({"consumer_key": consumer_key,
-                                  "consumer_secret": consumer_secret})
-        store = Store(platform="woocommerce", domain=site_url, api_base_url=api_base_url,
-                      access_token_enc=box.encrypt(credentials),
-                      webhook_secret_enc=box.encrypt(secret),
-                      tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"],
-                      currency=currency.upper(), timezone=tz)
-        session.add(store)
-        session.flush()
-        session.add(Destination(store_id=store.id, kind="woocommerce_meta"))
+        store = add_store(session, "woocommerce", site_url, api_base_url=api_base_url,
+                          tag_prefix=tag_prefix or current_app.config["DEFAULT_TAG_PREFIX"],
+                          currency=currency, timezone=tz)
+        store.access_token_enc = box.encrypt(credentials_secret(consumer_key, consumer_secret))
+        store.webhook_secret_enc = box.encrypt(secret)
         app_url = current_app.config["APP_URL"].rstrip("/")
         delivery_url = f"{app_url}/webhooks/woocommerce/{store.id}"
         if not no_create_webhooks:
-            client = WooCommerceClient(api_base_url or site_url, consumer_key, consumer_secret)
             try:
-                for topic in TOPICS_USED:
-                    client.create_webhook(topic, delivery_url, secret)
+                create_subscriptions(store_client(store), delivery_url, secret)
             except ConnectorError as exc:  # the transaction rolls back: no half-added store
                 raise click.ClickException(f"could not create webhooks: {exc}") from exc
         store_id = store.id

@@ -1,6 +1,8 @@
-"""Product categories for WooCommerce line items, looked up once per product and cached.
+"""Product categories for line items whose payload carries none, looked up once per product
+and cached.
 
-WooCommerce order payloads carry product ids but not categories; affinity segments need them.
+Some platforms' order payloads (WooCommerce's) carry product ids but not categories; affinity
+segments need them.
 Lookups are cached in Redis for a day; a failed lookup leaves the category empty rather than
 failing the event (the next order of that product tries again).
 """
@@ -12,10 +14,10 @@ import logging
 
 from flask import current_app
 
+from app.clients import store_client
 from app.storage.models import Store
-from app.sync.writers import woocommerce_client
-from connectors.base import CanonicalEvent, ConnectorError, OrderRecord
-from connectors.woocommerce.normalise import category_from_product
+from connectors.base import CanonicalEvent, OrderRecord
+from connectors.registry import platform_for
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 86_400
@@ -27,8 +29,9 @@ def cache_key(store_id: int) -> str:
 
 
 def add_categories(store: Store, record: CanonicalEvent) -> CanonicalEvent:
-    """Fill missing line-item categories of a WooCommerce order from its products."""
-    if store.platform != "woocommerce" or not isinstance(record, OrderRecord):
+    """Fill missing line-item categories of an order from its products."""
+    lookup = platform_for(store.platform).product_categories
+    if lookup is None or not isinstance(record, OrderRecord):
         return record
     wanted = sorted({i.product_id for i in record.line_items
                      if i.product_type is None and i.product_id})
@@ -39,13 +42,11 @@ def add_categories(store: Store, record: CanonicalEvent) -> CanonicalEvent:
     found = {pid: value.decode() for pid, value in cached.items() if value is not None}
     missing = [pid for pid in wanted if pid not in found]
     if missing:
-        client = woocommerce_client(store)
-        for product_id in missing:
-            try:
-                found[product_id] = category_from_product(client.get_product(int(product_id))) or ""
-            except (ConnectorError, ValueError) as exc:
-                log.info("product %s category lookup failed: %s", product_id, exc)
-        fresh = {pid: found[pid] for pid in missing if pid in found}
+        fresh = lookup(store_client(store), missing)
+        if len(fresh) < len(missing):
+            log.info("store %s: %d product category lookups failed", store.id,
+                     len(missing) - len(fresh))
+        found.update(fresh)
         if fresh:
             redis.hset(cache_key(store.id), mapping=fresh)
             redis.expire(cache_key(store.id), CACHE_SECONDS)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.ingest.categories import add_categories
-from app.ingest.privacy import export_customer, redact_customer, redact_shop, requested_person
+from app.ingest.privacy import export_customer, redact_customer, redact_shop
 from app.ingest.upsert import apply_records
 from app.scoring.recompute import refresh_customers
 from app.storage.db import Database, utcnow
@@ -33,14 +33,11 @@ from app.storage.models import (
     Store,
 )
 from app.sync.diff import destination_ids
-from connectors.base import CanonicalEvent, PayloadError
-from connectors.registry import normaliser_for
+from connectors.base import CanonicalEvent, PayloadError, StoreAction
+from connectors.registry import ACTION_TOPICS, platform_for
 
 log = logging.getLogger(__name__)
 
-LIFECYCLE_TOPICS = {"app/uninstalled"}
-PRIVACY_TOPICS = {"customers/data_request", "customers/redact", "shop/redact"}
-ALONE_TOPICS = LIFECYCLE_TOPICS | PRIVACY_TOPICS  # never batched: they change what follows
 BUSY = "busy"  # another worker holds the event in its batch
 
 
@@ -94,13 +91,13 @@ def process_batch(db: Database, event_id: int, limit: int, now: datetime | None 
 
 def _companions(session: Session, event: InboxEvent, limit: int) -> list[InboxEvent]:
     """The store's other fresh pending events, oldest first, that no other worker holds."""
-    if limit <= 0 or event.topic in ALONE_TOPICS:
+    if limit <= 0 or event.topic in ACTION_TOPICS:
         return []
     return list(session.execute(
         select(InboxEvent).where(InboxEvent.store_id == event.store_id,
                                  InboxEvent.status == INBOX_PENDING,
                                  InboxEvent.attempts == 0,  # a failed one is retried alone
-                                 InboxEvent.topic.not_in(ALONE_TOPICS),
+                                 InboxEvent.topic.not_in(ACTION_TOPICS),
                                  InboxEvent.id != event.id)
         .order_by(InboxEvent.id).limit(limit).with_for_update(skip_locked=True)).scalars())
 
@@ -109,36 +106,36 @@ def _apply(db: Database, session: Session, store: Store, events: list[InboxEvent
            now: datetime) -> Processed:
     """Apply the events' records, then refresh every customer they touched, once."""
     out = Processed(status=INBOX_DONE, store_id=store.id)
+    platform = platform_for(store.platform)
     records: list[CanonicalEvent] = []
     for event in events:
         event.attempts += 1
+        action = platform.actions.get(event.topic)
         try:
             payload = json.loads(event.body or b"null")
-            if event.topic in PRIVACY_TOPICS:
-                found = []
-                if event.topic != "shop/redact":
-                    requested_person(payload, event.topic)  # park a request naming nobody
-            else:
-                found = [add_categories(store, r)
-                         for r in normaliser_for(store.platform)(event.topic, payload)]
+            found, person = [], None
+            if action in (StoreAction.EXPORT_CUSTOMER, StoreAction.REDACT_CUSTOMER):
+                person = platform.requested_customer(event.topic, payload)  # or park it
+            elif action is None:
+                found = [add_categories(store, r) for r in platform.normalise(event.topic, payload)]
         except (PayloadError, ValueError) as exc:
             event.status, event.error = INBOX_PARKED, f"malformed: {exc}"[:1000]
             log.warning("inbox %s parked: %s", event.id, event.error)
             continue
-        if event.topic == "shop/redact":
+        if action is StoreAction.REDACT_STORE:
             redact_shop(session, store)
             out.redacted_store = True
             return out
-        if event.topic == "customers/data_request":
-            export_customer(session, store, payload, now)
+        if action is StoreAction.EXPORT_CUSTOMER:
+            export_customer(session, store, person, now)
             event.body = None  # the request names the customer; the export keeps what matters
-        if event.topic == "customers/redact":
-            out.forgotten = redact_customer(session, store, payload)
+        if action is StoreAction.REDACT_CUSTOMER:
+            out.forgotten = redact_customer(session, store, person)
             event.body = None  # the request itself names the customer
-        if event.topic in LIFECYCLE_TOPICS:
+        if action is StoreAction.UNINSTALLED:
             store.install_state = "uninstalled"
         records.extend(found)
-        event.status = INBOX_DONE if found or event.topic in ALONE_TOPICS else INBOX_IGNORED
+        event.status = INBOX_DONE if found or action else INBOX_IGNORED
         event.processed_at, event.error = now, None
     affected = apply_records(db, session, store, records)
     session.flush()

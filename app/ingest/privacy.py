@@ -40,21 +40,15 @@ from app.storage.models import (
     SyncAttempt,
     SyncState,
 )
-from connectors.base import PayloadError
+from connectors.base import RequestedCustomer, StoreAction
+from connectors.registry import PLATFORMS
 
 log = logging.getLogger(__name__)
 INBOX_SCAN_CHUNK = 500
 # The privacy requests themselves are not data held about the customer.
-REQUEST_TOPICS = ("customers/data_request", "customers/redact")
-
-
-def requested_person(payload: dict[str, Any], topic: str) -> tuple[str, str | None]:
-    """The platform id and email a privacy request names."""
-    person = payload.get("customer") if isinstance(payload, dict) else None
-    if not isinstance(person, dict) or person.get("id") is None:
-        raise PayloadError(f"{topic} needs customer.id")
-    email = person.get("email") if isinstance(person.get("email"), str) else None
-    return str(person["id"]), email
+REQUEST_TOPICS = frozenset(
+    topic for platform in PLATFORMS.values() for topic, action in platform.actions.items()
+    if action in (StoreAction.EXPORT_CUSTOMER, StoreAction.REDACT_CUSTOMER))
 
 
 def _matching(session: Session, store: Store, platform_id: str,
@@ -70,9 +64,9 @@ def _matching(session: Session, store: Store, platform_id: str,
     return customers, [platform_id.encode()] + ([email.encode()] if email else [])
 
 
-def redact_customer(session: Session, store: Store, payload: dict[str, Any]) -> list[int]:
+def redact_customer(session: Session, store: Store, person: RequestedCustomer) -> list[int]:
     """Erase one customer's personal data; return the ids whose tags must now be removed."""
-    platform_id, email = requested_person(payload, "customers/redact")
+    platform_id, email = person.platform_id, person.email
     customers, needles = _matching(session, store, platform_id, email)
     for event in _events_mentioning(session, store.id, needles):
         event.body = None
@@ -162,20 +156,16 @@ def _sync_history(session: Session, store: Store, customer_ids: list[int]) -> di
     return {"sync_states": states, "dry_run_diffs": dry_runs}
 
 
-def export_customer(session: Session, store: Store, payload: dict[str, Any],
+def export_customer(session: Session, store: Store, person: RequestedCustomer,
                     now: datetime) -> DataExport:
-    """Record everything held about the customer a ``customers/data_request`` names."""
-    platform_id, email = requested_person(payload, "customers/data_request")
-    request = payload.get("data_request")
-    request_id = (str(request["id"]) if isinstance(request, dict)
-                  and request.get("id") is not None else None)
+    """Record everything held about the customer a data request names."""
+    platform_id, email, request_id = person.platform_id, person.email, person.request_id
     if request_id is not None:
         done = session.execute(select(DataExport).filter_by(
             store_id=store.id, data_request_id=request_id)).scalar()
         if done is not None:
             return done  # the same request delivered again
-    requested = payload.get("orders_requested")
-    requested = [str(o) for o in requested] if isinstance(requested, list) else []
+    requested = list(person.orders)
     customers, needles = _matching(session, store, platform_id, email)
     ids = [c.id for c in customers]
     export = {

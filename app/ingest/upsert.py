@@ -24,6 +24,7 @@ from connectors.base import (
     RefundRecord,
     TagsEcho,
 )
+from connectors.registry import platform_for
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ def apply_tags_echo(session: Session, store: Store, record: TagsEcho) -> set[int
     customer = session.execute(select(Customer).filter_by(
         store_id=store.id, platform_id=record.customer_platform_id)).scalar()
     destination = session.execute(select(Destination).filter_by(
-        store_id=store.id, kind="shopify_tags")).scalar()
+        store_id=store.id, kind=platform_for(store.platform).store_destination)).scalar()
     if customer is None or destination is None:
         return set()
     ours = {tag for tag in record.tags if tag.lower().startswith(store.tag_prefix.lower())}

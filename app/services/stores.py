@@ -1,4 +1,4 @@
-"""Create Shopify stores: one way, shared by `tagwise stores add shopify` and the OAuth install."""
+"""Create stores: one way per platform, shared by `tagwise stores add` and the OAuth install."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.storage.models import Destination, Store
+from connectors.registry import platform_for
 
 
 def find_shopify_store(session: Session, domain: str) -> Store | None:
@@ -13,14 +14,20 @@ def find_shopify_store(session: Session, domain: str) -> Store | None:
     return session.execute(select(Store).filter_by(platform="shopify", domain=domain)).scalar()
 
 
-def add_shopify_store(session: Session, domain: str, *, tag_prefix: str,
-                      api_base_url: str | None = None, currency: str = "USD",
-                      timezone: str = "UTC", dry_run: bool = False) -> Store:
-    """Add a store row and its ``shopify_tags`` destination (the caller sets credentials)."""
-    store = Store(platform="shopify", domain=domain, api_base_url=api_base_url,
+def add_store(session: Session, platform: str, domain: str, *, tag_prefix: str,
+              api_base_url: str | None = None, currency: str = "USD", timezone: str = "UTC",
+              dry_run: bool = False) -> Store:
+    """Add a store row and the destination that writes to the store itself (the caller sets
+    credentials)."""
+    store = Store(platform=platform, domain=domain, api_base_url=api_base_url,
                   tag_prefix=tag_prefix, currency=currency.upper(), timezone=timezone)
     session.add(store)
     session.flush()
-    session.add(Destination(store_id=store.id, kind="shopify_tags",
+    session.add(Destination(store_id=store.id, kind=platform_for(platform).store_destination,
                             mode="dry_run" if dry_run else "live"))
     return store
+
+
+def add_shopify_store(session: Session, domain: str, **options) -> Store:
+    """Add a Shopify store and its ``shopify_tags`` destination."""
+    return add_store(session, "shopify", domain, **options)

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from app.clients import CredentialsUnavailable
 from app.storage import metrics
 from app.storage.db import chunked, utcnow
 from app.storage.models import (
@@ -32,12 +33,14 @@ from app.storage.models import (
     SyncState,
 )
 from app.sync import alerts
-from app.sync.writers import DestinationUnavailable, make_writer
+from app.sync.writers import make_writer
 from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
+from connectors.registry import STORE_DESTINATIONS
 from connectors.shopify.metafields import field_values as metafield_values
 
 log = logging.getLogger(__name__)
-STORE_DESTINATIONS = ("shopify_tags", "woocommerce_meta", "shopify_metafields", "shopify_flow")
+# Destinations in the store itself: only customers the store knows (no guests), consent aside.
+STORE_SIDE_DESTINATIONS = STORE_DESTINATIONS | {"shopify_metafields", "shopify_flow"}
 TRIGGERS = ("debounce", "full_compare", "replay", "manual", "confirmed")
 RUN_RUNNING, RUN_COMPLETED, RUN_FAILED = "running", "completed", "failed"
 RUN_HELD, RUN_CONFIRMED, RUN_REJECTED = "held", "confirmed", "rejected"
@@ -106,9 +109,10 @@ def pending_changes(session: Session, store: Store, destination: Destination,
                 for row in session.execute(query.where(Customer.id.in_(chunk)))]
     changes = []
     for customer, profile, state in rows:
-        if destination.kind in STORE_DESTINATIONS and customer.platform_id is None:
+        if destination.kind in STORE_SIDE_DESTINATIONS and customer.platform_id is None:
             continue  # a guest has no customer record in the store to carry tags
-        if destination.kind not in STORE_DESTINATIONS and not _reachable(customer, destination):
+        if (destination.kind not in STORE_SIDE_DESTINATIONS
+                and not _reachable(customer, destination)):
             continue
         wanted = wanted_state(store, destination, profile, customer)
         confirmed = frozenset(state.tags) if state else frozenset()
@@ -279,7 +283,7 @@ def sync_customers(session: Session, store: Store, destination: Destination,
     attempts: list[Attempt] = []
     try:
         writer = make_writer(store, destination, attempts.append, policy)
-    except DestinationUnavailable as exc:
+    except CredentialsUnavailable as exc:
         destination.state, destination.last_error = "stopped", str(exc)
         run.error = f"destination unavailable: {exc}"[:FAILURE_MESSAGE_CHARS]
         run.failed += len(changes)

@@ -19,13 +19,13 @@ from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import RedisError
 from werkzeug.datastructures import MultiDict
 
+from app.clients import save_grant, store_base_url
 from app.services.stores import add_shopify_store, find_shopify_store
 from app.storage.db import db
 from app.storage.models import Store
-from app.sync.writers import save_grant, shopify_base_url, shopify_oauth_client
 from connectors.base import ConnectorError, PermanentError, RetryPolicy, TransientError
 from connectors.shopify import oauth
-from connectors.shopify.client import ShopifyClient
+from connectors.shopify.client import ShopifyClient, ShopifyOAuthClient
 from connectors.shopify.consts import SUBSCRIBED_TOPICS
 from connectors.shopify.subscriptions import ensure_subscriptions, shop_settings
 
@@ -100,7 +100,7 @@ def _base_url(shop: str) -> str:
     with db().session() as session:
         store = find_shopify_store(session, shop)
         if store is not None:
-            return shopify_base_url(store)
+            return store_base_url(store)
     return current_app.config["SHOPIFY_API_BASE_URL_TEMPLATE"].format(shop=shop)
 
 
@@ -168,7 +168,9 @@ def shopify_callback():
     base_url = _base_url(shop)
     policy = RetryPolicy(max_attempts=INSTALL_POLICY_ATTEMPTS)
     try:
-        grant = shopify_oauth_client(base_url, policy).exchange_code(code)
+        grant = ShopifyOAuthClient(base_url, current_app.config["SHOPIFY_API_KEY"],
+                                   current_app.config["SHOPIFY_API_SECRET"],
+                                   policy=policy).exchange_code(code)
     except TransientError as exc:
         raise InstallFailed(502, "shopify_unavailable", "Shopify did not answer; start the "
                                                         "install again in a minute.") from exc

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import ApiClient, PermanentError, TransientError
+from connectors.base import ApiClient, PermanentError, RetryPolicy, TransientError
 from connectors.shopify.consts import HEADER_ACCESS_TOKEN
 from connectors.shopify.history import (
     BULK_RUN_MUTATION,
@@ -191,3 +191,16 @@ class ShopifyOAuthClient(ApiClient):
             raise TransientError("token endpoint answer is not JSON",
                                  reason="bad_response") from exc
         return parse_grant(answer)
+
+
+def client_from_credentials(base_url: str, secret: str, *, api_version: str,
+                            **kwargs: Any) -> ShopifyClient:
+    """A shop's Admin client from its stored secret (the access token)."""
+    return ShopifyClient(base_url, secret, api_version, **kwargs)
+
+
+def refresh_grant(base_url: str, refresh_token: str, *, api_key: str, api_secret: str,
+                  policy: RetryPolicy | None = None) -> TokenGrant:
+    """Renew an expiring offline token (Shopify rotates the refresh token on every use)."""
+    return ShopifyOAuthClient(base_url, api_key, api_secret, policy=policy).refresh(refresh_token)
+

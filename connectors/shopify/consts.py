@@ -1,5 +1,7 @@
 """Shopify names and limits (https://shopify.dev/docs/apps/build/webhooks)."""
 
+from connectors.base import StoreAction
+
 HEADER_TOPIC = "X-Shopify-Topic"
 HEADER_HMAC = "X-Shopify-Hmac-Sha256"
 HEADER_SHOP_DOMAIN = "X-Shopify-Shop-Domain"
@@ -13,6 +15,13 @@ ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "ord
 CUSTOMER_TOPICS = frozenset({"customers/create", "customers/update"})
 TAG_TOPICS = frozenset({"customer.tags_added", "customer.tags_removed"})
 PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+# Topics that carry no records but ask for an action (connectors.base.StoreAction).
+ACTION_TOPICS = {
+    "customers/data_request": StoreAction.EXPORT_CUSTOMER,
+    "customers/redact": StoreAction.REDACT_CUSTOMER,
+    "shop/redact": StoreAction.REDACT_STORE,
+    "app/uninstalled": StoreAction.UNINSTALLED,
+}
 SUPPORTED_TOPICS = (
     ORDER_TOPICS
     | CUSTOMER_TOPICS

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from connectors.base import PayloadError
+from connectors.base import Change, PayloadError
+from connectors.shopify.normalise import rest_customer, rest_order
 
 MONEY = "shopMoney { amount currencyCode }"
 CUSTOMER_FIELDS = ("id createdAt updatedAt "
@@ -115,3 +116,20 @@ def read_records(lines: Iterable[bytes]) -> Iterator[tuple[dict[str, Any], int]]
         current.setdefault(connection, {"edges": []})["edges"].append({"node": item})
     if current is not None:
         yield current, read
+
+
+RECONCILED = (("customers", "customers/update", rest_customer),
+              ("orders", "orders/updated", rest_order))
+
+
+def changes_since(client: Any, since: datetime | None) -> Iterator[Change | PayloadError]:
+    """Every customer and order updated since ``since`` as webhook-shaped bodies (reconcile);
+    a node that cannot be read is yielded as its PayloadError."""
+    for resource, topic, shape in RECONCILED:
+        for node in client.iter_nodes(resource, updated_since_filter(since)):
+            try:
+                body = shape(node)
+            except PayloadError as exc:
+                yield exc
+                continue
+            yield Change(topic, f"reconcile:{resource}:{body['id']}:{node.get('updatedAt')}", body)

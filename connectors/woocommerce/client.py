@@ -8,6 +8,7 @@ https://woocommerce.github.io/woocommerce-rest-api-docs/#pagination
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -185,3 +186,17 @@ def _modified_after(customer: Mapping[str, Any], threshold: datetime) -> bool:
     except ValueError:
         return True
     return modified > threshold
+
+
+def credentials_secret(consumer_key: str, consumer_secret: str) -> str:
+    """The one secret a store keeps for the REST API: both halves of the key pair."""
+    return json.dumps({"consumer_key": consumer_key, "consumer_secret": consumer_secret})
+
+
+def client_from_credentials(base_url: str, secret: str, *, api_version: str | None = None,
+                            **kwargs: Any) -> WooCommerceClient:
+    """A site's REST client from its stored secret (:func:`credentials_secret`)."""
+    credentials = json.loads(secret)
+    return WooCommerceClient(base_url, credentials["consumer_key"],
+                             credentials["consumer_secret"], **kwargs)
+

@@ -63,8 +63,14 @@ _CONSENT_TRUE = frozenset({"1", "yes", "true"})
 _CONSENT_FALSE = frozenset({"0", "no", "false"})
 
 
-def normalise(topic: str, payload: Any) -> CanonicalEvent | None:
-    """Map one webhook body to a canonical record; None for drafts and unhandled topics."""
+def normalise(topic: str, payload: Any) -> list[CanonicalEvent]:
+    """Map one webhook body to canonical records: none for drafts and unhandled topics."""
+    record = normalise_record(topic, payload)
+    return [record] if record is not None else []
+
+
+def normalise_record(topic: str, payload: Any) -> CanonicalEvent | None:
+    """The one canonical record a webhook body carries; None for drafts and unhandled topics."""
     if not isinstance(payload, Mapping):
         raise PayloadError(f"{topic}: payload is {type(payload).__name__}, expected an object")
     if topic in DELETION_TOPICS:

@@ -83,7 +83,7 @@ def test_a_dropped_webhook_is_recovered_by_one_reconciliation_and_reaches_the_ta
 
 
 def test_the_reconciler_paces_itself_by_the_bucket_instead_of_being_throttled(app):
-    from tasks.reconcile import import_shopify_changes
+    from tasks.reconcile import import_changes
 
     clock = Clock()
     # A small, slow bucket: each page of orders costs most of it.
@@ -96,7 +96,7 @@ def test_the_reconciler_paces_itself_by_the_bucket_instead_of_being_throttled(ap
         store_id = add_store(app, shop)
         paced = ShopifyClient(url, shop.access_token, "2026-07", clock=clock,
                               policy=RetryPolicy(max_attempts=4, sleep=clock.sleep))
-        counts = import_shopify_changes(store_id, None, client=paced)
+        counts = import_changes(store_id, None, client=paced)
         assert counts == {"seen": 1 + 3 * PAGE_SIZE, "new": 1 + 3 * PAGE_SIZE, "rejected": 0}
         # Pages two and three waited for the bucket, computed from the last throttleStatus.
         assert shop.throttled == 0
@@ -110,7 +110,7 @@ def test_the_reconciler_paces_itself_by_the_bucket_instead_of_being_throttled(ap
         for resource in ("orders", "customers", "customers"):
             other.graphql(PAGE_QUERIES[resource], first_pages)
         assert shop.throttled == 0 and shop.available < 22  # less than a page of customers
-        again = import_shopify_changes(store_id, None, client=paced)
+        again = import_changes(store_id, None, client=paced)
     assert again == {"seen": 1 + 3 * PAGE_SIZE, "new": 0, "rejected": 0}
     assert shop.throttled == 1  # answered THROTTLED once, waited, retried, finished
 

@@ -1,4 +1,4 @@
-"""normalise() on the real REST v3 fixtures and on variants built from them."""
+"""normalise_record() on the real REST v3 fixtures and on variants built from them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import CustomerRecord, Deletion, OrderRecord, PayloadError, RefundRecord
-from connectors.woocommerce.normalise import category_from_product, normalise
+from connectors.woocommerce.normalise import category_from_product, normalise_record
 
 
 def order_variant(order: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def order_variant(order: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 def test_fixture_order_maps_money_dates_and_lines(order_payload) -> None:
-    record = normalise("order.created", order_payload)
+    record = normalise_record("order.created", order_payload)
 
     assert isinstance(record, OrderRecord)
     assert record.platform_id == "727"
@@ -57,13 +57,13 @@ def test_fixture_order_maps_money_dates_and_lines(order_payload) -> None:
 
 
 def test_fixture_guest_order_keeps_the_billing_email(order_payload) -> None:
-    record = normalise("order.created", order_payload)
+    record = normalise_record("order.created", order_payload)
     assert order_payload["customer_id"] == 0
     assert record.customer == CustomerRecord(platform_id=None, email="john.doe@example.com")
 
 
 def test_registered_customer_order_carries_the_customer_id(order_payload) -> None:
-    record = normalise("order.updated", order_variant(order_payload, customer_id=25))
+    record = normalise_record("order.updated", order_variant(order_payload, customer_id=25))
     assert record.customer.platform_id == "25"
     assert record.customer.email == "john.doe@example.com"
 
@@ -71,7 +71,7 @@ def test_registered_customer_order_carries_the_customer_id(order_payload) -> Non
 def test_guest_without_email_has_no_customer(order_payload) -> None:
     variant = order_variant(order_payload)
     variant["billing"]["email"] = ""
-    assert normalise("order.created", variant).customer is None
+    assert normalise_record("order.created", variant).customer is None
 
 
 def test_coupons_and_discount(order_payload) -> None:
@@ -83,7 +83,7 @@ def test_coupons_and_discount(order_payload) -> None:
             {"id": 321, "code": "vip", "discount": "1.50", "discount_tax": "0.00"},
         ],
     )
-    record = normalise("order.updated", variant)
+    record = normalise_record("order.updated", variant)
     assert record.discount_total == Decimal("4.50")
     assert record.discount_codes == ("spring10", "vip")
 
@@ -94,7 +94,7 @@ def test_refunds_become_positive_refund_records(order_payload) -> None:
         date_modified_gmt="2017-03-25T10:00:00",
         refunds=[{"id": 726, "reason": "", "total": "-10.00"}, {"id": 729, "total": "-2.35"}],
     )
-    record = normalise("order.updated", variant)
+    record = normalise_record("order.updated", variant)
     assert record.refunds == (
         RefundRecord("726", "727", Decimal("10.00"), datetime(2017, 3, 25, 10, tzinfo=UTC)),
         RefundRecord("729", "727", Decimal("2.35"), datetime(2017, 3, 25, 10, tzinfo=UTC)),
@@ -114,34 +114,32 @@ def test_refunds_become_positive_refund_records(order_payload) -> None:
     ],
 )
 def test_order_status_maps_to_financial_status(order_payload, status, financial) -> None:
-    assert (
-        normalise("order.updated", order_variant(order_payload, status=status)).financial_status
-        == financial
-    )
+    record = normalise_record("order.updated", order_variant(order_payload, status=status))
+    assert record.financial_status == financial
 
 
 def test_plugin_status_falls_back_on_payment_date(order_payload) -> None:
     shipped = order_variant(order_payload, status="shipped")
-    assert normalise("order.updated", shipped).financial_status == "paid"
+    assert normalise_record("order.updated", shipped).financial_status == "paid"
     unpaid = order_variant(order_payload, status="awaiting-quote", date_paid_gmt=None)
-    assert normalise("order.updated", unpaid).financial_status == "pending"
+    assert normalise_record("order.updated", unpaid).financial_status == "pending"
 
 
 def test_cancelled_order_is_cancelled_at_its_modification_time(order_payload) -> None:
     variant = order_variant(
         order_payload, status="cancelled", date_modified_gmt="2017-03-23T08:00:00"
     )
-    record = normalise("order.updated", variant)
+    record = normalise_record("order.updated", variant)
     assert record.cancelled_at == datetime(2017, 3, 23, 8, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("status", ["checkout-draft", "draft"])
 def test_block_checkout_drafts_are_ignored(order_payload, status) -> None:
-    assert normalise("order.created", order_variant(order_payload, status=status)) is None
+    assert normalise_record("order.created", order_variant(order_payload, status=status)) is None
 
 
 def test_restored_order_is_the_order_again(order_payload) -> None:
-    record = normalise("order.restored", order_payload)
+    record = normalise_record("order.restored", order_payload)
     assert isinstance(record, OrderRecord) and record.platform_id == "727"
 
 
@@ -150,7 +148,7 @@ def test_line_item_category_from_meta(order_payload) -> None:
     variant["line_items"][0]["meta_data"] = [
         {"id": 1, "key": "_tagwise_category", "value": "Posters"}
     ]
-    record = normalise("order.created", variant)
+    record = normalise_record("order.created", variant)
     assert record.line_items[0].product_type == "Posters"
     assert record.line_items[1].product_type is None  # pa_color/size are not categories
 
@@ -160,17 +158,17 @@ def test_marketing_consent_from_mailchimp_order_meta(order_payload) -> None:
     variant["meta_data"].append(
         {"id": 1, "key": "mailchimp_woocommerce_is_subscribed", "value": "1"}
     )
-    assert normalise("order.created", variant).customer.accepts_marketing is True
+    assert normalise_record("order.created", variant).customer.accepts_marketing is True
     variant["meta_data"][-1]["value"] = "0"
-    assert normalise("order.created", variant).customer.accepts_marketing is False
-    assert normalise("order.created", order_payload).customer.accepts_marketing is None
+    assert normalise_record("order.created", variant).customer.accepts_marketing is False
+    assert normalise_record("order.created", order_payload).customer.accepts_marketing is None
 
 
 # --------------------------------------------------------------------------- customers
 
 
 def test_fixture_customer(customer_payload) -> None:
-    record = normalise("customer.created", customer_payload)
+    record = normalise_record("customer.created", customer_payload)
     assert record == CustomerRecord(
         platform_id="25",
         email="john.doe@example.com",
@@ -183,7 +181,7 @@ def test_fixture_customer(customer_payload) -> None:
 def test_customer_consent_from_mailchimp_user_meta(customer_payload) -> None:
     variant = copy.deepcopy(customer_payload)
     variant["meta_data"] = [{"id": 9, "key": "mailchimp_woocommerce_is_subscribed", "value": "1"}]
-    assert normalise("customer.updated", variant).accepts_marketing is True
+    assert normalise_record("customer.updated", variant).accepts_marketing is True
 
 
 # --------------------------------------------------------------------------- deletions, others
@@ -193,11 +191,11 @@ def test_customer_consent_from_mailchimp_user_meta(customer_payload) -> None:
     ("topic", "kind"), [("order.deleted", "order"), ("customer.deleted", "customer")]
 )
 def test_deleted_bodies_become_deletions(topic, kind) -> None:
-    assert normalise(topic, {"id": 727}) == Deletion(kind=kind, platform_id="727")
+    assert normalise_record(topic, {"id": 727}) == Deletion(kind=kind, platform_id="727")
 
 
 def test_unhandled_topic_is_acknowledged_not_an_error(order_payload) -> None:
-    assert normalise("product.updated", order_payload) is None
+    assert normalise_record("product.updated", order_payload) is None
 
 
 def test_category_from_product() -> None:
@@ -254,7 +252,7 @@ def broken(order: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str
 )
 def test_malformed_orders_raise_payload_error(order_payload, path, value, message) -> None:
     with pytest.raises(PayloadError) as raised:
-        normalise("order.updated", broken(order_payload, path, value))
+        normalise_record("order.updated", broken(order_payload, path, value))
     assert str(raised.value).startswith(message)
     assert raised.value.reason == "malformed_payload"
 
@@ -272,7 +270,7 @@ def test_malformed_orders_raise_payload_error(order_payload, path, value, messag
 )
 def test_malformed_payloads_never_raise_key_or_type_errors(topic, payload) -> None:
     with pytest.raises(PayloadError):
-        normalise(topic, payload)
+        normalise_record(topic, payload)
 
 
 JSON_VALUES = st.recursive(
@@ -298,7 +296,7 @@ def test_any_corruption_of_the_fixture_is_a_record_none_or_payload_error(
         target[key] = data.draw(JSON_VALUES)
     topic = data.draw(st.sampled_from(["order.created", "order.updated", "order.deleted"]))
     try:
-        result = normalise(topic, variant)
+        result = normalise_record(topic, variant)
     except PayloadError:
         return
     assert result is None or isinstance(result, OrderRecord | Deletion)
@@ -315,7 +313,7 @@ def test_any_corruption_of_the_customer_is_a_record_or_payload_error(
     for _ in range(data.draw(st.integers(1, 3))):
         variant[data.draw(st.sampled_from(sorted(variant)))] = data.draw(JSON_VALUES)
     try:
-        result = normalise("customer.updated", variant)
+        result = normalise_record("customer.updated", variant)
     except PayloadError:
         return
     assert isinstance(result, CustomerRecord)

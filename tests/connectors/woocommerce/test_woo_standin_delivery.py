@@ -10,7 +10,7 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from connectors.woocommerce import consts
-from connectors.woocommerce.normalise import normalise
+from connectors.woocommerce.normalise import normalise_record
 from connectors.woocommerce.webhooks import dedupe_key, is_ping, verify_signature
 from tests.standins.server import serving
 from tests.standins.woocommerce import MAX_DELIVERY_FAILURES, deliver_ping, deliver_webhook
@@ -47,7 +47,7 @@ class Receiver:
                 "webhook_id": request.headers[consts.HEADER_WEBHOOK_ID],
                 "delivery_id": request.headers[consts.HEADER_DELIVERY_ID],
                 "key": dedupe_key(topic, payload),
-                "record": normalise(topic, payload),
+                "record": normalise_record(topic, payload),
             }
         )
         return Response("", self.answer_status)(environ, start_response)

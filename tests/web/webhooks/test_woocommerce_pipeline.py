@@ -141,12 +141,12 @@ def test_an_order_only_reconciliation_sees_still_reaches_the_segments(app, clien
 
 
 def test_a_disabled_webhook_is_noticed_and_reactivated(app, client, site):
-    from tasks.reconcile import check_webhooks
+    from tasks.reconcile import platform_upkeep
 
     store_id = add_store(app, site)
     hook = next(iter(site.webhooks.values()))
     hook["status"] = "disabled"
-    revived = check_webhooks(store_id)
+    revived = platform_upkeep(store_id)
     assert revived == [f"{hook['topic']} was disabled"]
     assert hook["status"] == "active"
     destinations = client.get(f"/api/v1/stores/{store_id}/destinations",
