@@ -26,9 +26,11 @@ EXTENSION = (Path(__file__).resolve().parents[2] / "examples" / "shopify-app" / 
 
 def test_the_trigger_document_and_the_example_extension_agree():
     assert admin_errors(trigger_document(1)) == [] and admin_errors(trigger_document(25)) == []
-    extension = tomllib.loads(EXTENSION.read_text())["extensions"][0]
+    config = tomllib.loads(EXTENSION.read_text())
+    extension = config["extensions"][0]
     assert (extension["type"], extension["handle"]) == ("flow_trigger", TRIGGER_HANDLE)
-    fields = extension["settings"]["fields"]
+    assert len(TRIGGER_HANDLE) <= 30
+    fields = config["settings"]["fields"]
     assert [f["type"] for f in fields][0] == "customer_reference"
     assert {f.get("key") for f in fields[1:]} == {"Segment", "Change"}
     left = TagChange(customer_id=1, platform_customer_id="42", email=None,
