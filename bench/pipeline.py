@@ -32,7 +32,7 @@ from app.storage.models import INBOX_PENDING, Destination, InboxEvent, Profile, 
 from bench import stack
 from bench.synthetic import REGISTERED_ID_BASE
 from connectors.shopify.webhooks import sign
-from tests.shopify_helpers import order_payload
+from tests.seeding import order_payload
 from tests.standins.server import serving
 from tests.standins.shopify import GID, ShopifyStandIn
 

@@ -131,7 +131,7 @@ def shopify_headers(body: bytes, topic: str, webhook_id: str, *, shop: str = SHO
 @pytest.fixture
 def shop():
     """A stand-in shop with the captured customer (carrying a merchant tag) and one other."""
-    from tests.shopify_helpers import CUSTOMER_ID
+    from tests.seeding import CUSTOMER_ID
     from tests.standins.server import serving
     from tests.standins.shopify import ShopifyStandIn
 

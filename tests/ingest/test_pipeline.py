@@ -9,9 +9,11 @@ from sqlalchemy import delete, select
 
 from app.storage.db import Base
 from app.storage.models import Customer, InboxEvent, Membership, Profile, Store, SyncAttempt
-from tests.conftest import API_TOKEN, OTHER_ID, SHOP, fixture_json
-from tests.shopify_helpers import (
+from tests.conftest import API_TOKEN, OTHER_ID, fixture_json
+from tests.seeding import (
     CUSTOMER_ID,
+    add_store,
+    customer_view,
     days_ago,
     deliver,
     order_payload,
@@ -19,21 +21,6 @@ from tests.shopify_helpers import (
     refund_payload,
     sync_dirty,
 )
-
-
-def add_store(app, shop, *extra: str) -> int:
-    result = app.test_cli_runner().invoke(args=[
-        "stores", "add", "shopify", "--domain", SHOP, "--access-token", shop.access_token,
-        "--api-base-url", shop.url, *extra])
-    assert result.exit_code == 0, result.output
-    return int(result.output)
-
-
-def customer_view(client, store_id: int, customer_id: int = CUSTOMER_ID) -> dict:
-    response = client.get(f"/api/v1/stores/{store_id}/customers/{customer_id}",
-                          headers={"Authorization": f"Bearer {API_TOKEN}"})
-    assert response.status_code == 200, response.json
-    return response.json
 
 
 def test_an_order_becomes_tags_in_the_shop_and_the_merchants_tag_survives(app, client, shop):

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from app.storage.db import Base
 from app.storage.models import Customer, InboxEvent, Membership, Profile, Store
 from tests.conftest import API_TOKEN, OTHER_ID, fixture_json
-from tests.ingest.test_pipeline import add_store
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
+    add_store,
     days_ago,
     deliver,
     order_payload,

@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 from tests.conftest import API_TOKEN
-from tests.ingest.test_pipeline import add_store, customer_view
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
+    add_store,
+    customer_view,
     days_ago,
     deliver,
     order_payload,

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from app.scoring.reports import load_report, segment_trend
 from app.storage.db import utcnow
 from app.storage.models import Membership, Profile
-from tests.ingest.test_pipeline import add_store
 from tests.scoring.test_rescore_and_rules import small_store
+from tests.seeding import add_store
 
 
 def test_rescore_stores_the_grid_cohorts_and_a_days_segment_sizes(app, client, shop):

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from app.storage.crypto import SecretBox
 from app.storage.models import Destination, Store
 from tests.conftest import shopify_headers
-from tests.ingest.test_pipeline import add_store
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
+    add_store,
     days_ago,
     order_payload,
     process_pending,

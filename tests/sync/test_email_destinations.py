@@ -6,8 +6,7 @@ from sqlalchemy import select
 
 from app.storage.models import Destination
 from tests.connectors.openapi import klaviyo_spec
-from tests.ingest.test_pipeline import add_store
-from tests.shopify_helpers import days_ago, deliver, order_payload, process_pending, sync_dirty
+from tests.seeding import add_store, days_ago, deliver, order_payload, process_pending, sync_dirty
 from tests.standins.klaviyo import KlaviyoStandin
 from tests.standins.server import serving
 

@@ -6,8 +6,7 @@ from sqlalchemy import select, update
 
 from app.ingest.inbox import record_event
 from app.storage.models import InboxEvent
-from tests.ingest.test_pipeline import add_store
-from tests.shopify_helpers import days_ago
+from tests.seeding import add_store, days_ago
 
 
 def test_finished_bodies_past_retention_are_purged_and_the_rest_kept(app, shop):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from app.storage.models import BackfillJob, Customer, InboxEvent, Order, Profile, Store
 from connectors.base import TransientError
 from tests.conftest import API_TOKEN
-from tests.ingest.test_pipeline import add_store
+from tests.seeding import add_store
 
 N_CUSTOMERS, N_ORDERS = 2000, 2000
 # A shop of few customers with many orders each: quick to import, and small enough that the

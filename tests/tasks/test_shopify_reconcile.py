@@ -12,9 +12,10 @@ from connectors.base import RetryPolicy
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.history import PAGE_QUERIES, PAGE_SIZE
 from tests.conftest import SHOP
-from tests.ingest.test_pipeline import add_store, customer_view
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
+    add_store,
+    customer_view,
     days_ago,
     deliver,
     order_payload,

@@ -19,7 +19,7 @@ from app.storage.models import Destination, Store
 from connectors.shopify.consts import SUBSCRIBED_TOPICS
 from connectors.shopify.subscriptions import topic_enum
 from tests.conftest import SHOP
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
     days_ago,
     deliver,

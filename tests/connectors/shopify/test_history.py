@@ -11,7 +11,7 @@ from graphql import parse, validate
 from connectors.base import PayloadError
 from connectors.shopify.history import PAGE_QUERIES, PAGE_SIZE, bulk_query, read_records
 from connectors.shopify.normalise import normalise, rest_customer, rest_order
-from tests.shopify_helpers import CUSTOMER_ID, order_payload, refund_payload
+from tests.seeding import CUSTOMER_ID, order_payload, refund_payload
 from tests.standins.shopify import SCHEMA
 from tests.standins.shopify_history import MAX_QUERY_COST, ShopHistory, money, query_cost
 

@@ -6,7 +6,7 @@ import pytest
 from connectors.base import CustomerRecord, Deletion, OrderRecord, PayloadError, TagsEcho
 from connectors.shopify.normalise import normalise
 from tests.conftest import fixture_json
-from tests.shopify_helpers import order_payload, refund_payload
+from tests.seeding import order_payload, refund_payload
 
 
 def test_captured_order_maps_to_shop_money_and_utc():

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from app.storage.models import Segment
 from app.web.api.body import API_MAX_BODY_BYTES
 from tests.conftest import API_TOKEN
-from tests.web.api.seed import add_shop
+from tests.seeding import add_store
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 JSON = "application/json"
@@ -17,7 +17,7 @@ RULE = "orders_count >= 1"
 
 @pytest.fixture
 def store_id(app, shop):
-    return add_shop(app, shop)
+    return add_store(app, shop)
 
 
 CASES = [

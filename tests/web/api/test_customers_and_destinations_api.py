@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import API_TOKEN
-from tests.shopify_helpers import days_ago, deliver, order_payload, process_pending, sync_dirty
-from tests.web.api.seed import CUSTOMER_ID, add_shop, seed_orders
+from tests.seeding import (
+    CUSTOMER_ID,
+    add_store,
+    days_ago,
+    deliver,
+    order_payload,
+    process_pending,
+    seed_orders,
+    sync_dirty,
+)
 from tests.web.api.spec import assert_conforms
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -17,7 +25,7 @@ DIFF = "/stores/{store_id}/destinations/{destination_id}/diff"
 
 @pytest.fixture
 def store_id(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     seed_orders(client, app)  # webhooks processed; the sync has not run yet
     return store_id
 
@@ -103,9 +111,9 @@ def test_the_diff_shows_what_a_sync_would_send_and_sends_nothing(app, client, sh
 
 
 def test_a_destination_of_another_store_or_none_is_404(app, client, shop, store_id):
-    from tests.web.api.seed import OTHER_SHOP
+    from tests.seeding import OTHER_SHOP
 
-    other = add_shop(app, shop, OTHER_SHOP)
+    other = add_store(app, shop, domain=OTHER_SHOP)
     [theirs] = get(client, DESTINATIONS, store_id=other).json["destinations"]
     for destination_id in (theirs["id"], 999999, 2**64):
         response = get(client, DIFF, store_id=store_id, destination_id=destination_id)

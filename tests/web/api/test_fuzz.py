@@ -22,7 +22,7 @@ from schemathesis.checks import (
 
 from app.web.api.openapi import document
 from tests.conftest import API_TOKEN
-from tests.web.api.seed import CUSTOMER_ID, add_shop, rescore, seed_orders
+from tests.seeding import CUSTOMER_ID, add_store, rescore, seed_orders
 
 EXAMPLES_PER_MODE = 100  # about 30 s for both modes on a shared 2-core machine
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -53,7 +53,7 @@ def steered(store_id: int, destination_id: int) -> dict:
 
 
 def test_the_api_survives_fuzzing_against_its_own_spec(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     seed_orders(client, app)
     rescore(app, store_id)
     client.post(f"/api/v1/stores/{store_id}/segments", json={

@@ -15,7 +15,7 @@ from app.services.auth import (
 )
 from app.storage.models import Membership, Segment, User
 from tests.conftest import API_TOKEN
-from tests.web.api.seed import CUSTOMER_ID, add_shop, two_stores
+from tests.seeding import CUSTOMER_ID, add_store, two_stores
 
 PASSWORD = "correct horse battery"
 
@@ -173,7 +173,7 @@ def test_dashboard_login_helpers_give_the_same_scopes(app, stores):
 
 
 def test_an_uninstalled_shop_gets_no_principal(app, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     with app.extensions["db"].session() as session:
         from app.storage.models import Store
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.storage.models import Membership, Segment
 from tests.conftest import API_TOKEN
-from tests.web.api.seed import CUSTOMER_ID, add_shop, rescore, seed_orders
+from tests.seeding import CUSTOMER_ID, add_store, rescore, seed_orders
 from tests.web.api.spec import assert_conforms
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -18,7 +18,7 @@ PREVIEW = "/stores/{store_id}/segments/preview"
 
 @pytest.fixture
 def store_id(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     seed_orders(client, app)
     rescore(app, store_id)
     return store_id

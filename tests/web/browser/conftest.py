@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingest.test_pipeline import add_store
 from tests.scoring.test_rescore_and_rules import small_store
+from tests.seeding import add_store
 from tests.standins.server import serving
 
 CHROMIUM = "/usr/bin/chromium"

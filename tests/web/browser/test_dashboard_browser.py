@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import API_TOKEN
-from tests.shopify_helpers import CUSTOMER_ID
+from tests.seeding import CUSTOMER_ID
 from tests.web.browser.conftest import DESKTOP, PHONE, screenshot
 
 pytestmark = pytest.mark.browser

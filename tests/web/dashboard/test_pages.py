@@ -10,7 +10,7 @@ import pytest
 from app.storage.models import Segment
 from connectors.shopify.oauth import query_hmac
 from tests.conftest import API_TOKEN, SHOP, SHOPIFY_SECRET
-from tests.web.api.seed import OTHER_SHOP, add_shop, two_stores
+from tests.seeding import OTHER_SHOP, add_store, two_stores
 from tests.web.api.test_scoping import PASSWORD, add_user
 
 XSS = "<script>alert(1)</script>"
@@ -25,7 +25,7 @@ def stores(app, client, shop):
 @pytest.fixture
 def bare_stores(app, shop):
     """Two shops without any order (enough for sign-in and scoping checks)."""
-    return add_shop(app, shop), add_shop(app, shop, OTHER_SHOP)
+    return add_store(app, shop), add_store(app, shop, domain=OTHER_SHOP)
 
 
 def csrf(client, path: str = "/login") -> str:

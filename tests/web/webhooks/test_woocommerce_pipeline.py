@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.storage.models import InboxEvent, Profile
 from tests.conftest import API_TOKEN, fixture_bytes, fixture_json
-from tests.shopify_helpers import process_pending, sync_dirty
+from tests.seeding import process_pending, sync_dirty
 from tests.standins.server import serving
 from tests.standins.woocommerce import WooCommerceStandIn, sign
 

@@ -1,4 +1,5 @@
-"""Build Shopify deliveries from the captured payloads and push them through the pipeline."""
+"""Seed tests the way production is fed: stores added through the CLI, Shopify deliveries built
+from the captured payloads and signed, pushed through the pipeline, then rescored."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from app.storage.models import INBOX_PENDING, Destination, InboxEvent
-from tests.conftest import SHOP, fixture_json, shopify_headers
+from tests.conftest import API_TOKEN, SHOP, fixture_json, shopify_headers
 
 CUSTOMER_ID = 115310627314723954  # the customer in the captured orders/create sample
 
@@ -74,3 +75,59 @@ def sync_dirty(app) -> int:
 def days_ago(days: float) -> datetime:
     """A UTC timestamp ``days`` before now."""
     return datetime.now(UTC) - timedelta(days=days)
+
+
+OTHER_SHOP = "other-shop.myshopify.com"
+
+
+def add_store(app, shop, *extra: str, domain: str = SHOP) -> int:
+    """Add a Shopify store writing tags to the stand-in shop (``tagwise stores add``); its id."""
+    result = app.test_cli_runner().invoke(args=[
+        "stores", "add", "shopify", "--domain", domain, "--access-token", shop.access_token,
+        "--api-base-url", shop.url, *extra])
+    assert result.exit_code == 0, result.output
+    return int(result.output)
+
+
+def customer_view(client, store_id: int, customer_id: int = CUSTOMER_ID) -> dict:
+    """The API's view of one customer (profile, segments with reasons, sync state)."""
+    response = client.get(f"/api/v1/stores/{store_id}/customers/{customer_id}",
+                          headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def seed_orders(client, app, domain: str = SHOP, first_customer: int = 7000) -> None:
+    """The captured customer buys three times; eight others once each; then processing runs."""
+    start = days_ago(300)
+    for i in range(3):
+        deliver(client, "orders/create",
+                order_payload(first_customer * 10 + i, created=start + timedelta(days=90 * i)),
+                f"{domain}-o{i}", shop=domain)
+    for i in range(8):
+        deliver(client, "orders/create",
+                order_payload(first_customer * 10 + 100 + i, customer_id=first_customer + i,
+                              email=f"Buyer{i}@Example.com", created=days_ago(20 * i + 5),
+                              total=f"{15 * (i + 1)}.00"), f"{domain}-p{i}", shop=domain)
+    process_pending(app)
+
+
+def rescore(app, store_id: int) -> None:
+    """Run ``tagwise rescore`` for the store, then the sync the worker would run."""
+    result = app.test_cli_runner().invoke(args=["rescore", "--store", str(store_id)])
+    assert result.exit_code == 0, result.output
+    sync_dirty(app)
+
+
+def two_stores(app, client, shop) -> tuple[int, int]:
+    """Two shops with customers, profiles and built-in segments; return their ids."""
+    first = add_store(app, shop)
+    second = add_store(app, shop, domain=OTHER_SHOP)
+    seed_orders(client, app)
+    seed_orders(client, app, OTHER_SHOP, first_customer=8000)
+    rescore(app, first)
+    rescore(app, second)
+    return first, second
+
+
+__all__ = ["CUSTOMER_ID", "OTHER_SHOP", "add_store", "rescore", "seed_orders", "two_stores"]
