@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.shopify_helpers import CUSTOMER_ID
+from tests.seeding import CUSTOMER_ID
 from tests.standins.server import serving
 from tests.standins.shopify import ShopifyStandIn
 
@@ -13,7 +13,7 @@ SEEDED = [str(CUSTOMER_ID)] + [str(7000 + i) for i in range(8)]  # seed_orders' 
 
 @pytest.fixture
 def seeded_shop():
-    """A stand-in shop knowing the customers of ``tests.web.api.seed.seed_orders``."""
+    """A stand-in shop knowing the customers of ``tests.seeding.seed_orders``."""
     stand_in = ShopifyStandIn(customers={c: [] for c in SEEDED})
     with serving(stand_in) as url:
         stand_in.url = url

@@ -15,9 +15,8 @@ from app.storage.db import utcnow
 from app.storage.models import INBOX_DONE, INBOX_PARKED, InboxEvent
 from connectors.slack.client import HEADER_SIGNATURE, sign
 from tasks.alerts import check_alerts
-from tests.shopify_helpers import days_ago, deliver, order_payload, process_pending, sync_dirty
+from tests.seeding import add_store, days_ago, deliver, order_payload, process_pending, sync_dirty
 from tests.standins.server import serving
-from tests.web.api.seed import add_shop
 
 SIGNING_SECRET = "alert-signing-secret"
 
@@ -51,7 +50,7 @@ def receiver(app):
 
 
 def test_rejected_credentials_alert_once_and_recover_once(app, client, shop, receiver):
-    add_shop(app, shop)
+    add_store(app, shop)
     shop.access_token = "rotated-by-the-merchant"  # Tagwise's token is now refused (401)
     for n in range(3):
         deliver(client, "orders/create", order_payload(n + 1, created=days_ago(3 + n)), f"a{n}")
@@ -77,7 +76,7 @@ def test_rejected_credentials_alert_once_and_recover_once(app, client, shop, rec
 
 
 def test_parked_events_alert_once_and_recover_once(app, client, shop, receiver):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "p1")
     with app.extensions["db"].session() as session:
         session.execute(update(InboxEvent).values(status=INBOX_PARKED, error="boom"))
@@ -93,7 +92,7 @@ def test_parked_events_alert_once_and_recover_once(app, client, shop, receiver):
 
 
 def test_webhooks_that_stop_arriving_are_alerted(app, client, shop, receiver):
-    add_shop(app, shop)
+    add_store(app, shop)
     for n in range(10):
         deliver(client, "orders/create", order_payload(n + 1, created=days_ago(3)), f"w{n}")
     assert check_alerts.apply().get() == 0  # they arrive: nothing to say
@@ -110,7 +109,7 @@ def test_webhooks_that_stop_arriving_are_alerted(app, client, shop, receiver):
 def test_an_alert_url_on_a_private_address_is_refused_unless_allowed(app, client, shop,
                                                                      receiver):
     app.config["ALERT_ALLOW_PRIVATE_URLS"] = False
-    add_shop(app, shop)
+    add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "x1")
     with app.extensions["db"].session() as session:
         session.execute(update(InboxEvent).values(status=INBOX_PARKED))

@@ -9,8 +9,9 @@ from pathlib import Path
 from connectors.base import TagChange
 from connectors.shopify.flow import TRIGGER_HANDLE, events, trigger_document
 from tests.conftest import OTHER_ID
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
+    add_store,
     days_ago,
     deliver,
     order_payload,
@@ -18,7 +19,6 @@ from tests.shopify_helpers import (
     sync_dirty,
 )
 from tests.standins.shopify import admin_errors
-from tests.web.api.seed import add_shop
 
 EXTENSION = (Path(__file__).resolve().parents[2] / "examples" / "shopify-app" / "extensions"
              / "tagwise-segment-changed" / "shopify.extension.toml")
@@ -42,7 +42,7 @@ def test_the_trigger_document_and_the_example_extension_agree():
 
 def test_segment_changes_fire_flow_once_and_existing_members_are_not_replayed(app, client,
                                                                               shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "f1")
     process_pending(app)
     sync_dirty(app)

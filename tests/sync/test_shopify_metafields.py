@@ -7,14 +7,13 @@ from sqlalchemy import select
 
 from app.storage.models import Destination
 from tasks.sync import sync_store_destination
-from tests.shopify_helpers import CUSTOMER_ID
+from tests.seeding import CUSTOMER_ID, add_store, rescore, seed_orders
 from tests.sync.conftest import SEEDED
-from tests.web.api.seed import add_shop, rescore, seed_orders
 
 
 def test_scores_reach_the_shop_as_metafields_and_only_changes_are_resent(app, client,
                                                                            seeded_shop):
-    store_id = add_shop(app, seeded_shop)
+    store_id = add_store(app, seeded_shop)
     added = app.test_cli_runner().invoke(args=[
         "destinations", "add", "shopify-metafields", "--store", str(store_id), "--mode", "live"])
     assert added.exit_code == 0, added.output

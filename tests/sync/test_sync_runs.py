@@ -12,16 +12,18 @@ from app.sync.diff import describe_failure
 from connectors.base import ChangeOutcome
 from tasks.sync import schedule_sync, sync_store_destination
 from tests.conftest import API_TOKEN, OTHER_ID
-from tests.shopify_helpers import (
+from tests.seeding import (
     CUSTOMER_ID,
+    add_store,
     days_ago,
     deliver,
     order_payload,
     process_pending,
+    rescore,
+    seed_orders,
     sync_dirty,
 )
 from tests.sync.conftest import SEEDED
-from tests.web.api.seed import add_shop, rescore, seed_orders
 from tests.web.api.spec import assert_conforms
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -48,7 +50,7 @@ def api_get(client, template: str, **values):
 
 
 def test_a_failed_customer_is_kept_with_its_reason_and_a_replay_fixes_it(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "r1")
     deliver(client, "orders/create", order_payload(2, customer_id=STRANGER_ID, email="s@x.com",
                                                    created=days_ago(4)), "r2")
@@ -96,7 +98,7 @@ def test_a_failed_customer_is_kept_with_its_reason_and_a_replay_fixes_it(app, cl
 
 
 def test_the_replay_api_queues_only_when_there_is_something_to_replay(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     dest = destination_id(app)
     path = f"/api/v1/stores/{store_id}/destinations/{dest}/retry-failed"
     response = client.post(path, json={}, headers=AUTH)
@@ -120,7 +122,7 @@ def test_failure_messages_keep_no_vendor_body_and_mask_emails():
 
 
 def test_a_sync_changing_half_the_audience_is_held_until_confirmed(app, client, seeded_shop):
-    store_id = add_shop(app, seeded_shop)
+    store_id = add_store(app, seeded_shop)
     seed_orders(client, app)
     rescore(app, store_id)  # the first sync: never braked, however large
     dest = destination_id(app)
@@ -168,7 +170,7 @@ def test_a_sync_changing_half_the_audience_is_held_until_confirmed(app, client, 
 
 def test_a_rejected_hold_sends_nothing_and_puts_the_destination_back_in_dry_run(
         app, client, seeded_shop):
-    store_id = add_shop(app, seeded_shop)
+    store_id = add_store(app, seeded_shop)
     seed_orders(client, app)
     rescore(app, store_id)
     dest = destination_id(app)
@@ -194,7 +196,7 @@ def test_a_rejected_hold_sends_nothing_and_puts_the_destination_back_in_dry_run(
 
 
 def test_a_small_change_to_a_large_audience_goes_through(app, client, seeded_shop):
-    store_id = add_shop(app, seeded_shop)
+    store_id = add_store(app, seeded_shop)
     seed_orders(client, app)
     rescore(app, store_id)
     dest = destination_id(app)
@@ -210,7 +212,7 @@ def test_a_small_change_to_a_large_audience_goes_through(app, client, seeded_sho
 def test_a_customer_at_the_tag_cap_gets_what_fits_and_the_batch_goes_on(app, client, shop):
     merchant_tags = [f"merchant-{i}" for i in range(248)]
     shop.customers[str(CUSTOMER_ID)] = list(merchant_tags)
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "c1")
     deliver(client, "orders/create", order_payload(2, customer_id=OTHER_ID, email="o@x.com",
                                                    created=days_ago(2)), "c2")
@@ -233,7 +235,7 @@ def test_a_customer_at_the_tag_cap_gets_what_fits_and_the_batch_goes_on(app, cli
 def test_runs_past_retention_are_deleted_but_a_pending_hold_stays(app, client, shop):
     from tasks.retention import purge_sync_runs
 
-    add_shop(app, shop)
+    add_store(app, shop)
     dest = destination_id(app)
     old = days_ago(app.config["SYNC_RUN_RETENTION_DAYS"] + 1)
     with app.extensions["db"].session() as session:

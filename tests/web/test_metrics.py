@@ -7,8 +7,7 @@ import json
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import API_TOKEN, SHOP, shopify_headers
-from tests.shopify_helpers import days_ago, deliver, order_payload, process_pending, sync_dirty
-from tests.web.api.seed import add_shop
+from tests.seeding import add_store, days_ago, deliver, order_payload, process_pending, sync_dirty
 from tests.web.api.test_scoping import add_user, bearer
 
 METRICS_TOKEN = "scrape-only-token"
@@ -31,7 +30,7 @@ def webhooks(samples: dict, topic: str, outcome: str) -> float:
 
 
 def test_only_operator_tokens_read_metrics(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     staff_token = add_user(app, "staff@shop.example", "--store", str(store_id))
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers=bearer(staff_token)).status_code == 401
@@ -42,7 +41,7 @@ def test_only_operator_tokens_read_metrics(app, client, shop):
 
 
 def test_metrics_move_when_webhooks_arrive_and_tags_are_synced(app, client, shop):
-    add_shop(app, shop)
+    add_store(app, shop)
     before = scrape(client)
     assert webhooks(before, "orders/create", "accepted") == 0
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "m1")
@@ -76,7 +75,7 @@ def test_metrics_move_when_webhooks_arrive_and_tags_are_synced(app, client, shop
 
 
 def test_a_rescore_is_timed_per_store(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "r1")
     process_pending(app)
     assert app.test_cli_runner().invoke(args=["rescore", "--store", str(store_id)]).exit_code == 0

@@ -8,9 +8,8 @@ from sqlalchemy import select
 from app.storage.models import Profile, SyncRun
 from tasks.sync import retry_failed_destination, schedule_sync
 from tests.conftest import API_TOKEN
-from tests.shopify_helpers import days_ago, deliver, order_payload, process_pending, sync_dirty
+from tests.seeding import add_store, days_ago, deliver, order_payload, process_pending, sync_dirty
 from tests.sync.test_sync_runs import STRANGER_ID, destination_id
-from tests.web.api.seed import add_shop
 from tests.web.dashboard.test_pages import csrf, sign_in_as
 
 
@@ -21,7 +20,7 @@ def queued(app, queue: str = "sync") -> int:
 
 def test_a_failed_customer_is_listed_and_the_replay_button_queues_its_replay(app, client,
                                                                              shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(2, customer_id=STRANGER_ID, email="s@x.com",
                                                    created=days_ago(4)), "d1")
     process_pending(app)
@@ -50,7 +49,7 @@ def test_a_failed_customer_is_listed_and_the_replay_button_queues_its_replay(app
 
 
 def test_a_held_sync_is_shown_with_its_diff_and_confirmed_from_its_page(app, client, shop):
-    store_id = add_shop(app, shop)
+    store_id = add_store(app, shop)
     for n, customer in enumerate((None, 4242)):
         kwargs = {"customer_id": customer, "email": "o@x.com"} if customer else {}
         deliver(client, "orders/create", order_payload(n + 1, created=days_ago(3), **kwargs),
