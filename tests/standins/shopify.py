@@ -156,6 +156,7 @@ class ShopifyStandIn:
     install: InstallState = field(default_factory=lambda: InstallState())
 
     def __post_init__(self) -> None:
+        admin_schema()  # built once per process, before the first request waits for it
         self.available = min(self.available, self.bucket_size)
         self.history.tags = self.customers  # customers from the history can be tagged
 
@@ -312,13 +313,13 @@ class ShopifyStandIn:
             query, variables = body["query"], body.get("variables") or {}
         except (ValueError, KeyError, TypeError):
             return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400)
+        refused = admin_errors(query)  # before the request shows in the log, as answered
         with self._lock:
             self.requests[-1].update(query=query, variables=variables)
             if self.fail_next:
                 status, headers = self.fail_next.pop(0)
                 return _json({"errors": "Exceeded 2 calls per second for api client."
                               if status == 429 else "Internal Server Error"}, status, headers)
-            refused = admin_errors(query)
             if refused:  # what the real 2026-07 schema refuses, Shopify refuses
                 return _json({"errors": [{"message": m} for m in refused]}, 200)
             self._refill()
