@@ -42,12 +42,12 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": "",
     "ALERT_WEBHOOK_URL": "",
     "ALERT_SIGNING_SECRET": "",
-    "ALERT_ALLOW_PRIVATE_URLS": False,
     "ALERT_FAILED_RUNS": 3,
     "ALERT_FAILURE_SHARE": 0.5,
     "ALERT_WEBHOOK_SILENCE_MINUTES": 180,
     "DEFAULT_TAG_PREFIX": "tw:",
     "LOG_LEVEL": "INFO",
+    "TAGWISE_ALLOW_PRIVATE_URLS": False,  # let merchant-set URLs reach loopback/private hosts
 }
 
 # Secrets that production refuses to start without; development generates them.
@@ -58,7 +58,8 @@ INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "RESCORE_HOUR_UTC", "SYNC_RUN_RETENTION_DAYS", "SYNC_BRAKE_MIN_AUDIENCE",
             "ALERT_FAILED_RUNS", "ALERT_WEBHOOK_SILENCE_MINUTES"}
 FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS", "SYNC_BRAKE_SHARE", "ALERT_FAILURE_SHARE"}
-BOOL_KEYS = {"ALERT_ALLOW_PRIVATE_URLS"}
+BOOL_KEYS = {"TAGWISE_ALLOW_PRIVATE_URLS"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 class ConfigError(RuntimeError):
@@ -85,7 +86,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
             raise ConfigError(f"{key} must be a number, got {config[key]!r}") from exc
     for key in BOOL_KEYS:
         if isinstance(config[key], str):
-            config[key] = config[key].strip().lower() in ("1", "true", "yes", "on")
+            config[key] = config[key].strip().lower() in TRUE_WORDS
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'tagwise.db'}"
     missing = [key for key in REQUIRED_SECRETS if not config.get(key)]

@@ -6,8 +6,12 @@ from __future__ import annotations
 from celery import Celery, Task
 from celery.schedules import crontab
 from flask import Flask, current_app
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError as SQLAlchemyOperationalError
 
 from app.storage.embedded_redis import celery_url
+from connectors.base import TransientError
 
 TASK_MODULES = ("tasks.backfill", "tasks.ingest", "tasks.reconcile", "tasks.rescore",
                 "tasks.retention", "tasks.sweep", "tasks.sync")
@@ -30,10 +34,30 @@ ALERT_CHECK_INTERVAL_SECONDS = 60.0
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
 
+# Failures worth another try: the vendor, the database, Redis or the broker was briefly away.
+TRANSIENT_ERRORS = (TransientError, SQLAlchemyOperationalError, RedisConnectionError,
+                    BrokerError)
+
+
+class TagwiseTask(Task):
+    """The one retry policy of every task: acknowledged only once it has run (a killed
+    worker's task is delivered again), transient failures retried with exponential backoff
+    from 5 s (jittered, capped at 10 min) at most 8 times, anything else failed at once and
+    logged by the worker. A task that knows better (the ingest task parks an event after
+    ``INBOX_MAX_ATTEMPTS``) catches its own errors."""
+
+    acks_late = True
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 5
+    retry_backoff_max = 600
+    retry_jitter = True
+    max_retries = 8
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app for a Flask app (the Flask docs' FlaskTask pattern)."""
 
-    class FlaskTask(Task):
+    class FlaskTask(TagwiseTask):
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
                 return self.run(*args, **kwargs)

@@ -330,3 +330,78 @@ class ApiClient:
             duration_ms = (time.perf_counter() - started) * 1000
             truncated = error[:ERROR_TEXT_LIMIT] if error else None
             self.on_attempt(Attempt(method, url, status, duration_ms, truncated))
+
+
+# --------------------------------------------------------------------------- destination kinds
+
+# Who a destination receives changes for (see ``DestinationKind.audience``).
+STORE_CUSTOMERS = "store_customers"  # customers with a record in the shop (guests have none)
+CONSENTING_EMAILS = "consenting_emails"  # an email and marketing consent, unless include_all
+EVERY_CUSTOMER = "every_customer"  # everyone, guests included (the merchant's own systems)
+
+
+class InvalidSetting(ValueError):
+    """A destination setting that cannot work; ``option`` names it (``api_key``, ``url``)."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationOption:
+    """One setting a merchant gives when adding a destination (``--list-id`` for ``list_id``)."""
+
+    name: str
+    help: str
+    required: bool = False
+    flag: bool = False
+
+
+INCLUDE_ALL_OPTION = DestinationOption(
+    "include_all", "Also send customers without marketing consent (list-building)", flag=True)
+
+
+@dataclass(frozen=True, slots=True)
+class WriterContext:
+    """What a destination's writer is built from: its settings, its secret, its store, plumbing.
+
+    ``store_client`` builds the store platform's own API client (credentials refreshed by the
+    app); only store destinations call it.
+    """
+
+    config: Mapping[str, Any]
+    credentials: str | None
+    store_id: int
+    store_domain: str
+    prefix: str
+    store_client: Callable[[], ApiClient]
+    on_attempt: Callable[[Attempt], None] | None = None
+    policy: RetryPolicy | None = None
+    allow_private_urls: bool = False
+
+
+def accept_settings(config: Mapping[str, Any], credentials: str | None, *,
+                    allow_private_urls: bool) -> None:
+    """Accept any settings (the default check of a destination kind)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationKind:
+    """Everything the app needs to offer one kind of destination; the registry holds one each.
+
+    ``credential`` is the secret setting (stored encrypted, handed to the writer decrypted);
+    ``generate_credential`` makes one when the merchant gives none (a signing secret).
+    ``check`` raises :class:`InvalidSetting` for settings that cannot work. Destinations
+    ``added_with_store`` are created with their store, not by ``tagwise destinations add``.
+    """
+
+    kind: str
+    summary: str
+    audience: str
+    build_writer: Callable[[WriterContext], TagWriter]
+    options: tuple[DestinationOption, ...] = ()
+    credential: DestinationOption | None = None
+    generate_credential: Callable[[], str] | None = None
+    check: Callable[..., None] = accept_settings
+    added_with_store: bool = False

@@ -1,7 +1,10 @@
-"""Every platform and what the rest of Tagwise may know about it, keyed by ``Store.platform``.
+"""Every platform and every destination kind, and what the rest of Tagwise may know of them.
 
-Code outside ``connectors/`` reaches a platform only through :func:`platform_for`: adding a
-platform is its folder plus one line in :data:`PLATFORMS`.
+Code outside ``connectors/`` reaches a platform only through :func:`platform_for` (keyed by
+``Store.platform``) and a destination only through :func:`destination_kind` (keyed by
+``Destination.kind``). Adding a platform is its folder plus one line in :data:`PLATFORMS`;
+adding a destination is its folder plus one line in :data:`DESTINATIONS` (and its import): the
+writer factory, ``tagwise destinations add``, sync's audience and the API's kind enum read it.
 """
 
 from __future__ import annotations
@@ -15,18 +18,26 @@ from connectors.base import (
     ApiClient,
     CanonicalEvent,
     Change,
+    DestinationKind,
     PayloadError,
     RequestedCustomer,
     StoreAction,
 )
+from connectors.klaviyo import writer as klaviyo_writer
+from connectors.mailchimp import writer as mailchimp_writer
 from connectors.shopify import client as shopify_client
 from connectors.shopify import consts as shopify_consts
+from connectors.shopify import flow as shopify_flow
 from connectors.shopify import history as shopify_history
+from connectors.shopify import metafields as shopify_metafields
 from connectors.shopify import normalise as shopify_normalise
 from connectors.shopify import privacy as shopify_privacy
+from connectors.shopify import writer as shopify_writer
+from connectors.webhook import writer as webhook_writer
 from connectors.woocommerce import client as woocommerce_client
 from connectors.woocommerce import history as woocommerce_history
 from connectors.woocommerce import normalise as woocommerce_normalise
+from connectors.woocommerce import writer as woocommerce_writer
 
 Normaliser = Callable[[str, Any], list[CanonicalEvent]]
 
@@ -83,6 +94,22 @@ STORE_DESTINATIONS = frozenset(p.store_destination for p in PLATFORMS.values())
 ACTION_TOPICS = frozenset(topic for p in PLATFORMS.values() for topic in p.actions)
 
 
+DESTINATIONS: dict[str, DestinationKind] = {kind.kind: kind for kind in (
+    shopify_writer.DESTINATION,
+    woocommerce_writer.DESTINATION,
+    klaviyo_writer.DESTINATION,
+    mailchimp_writer.DESTINATION,
+    webhook_writer.DESTINATION,
+    shopify_metafields.DESTINATION,
+    shopify_flow.DESTINATION,
+)}
+
+
 def platform_for(name: str) -> Platform:
     """The platform called ``name`` (KeyError for one Tagwise does not know)."""
     return PLATFORMS[name]
+
+
+def destination_kind(kind: str) -> DestinationKind:
+    """The destination kind called ``kind`` (KeyError for one Tagwise does not know)."""
+    return DESTINATIONS[kind]

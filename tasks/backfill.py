@@ -52,7 +52,6 @@ POLL_MAX_SECONDS = 30.0
 POLL_DEADLINE_SECONDS = 6 * 3600.0
 # shopify.dev BulkOperationStatus: these end an operation without a usable result.
 FAILED_STATUSES = {"FAILED", "CANCELED", "CANCELING", "EXPIRED"}
-RETRY_COUNTDOWN_SECONDS = 60
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -238,13 +237,11 @@ def _note(db: Database, job_id: int, error: str) -> None:
         job.error, job.updated_at = error[:1000], utcnow()
 
 
-@shared_task(bind=True, acks_late=True, max_retries=10)
-def backfill_store(self, store_id: int, since: str | None = None) -> dict[str, Any]:
-    """Import a Shopify store's history on the bulk queue; resume after interruptions."""
+@shared_task
+def backfill_store(store_id: int, since: str | None = None) -> dict[str, Any]:
+    """Import a Shopify store's history on the bulk queue; a transient failure is retried by
+    the task policy (``app.jobs.TagwiseTask``) and the next run resumes where it stopped."""
     start = datetime.fromisoformat(since) if since else None
     if start is not None and start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    try:
-        return run_backfill(store_id, start)
-    except TransientError as exc:
-        raise self.retry(countdown=RETRY_COUNTDOWN_SECONDS, exc=exc) from exc
+    return run_backfill(store_id, start)

@@ -27,7 +27,7 @@ from app.ingest.events import process_event
 from app.ingest.inbox import record_event
 from app.storage.db import utcnow
 from app.storage.models import Destination, Store
-from connectors.base import ApiClient, ConnectorError, PayloadError
+from connectors.base import ApiClient, PayloadError, PermanentError
 from connectors.registry import platform_for
 from tasks.ingest import apply_processed
 
@@ -81,7 +81,7 @@ def platform_upkeep(store_id: int) -> list[str]:
     return repaired
 
 
-@shared_task(acks_late=True)
+@shared_task
 def reconcile_store(store_id: int) -> dict[str, int]:
     """One reconciliation pass of a store, then move its watermark (only after success)."""
     db = current_app.extensions["db"]
@@ -92,7 +92,9 @@ def reconcile_store(store_id: int) -> dict[str, int]:
     try:
         platform_upkeep(store_id)
         counts = import_changes(store_id, since)
-    except (ConnectorError, CredentialsUnavailable) as exc:
+    except (PermanentError, CredentialsUnavailable) as exc:
+        # A transient failure propagates and is retried by the task policy; this one would
+        # fail the same way again. The watermark stays, so the next run covers the gap.
         log.warning("reconcile store %s failed: %s", store_id, exc)
         return {"error": 1}
     with db.session() as session:
@@ -100,7 +102,7 @@ def reconcile_store(store_id: int) -> dict[str, int]:
     return counts
 
 
-@shared_task(acks_late=True)
+@shared_task
 def reconcile_all() -> int:
     """Queue a reconciliation of every installed store."""
     db = current_app.extensions["db"]

@@ -18,7 +18,7 @@ from app.sync.diff import RUN_HELD
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
+@shared_task
 def purge_inbox_bodies() -> int:
     """Null the body of finished inbox events past retention; return how many (daily, beat)."""
     days = current_app.config["INBOX_RETENTION_DAYS"]

@@ -1,129 +1,93 @@
-"""Destination commands: ``tagwise destinations add klaviyo|mailchimp|shopify-metafields|
-shopify-flow``."""
+"""Destination commands: ``tagwise destinations add KIND``, one per kind in the registry."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app.cli.base import main, store_or_fail
 from app.storage.db import db
-from app.storage.models import Destination, Store, SyncState
+from app.storage.models import Destination
+from app.sync.diff import SILENT_FIRST_PASS_KINDS, record_as_known
+from connectors.base import DestinationKind, DestinationOption, InvalidSetting
+from connectors.registry import DESTINATIONS
 
 
 @main.group("destinations")
 def destinations_group() -> None:
-    """Email platforms that receive segments."""
+    """Email platforms and webhooks that receive segments."""
 
 
 @destinations_group.group("add")
 def destinations_add() -> None:
-    """Add Klaviyo or Mailchimp to a store (dry_run until you say --mode live)."""
+    """Add a destination to a store (dry_run until you say --mode live)."""
 
 
-def _add_destination(store_id: int, kind: str, api_key: str | None, mode: str,
-                     config: dict[str, object]) -> None:
+def _add_destination(kind: DestinationKind, store_id: int, mode: str,
+                     settings: dict[str, Any]) -> None:
+    """Check the settings, store the destination (secret encrypted), print its id."""
+    credential = settings.pop(kind.credential.name) if kind.credential else None
+    generated = credential is None and kind.generate_credential is not None
+    if generated:
+        credential = kind.generate_credential()
+    try:
+        kind.check(settings, credential,
+                   allow_private_urls=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
+    except InvalidSetting as exc:
+        raise click.BadParameter(str(exc), param_hint=_flag(exc.option)) from exc
     box = current_app.extensions["secret_box"]
     with db().session() as session:
-        store_or_fail(session, store_id)
-        if session.execute(select(Destination).filter_by(store_id=store_id, kind=kind)).scalar():
-            raise click.ClickException(f"store {store_id} already has a {kind} destination")
-        destination = Destination(store_id=store_id, kind=kind, mode=mode, config=config,
-                                  credentials_enc=box.encrypt(api_key) if api_key else None)
+        store = store_or_fail(session, store_id)
+        if session.execute(select(Destination).filter_by(store_id=store_id,
+                                                         kind=kind.kind)).scalar():
+            raise click.ClickException(f"store {store_id} already has a {kind.kind} destination")
+        destination = Destination(store_id=store_id, kind=kind.kind, mode=mode, config=settings,
+                                  credentials_enc=box.encrypt(credential) if credential else None)
         session.add(destination)
         session.flush()
         destination_id = destination.id
+        known = (record_as_known(session, store, destination)
+                 if kind.kind in SILENT_FIRST_PASS_KINDS else None)
     click.echo(destination_id)
+    if known is not None:
+        click.echo(f"{known} customers' current segments recorded as known: only changes from "
+                   "now on are sent")
+    if generated:
+        click.echo(f"{kind.credential.name.replace('_', ' ')}: {credential}")
     if mode == "dry_run":
         click.echo(f"dry run: diffs are recorded, nothing is sent; review with "
                    f"`tagwise sync --store {store_id} --dry-run`")
 
 
-MODE = click.option("--mode", type=click.Choice(["dry_run", "live"]), default="dry_run",
-                    show_default=True)
-INCLUDE_ALL = click.option("--include-all", is_flag=True,
-                           help="Also send customers without marketing consent (list-building)")
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
-@destinations_add.command("klaviyo")
-@click.option("--store", "store_id", type=int, required=True)
-@click.option("--api-key", required=True, help="Private API key, pk_...")
-@click.option("--list-per-segment", is_flag=True, help="Also keep a static list per segment")
-@click.option("--api-base-url", default=None, help="Replaces https://a.klaviyo.com")
-@MODE
-@INCLUDE_ALL
-@with_appcontext
-def destinations_add_klaviyo(store_id: int, api_key: str, list_per_segment: bool,
-                             api_base_url: str | None, mode: str, include_all: bool) -> None:
-    """Send segments to Klaviyo as profile properties (and optionally lists)."""
-    if not api_key.startswith("pk_"):
-        raise click.BadParameter("a Klaviyo private key starts with pk_", param_hint="--api-key")
-    _add_destination(store_id, "klaviyo", api_key, mode,
-                     {"list_per_segment": list_per_segment, "api_base_url": api_base_url,
-                      "include_all": include_all})
+def _click_option(option: DestinationOption) -> click.Option:
+    return click.Option([_flag(option.name), option.name], help=option.help,
+                        required=option.required, is_flag=option.flag,
+                        default=False if option.flag else None)
 
 
-@destinations_add.command("mailchimp")
-@click.option("--store", "store_id", type=int, required=True)
-@click.option("--api-key", required=True, help="KEY-us6 (the suffix names the data centre)")
-@click.option("--list-id", required=True, help="The audience id")
-@click.option("--api-base-url", default=None, help="Replaces https://DC.api.mailchimp.com/3.0")
-@MODE
-@INCLUDE_ALL
-@with_appcontext
-def destinations_add_mailchimp(store_id: int, api_key: str, list_id: str,
-                               api_base_url: str | None, mode: str, include_all: bool) -> None:
-    """Send segments to a Mailchimp audience as tags."""
-    if "-" not in api_key:
-        raise click.BadParameter("a Mailchimp key ends in -DC, e.g. -us6", param_hint="--api-key")
-    _add_destination(store_id, "mailchimp", api_key, mode,
-                     {"list_id": list_id, "api_base_url": api_base_url,
-                      "include_all": include_all})
+def _destination_command(kind: DestinationKind) -> click.Command:
+    """``tagwise destinations add KIND``, its options read from the kind in the registry."""
+    options = [kind.credential, *kind.options] if kind.credential else list(kind.options)
+
+    @with_appcontext
+    def add(store_id: int, mode: str, **settings: Any) -> None:
+        _add_destination(kind, store_id, mode, settings)
+
+    return click.Command(kind.kind, callback=add, help=kind.summary, params=[
+        click.Option(["--store", "store_id"], type=int, required=True),
+        *(_click_option(option) for option in options),
+        click.Option(["--mode"], type=click.Choice(["dry_run", "live"]), default="dry_run",
+                     show_default=True)])
 
 
-@destinations_add.command("shopify-metafields")
-@click.option("--store", "store_id", type=int, required=True)
-@MODE
-@with_appcontext
-def destinations_add_shopify_metafields(store_id: int, mode: str) -> None:
-    """Write RFM group, lifecycle, churn risk, CLV and next order date as customer metafields.
-
-    Uses the shop's own access token (scope write_customers). The safety brake is off for
-    this destination: predictions move for most customers at every nightly rescore.
-    """
-    _require_shopify(store_id)
-    _add_destination(store_id, "shopify_metafields", None, mode, {"brake_share": 1})
-
-
-@destinations_add.command("shopify-flow")
-@click.option("--store", "store_id", type=int, required=True)
-@MODE
-@with_appcontext
-def destinations_add_shopify_flow(store_id: int, mode: str) -> None:
-    """Fire the Flow trigger "customer segment changed" when a customer enters or leaves one.
-
-    Flow hears changes from now on: the segments customers are in today are recorded as
-    already told, so adding the destination does not start a workflow for every member.
-    """
-    from app.sync.diff import pending_changes
-
-    _require_shopify(store_id)
-    _add_destination(store_id, "shopify_flow", None, mode, {})
-    with db().session() as session:
-        store = session.get(Store, store_id)
-        destination = session.execute(select(Destination).filter_by(
-            store_id=store_id, kind="shopify_flow")).scalar_one()
-        rows = [{"destination_id": destination.id, "customer_id": change.customer_id,
-                 "tags": sorted(change.tags)}
-                for change in pending_changes(session, store, destination, None)]
-        if rows:
-            session.execute(insert(SyncState), rows)
-    click.echo(f"{len(rows)} customers' current segments recorded as known to Flow")
-
-
-def _require_shopify(store_id: int) -> None:
-    with db().session() as session:
-        if store_or_fail(session, store_id).platform != "shopify":
-            raise click.ClickException(f"store {store_id} is not a Shopify store")
+for _kind in DESTINATIONS.values():
+    if not _kind.added_with_store:
+        destinations_add.add_command(_destination_command(_kind))

@@ -127,7 +127,7 @@ def deliver_pending(db: Database) -> int:
         return 0
     try:
         client = AlertClient(url, signing_secret=current_app.config["ALERT_SIGNING_SECRET"],
-                             allow_private=current_app.config["ALERT_ALLOW_PRIVATE_URLS"])
+                             allow_private=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
     except UnsafeURL as exc:
         log.error("ALERT_WEBHOOK_URL refused: %s", exc)
         return 0

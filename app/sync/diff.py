@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.clients import CredentialsUnavailable
@@ -34,13 +34,24 @@ from app.storage.models import (
 )
 from app.sync import alerts
 from app.sync.writers import make_writer
-from connectors.base import Attempt, ChangeOutcome, RetryPolicy, TagChange
-from connectors.registry import STORE_DESTINATIONS
+from connectors.base import (
+    CONSENTING_EMAILS,
+    STORE_CUSTOMERS,
+    Attempt,
+    ChangeOutcome,
+    RetryPolicy,
+    TagChange,
+)
+from connectors.registry import destination_kind
 from connectors.shopify.metafields import field_values as metafield_values
 
 log = logging.getLogger(__name__)
-# Destinations in the store itself: only customers the store knows (no guests), consent aside.
-STORE_SIDE_DESTINATIONS = STORE_DESTINATIONS | {"shopify_metafields", "shopify_flow"}
+# Predictions move for most customers at every nightly rescore: the safety brake would hold
+# the metafields destination every night, so it never applies to it.
+BRAKE_EXEMPT_KINDS = frozenset({"shopify_metafields"})
+# Kinds whose first pass only records what each customer holds today, sending nothing: Flow
+# must hear of changes from now on, not start a workflow for every current member.
+SILENT_FIRST_PASS_KINDS = frozenset({"shopify_flow"})
 TRIGGERS = ("debounce", "full_compare", "replay", "manual", "confirmed")
 RUN_RUNNING, RUN_COMPLETED, RUN_FAILED = "running", "completed", "failed"
 RUN_HELD, RUN_CONFIRMED, RUN_REJECTED = "held", "confirmed", "rejected"
@@ -108,11 +119,9 @@ def pending_changes(session: Session, store: Store, destination: Destination,
         rows = [row for chunk in chunked(ids)
                 for row in session.execute(query.where(Customer.id.in_(chunk)))]
     changes = []
+    audience = destination_kind(destination.kind).audience
     for customer, profile, state in rows:
-        if destination.kind in STORE_SIDE_DESTINATIONS and customer.platform_id is None:
-            continue  # a guest has no customer record in the store to carry tags
-        if (destination.kind not in STORE_SIDE_DESTINATIONS
-                and not _reachable(customer, destination)):
+        if not _in_audience(audience, customer, destination):
             continue
         wanted = wanted_state(store, destination, profile, customer)
         confirmed = frozenset(state.tags) if state else frozenset()
@@ -132,11 +141,19 @@ def _properties(profile: Profile) -> dict[str, object]:
     return {name: v.isoformat() if isinstance(v, datetime) else v for name, v in values.items()}
 
 
-def _reachable(customer: Customer, destination: Destination) -> bool:
-    """Email tools get customers with an email who consented, unless told to include all."""
-    if not customer.email:
-        return False
-    return bool(customer.accepts_marketing) or bool(destination.config.get("include_all"))
+def _in_audience(audience: str, customer: Customer, destination: Destination) -> bool:
+    """Whether a destination of this audience receives the customer's changes.
+
+    A guest has no customer record in the store to carry tags; email tools get customers with
+    an email who consented, unless told to include all; everyone else gets every customer.
+    """
+    if audience == STORE_CUSTOMERS:
+        return customer.platform_id is not None
+    if audience == CONSENTING_EMAILS:
+        if not customer.email:
+            return False
+        return bool(customer.accepts_marketing) or bool(destination.config.get("include_all"))
+    return True
 
 
 class WaitCounter:
@@ -195,10 +212,12 @@ def brake_limit(session: Session, destination: Destination) -> tuple[float, int]
 
     The brake applies to live destinations that already have an audience of at least
     SYNC_BRAKE_MIN_AUDIENCE (never to the first sync); a destination's ``brake_share``
-    config overrides SYNC_BRAKE_SHARE, and 1 turns the brake off.
+    config overrides SYNC_BRAKE_SHARE, and 1 turns the brake off (as for the metafields).
     """
     share_limit = float(destination.config.get("brake_share",
                                                current_app.config["SYNC_BRAKE_SHARE"]))
+    if destination.kind in BRAKE_EXEMPT_KINDS:
+        share_limit = 1.0
     if destination.mode != "live" or share_limit >= 1:
         return None
     audience = audience_size(session, destination.id)
@@ -249,6 +268,8 @@ def sync_customers(session: Session, store: Store, destination: Destination,
     change to too large a share of the audience is held instead of sent, and while a hold
     waits for its decision nothing else is sent to the destination.
     """
+    if destination.kind in SILENT_FIRST_PASS_KINDS and not destination.config.get("baselined"):
+        record_as_known(session, store, destination)
     changes = pending_changes(session, store, destination, customer_ids, full=full)
     considered = len(customer_ids) if customer_ids is not None else len(changes)
     report = SyncReport(considered=considered, changes=changes)
@@ -299,6 +320,24 @@ def sync_customers(session: Session, store: Store, destination: Destination,
     if own_run:
         close_run(session, run)
     return report
+
+
+def record_as_known(session: Session, store: Store, destination: Destination) -> int:
+    """Confirm what every customer of the store holds today without sending it; say how many.
+
+    Done when such a destination is added, and by its first pass if it never was."""
+    rows = [{"destination_id": destination.id, "customer_id": change.customer_id,
+             "tags": sorted(change.tags)}
+            for change in pending_changes(session, store, destination, None)]
+    for chunk in chunked(rows):
+        session.execute(delete(SyncState).where(
+            SyncState.destination_id == destination.id,
+            SyncState.customer_id.in_([row["customer_id"] for row in chunk])))
+        session.execute(insert(SyncState), chunk)
+    destination.config = {**destination.config, "baselined": True}
+    log.info("destination %s: %s customers' current segments recorded as known",
+             destination.id, len(rows))
+    return len(rows)
 
 
 def describe_failure(outcome: ChangeOutcome) -> tuple[str, str | None]:

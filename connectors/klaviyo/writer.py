@@ -19,11 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import (
+    CONSENTING_EMAILS,
+    INCLUDE_ALL_OPTION,
     ChangeOutcome,
     ConnectorError,
+    DestinationKind,
+    DestinationOption,
+    InvalidSetting,
     PermanentError,
     TagChange,
     TransientError,
+    WriterContext,
     settle,
 )
 from connectors.klaviyo import consts
@@ -337,3 +343,34 @@ def _describe(exc: ConnectorError) -> str:
 def _failed(change: TagChange, exc: ConnectorError) -> ChangeOutcome:
     return ChangeOutcome(change.customer_id, _status(exc), _describe(exc))
 
+
+
+# ---------------------------------------------------------------------- destination kind
+
+
+def build_writer(context: WriterContext) -> KlaviyoWriter:
+    """A writer for the Klaviyo account whose private key the context carries."""
+    base_url = context.config.get("api_base_url")
+    options = {"base_url": base_url} if base_url else {}
+    client = KlaviyoClient(context.credentials or "", on_attempt=context.on_attempt,
+                           policy=context.policy, **options)
+    return KlaviyoWriter(client, prefix=context.prefix,
+                         list_per_segment=bool(context.config.get("list_per_segment")))
+
+
+def check_settings(config: Mapping[str, Any], credentials: str | None, *,
+                   allow_private_urls: bool) -> None:
+    """Refuse a key that is not a private API key."""
+    if not (credentials or "").startswith("pk_"):
+        raise InvalidSetting("api_key", "a Klaviyo private key starts with pk_")
+
+
+DESTINATION = DestinationKind(
+    kind="klaviyo",
+    summary="Send segments to Klaviyo as profile properties (and optionally lists).",
+    audience=CONSENTING_EMAILS, build_writer=build_writer, check=check_settings,
+    credential=DestinationOption("api_key", "Private API key, pk_...", required=True),
+    options=(DestinationOption("list_per_segment", "Also keep a static list per segment",
+                               flag=True),
+             DestinationOption("api_base_url", "Replaces https://a.klaviyo.com"),
+             INCLUDE_ALL_OPTION))

@@ -17,15 +17,22 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from connectors.base import (
+    CONSENTING_EMAILS,
+    INCLUDE_ALL_OPTION,
     ChangeOutcome,
     ConnectorError,
+    DestinationKind,
+    DestinationOption,
+    InvalidSetting,
     PermanentError,
     TagChange,
     TransientError,
+    WriterContext,
     settle,
 )
 from connectors.mailchimp import consts
@@ -252,3 +259,30 @@ def _describe(exc: ConnectorError) -> str:
 def _failed(change: TagChange, exc: ConnectorError) -> ChangeOutcome:
     return ChangeOutcome(change.customer_id, _status(exc), _describe(exc))
 
+
+
+# ---------------------------------------------------------------------- destination kind
+
+
+def build_writer(context: WriterContext) -> MailchimpWriter:
+    """A writer for the Mailchimp audience of the context's settings."""
+    client = MailchimpClient(context.credentials or "", base_url=context.config.get("api_base_url"),
+                             on_attempt=context.on_attempt, policy=context.policy)
+    return MailchimpWriter(client, context.config["list_id"], prefix=context.prefix)
+
+
+def check_settings(config: Mapping[str, Any], credentials: str | None, *,
+                   allow_private_urls: bool) -> None:
+    """Refuse a key without its data-centre suffix."""
+    if "-" not in (credentials or ""):
+        raise InvalidSetting("api_key", "a Mailchimp key ends in -DC, e.g. -us6")
+
+
+DESTINATION = DestinationKind(
+    kind="mailchimp", summary="Send segments to a Mailchimp audience as tags.",
+    audience=CONSENTING_EMAILS, build_writer=build_writer, check=check_settings,
+    credential=DestinationOption("api_key", "KEY-us6 (the suffix names the data centre)",
+                                 required=True),
+    options=(DestinationOption("list_id", "The audience id", required=True),
+             DestinationOption("api_base_url", "Replaces https://DC.api.mailchimp.com/3.0"),
+             INCLUDE_ALL_OPTION))

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from connectors.base import ChangeOutcome, ConnectorError, TagChange, TransientError
+from connectors.base import (
+    STORE_CUSTOMERS,
+    ChangeOutcome,
+    ConnectorError,
+    DestinationKind,
+    PermanentError,
+    TagChange,
+    TransientError,
+    WriterContext,
+)
 from connectors.shopify.client import ShopifyClient
 
 TRIGGER_HANDLE = "tagwise-segment-changed"
@@ -78,3 +87,18 @@ class ShopifyFlowWriter:
                 customer_id, "permanent", "; ".join(e.get("message", "") for e in errors))
                 if errors else ChangeOutcome(customer_id, "ok")))
         return results
+
+
+def build_writer(context: WriterContext) -> ShopifyFlowWriter:
+    """The Flow writer of the context's shop (its own access token)."""
+    client = context.store_client()
+    if not isinstance(client, ShopifyClient):
+        raise PermanentError("this destination needs a Shopify store")
+    return ShopifyFlowWriter(client)
+
+
+DESTINATION = DestinationKind(
+    kind="shopify_flow",
+    summary="Fire the Flow trigger 'Customer segment changed' when a customer enters or leaves "
+            "a segment (its first pass records today's members without firing).",
+    audience=STORE_CUSTOMERS, build_writer=build_writer)

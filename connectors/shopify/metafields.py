@@ -16,7 +16,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.base import ChangeOutcome, ConnectorError, TagChange, TransientError
+from connectors.base import (
+    STORE_CUSTOMERS,
+    ChangeOutcome,
+    ConnectorError,
+    DestinationKind,
+    PermanentError,
+    TagChange,
+    TransientError,
+    WriterContext,
+)
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.consts import CUSTOMER_GID_PREFIX
 
@@ -223,3 +232,18 @@ def _vanished(change: TagChange) -> set[str]:
 
 def _status(exc: ConnectorError) -> str:
     return "transient" if isinstance(exc, TransientError) else "permanent"
+
+
+def build_writer(context: WriterContext) -> ShopifyMetafieldsWriter:
+    """The metafields writer of the context's shop (its own access token)."""
+    client = context.store_client()
+    if not isinstance(client, ShopifyClient):
+        raise PermanentError("this destination needs a Shopify store")
+    return ShopifyMetafieldsWriter(client)
+
+
+DESTINATION = DestinationKind(
+    kind="shopify_metafields",
+    summary="RFM group, lifecycle, churn risk, 12-month CLV and next order date as customer "
+            "metafields (namespace tagwise) the shop's own segments can filter on.",
+    audience=STORE_CUSTOMERS, build_writer=build_writer)

@@ -15,7 +15,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from connectors.base import ChangeOutcome, ConnectorError, TagChange, TransientError
+from connectors.base import (
+    STORE_CUSTOMERS,
+    ChangeOutcome,
+    ConnectorError,
+    DestinationKind,
+    TagChange,
+    TransientError,
+    WriterContext,
+)
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.consts import (
     CUSTOMER_GID_PREFIX,
@@ -156,3 +164,13 @@ def _note_long_tags(outcome: ChangeOutcome, change: TagChange,
         note = f"{note}; {outcome.error}"
     return ChangeOutcome(change.customer_id, "partial", note[:500],
                          written=frozenset(written - set(too_long)))
+
+
+def build_writer(context: WriterContext) -> ShopifyTagWriter:
+    """The tag writer of the context's shop."""
+    return ShopifyTagWriter(context.store_client())  # type: ignore[arg-type]
+
+
+DESTINATION = DestinationKind(
+    kind="shopify_tags", summary="Segments as tags on the shop's own customers.",
+    audience=STORE_CUSTOMERS, build_writer=build_writer, added_with_store=True)

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from connectors.base import ChangeOutcome, ConnectorError, TagChange, TransientError
+from connectors.base import (
+    STORE_CUSTOMERS,
+    ChangeOutcome,
+    ConnectorError,
+    DestinationKind,
+    TagChange,
+    TransientError,
+    WriterContext,
+)
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.consts import BATCH_SIZE, DEFAULT_META_KEY, PROPERTY_META_KEYS
 
@@ -135,3 +143,14 @@ def _item_outcome(change: TagChange, item: Mapping[str, Any] | None) -> ChangeOu
     if status is not None:
         text = f"{text} (HTTP {status})"
     return ChangeOutcome(change.customer_id, "transient" if retryable else "permanent", text)
+
+
+def build_writer(context: WriterContext) -> WooCommerceMetaWriter:
+    """The meta writer of the context's WooCommerce store."""
+    return WooCommerceMetaWriter(context.store_client(),  # type: ignore[arg-type]
+                                 prefix=context.prefix)
+
+
+DESTINATION = DestinationKind(
+    kind="woocommerce_meta", summary="Segments as meta on the store's own customers.",
+    audience=STORE_CUSTOMERS, build_writer=build_writer, added_with_store=True)

@@ -45,7 +45,7 @@ def receiver(app):
     stand_in = Receiver()
     with serving(stand_in) as url:
         app.config.update(ALERT_WEBHOOK_URL=url + "/hooks/T000/B000",
-                          ALERT_SIGNING_SECRET=SIGNING_SECRET, ALERT_ALLOW_PRIVATE_URLS=True)
+                          ALERT_SIGNING_SECRET=SIGNING_SECRET, TAGWISE_ALLOW_PRIVATE_URLS=True)
         yield stand_in
 
 
@@ -108,11 +108,11 @@ def test_webhooks_that_stop_arriving_are_alerted(app, client, shop, receiver):
 
 def test_an_alert_url_on_a_private_address_is_refused_unless_allowed(app, client, shop,
                                                                      receiver):
-    app.config["ALERT_ALLOW_PRIVATE_URLS"] = False
+    app.config["TAGWISE_ALLOW_PRIVATE_URLS"] = False
     add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "x1")
     with app.extensions["db"].session() as session:
         session.execute(update(InboxEvent).values(status=INBOX_PARKED))
     assert check_alerts.apply().get() == 0 and receiver.messages == []
-    app.config["ALERT_ALLOW_PRIVATE_URLS"] = True
+    app.config["TAGWISE_ALLOW_PRIVATE_URLS"] = True
     assert check_alerts.apply().get() == 1  # the state waited; the message is not lost

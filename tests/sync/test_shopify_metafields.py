@@ -15,7 +15,7 @@ def test_scores_reach_the_shop_as_metafields_and_only_changes_are_resent(app, cl
                                                                            seeded_shop):
     store_id = add_store(app, seeded_shop)
     added = app.test_cli_runner().invoke(args=[
-        "destinations", "add", "shopify-metafields", "--store", str(store_id), "--mode", "live"])
+        "destinations", "add", "shopify_metafields", "--store", str(store_id), "--mode", "live"])
     assert added.exit_code == 0, added.output
     seed_orders(client, app)
     rescore(app, store_id)
@@ -37,5 +37,5 @@ def test_scores_reach_the_shop_as_metafields_and_only_changes_are_resent(app, cl
 
 def test_metafields_need_a_shopify_store(app):
     result = app.test_cli_runner().invoke(args=[
-        "destinations", "add", "shopify-metafields", "--store", "999"])
+        "destinations", "add", "shopify_metafields", "--store", "999"])
     assert result.exit_code != 0 and "no store 999" in result.output

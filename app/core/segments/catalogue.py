@@ -67,12 +67,13 @@ def slugify(text: str) -> str:
     return slug[:CATEGORY_SLUG_MAX].rstrip("-") or "other"
 
 
+# .astype(str): mapping an empty Series keeps it float, and float + str would raise.
 def _num(series: pd.Series, digits: int = 0) -> pd.Series:
-    return series.astype(float).round(digits).map(lambda v: f"{v:.{digits}f}")
+    return series.astype(float).round(digits).map(lambda v: f"{v:.{digits}f}").astype(str)
 
 
 def _pct(series: pd.Series) -> pd.Series:
-    return (series.astype(float) * 100).round().map(lambda v: f"{v:.0f}%")
+    return (series.astype(float) * 100).round().map(lambda v: f"{v:.0f}%").astype(str)
 
 
 Evaluator = Callable[[pd.DataFrame, dict], Iterable[tuple[pd.Series, pd.Series, pd.Series]]]

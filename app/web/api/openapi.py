@@ -13,14 +13,18 @@ from flask import current_app, jsonify
 from jsonschema import Draft202012Validator
 
 from app.web.api import bp
+from connectors.registry import DESTINATIONS
 
 DOCUMENT = Path(__file__).resolve().parents[2] / "openapi.json"
 
 
 @cache
 def document() -> dict[str, Any]:
-    """The parsed OpenAPI document."""
-    return json.loads(DOCUMENT.read_text())
+    """The parsed OpenAPI document, destination kinds filled in from the registry."""
+    parsed = json.loads(DOCUMENT.read_text())
+    kind = parsed["components"]["schemas"]["Destination"]["properties"]["kind"]
+    kind["enum"] = list(DESTINATIONS)
+    return parsed
 
 
 @cache
