@@ -18,12 +18,11 @@ from connectors.base import (
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
-    PermanentError,
     TagChange,
     TransientError,
     WriterContext,
 )
-from connectors.shopify.client import ShopifyClient
+from connectors.shopify.client import ShopifyClient, shop_client
 
 TRIGGER_HANDLE = "tagwise-segment-changed"
 TRIGGERS_PER_DOCUMENT = 25
@@ -91,10 +90,7 @@ class ShopifyFlowWriter:
 
 def build_writer(context: WriterContext) -> ShopifyFlowWriter:
     """The Flow writer of the context's shop (its own access token)."""
-    client = context.store_client()
-    if not isinstance(client, ShopifyClient):
-        raise PermanentError("this destination needs a Shopify store")
-    return ShopifyFlowWriter(client)
+    return ShopifyFlowWriter(shop_client(context))
 
 
 DESTINATION = DestinationKind(

@@ -21,12 +21,11 @@ from connectors.base import (
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
-    PermanentError,
     TagChange,
     TransientError,
     WriterContext,
 )
-from connectors.shopify.client import ShopifyClient
+from connectors.shopify.client import ShopifyClient, shop_client
 from connectors.shopify.consts import CUSTOMER_GID_PREFIX
 
 NAMESPACE = "tagwise"
@@ -236,10 +235,7 @@ def _status(exc: ConnectorError) -> str:
 
 def build_writer(context: WriterContext) -> ShopifyMetafieldsWriter:
     """The metafields writer of the context's shop (its own access token)."""
-    client = context.store_client()
-    if not isinstance(client, ShopifyClient):
-        raise PermanentError("this destination needs a Shopify store")
-    return ShopifyMetafieldsWriter(client)
+    return ShopifyMetafieldsWriter(shop_client(context))
 
 
 DESTINATION = DestinationKind(
