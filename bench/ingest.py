@@ -21,7 +21,8 @@ from app.storage.models import InboxEvent
 from bench import stack
 from connectors.shopify.webhooks import sign
 
-FIXTURE = stack.ROOT / "tests" / "fixtures" / "shopify" / "orders_create.json"
+FIXTURE = (stack.ROOT / "tests" / "connectors" / "shopify" / "fixtures"
+           / "orders_create__sample.json")
 SCRIPT = stack.ROOT / "bench" / "webhook.lua"
 KINDS = {"bare": 0.0, "webhook": 0.0, "webhook_dup30": 0.3}
 CONNECTIONS = 4  # two per gunicorn worker: each worker always has the next request waiting

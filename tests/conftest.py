@@ -17,7 +17,7 @@ from app.storage import embedded_redis
 from app.storage.db import Base
 from connectors.shopify.webhooks import sign
 
-FIXTURES = Path(__file__).parent / "fixtures"
+CONNECTOR_TESTS = Path(__file__).parent / "connectors"  # <vendor>/fixtures/topic__variant.json
 SHOPIFY_SECRET = "shpss_test_app_secret"
 API_TOKEN = "test-api-token"
 SHOP = "tagwise-test.myshopify.com"
@@ -107,7 +107,7 @@ def client(app):
 
 def fixture_bytes(platform: str, name: str) -> bytes:
     """A captured payload exactly as stored (sign these bytes)."""
-    return (FIXTURES / platform / name).read_bytes()
+    return (CONNECTOR_TESTS / platform / "fixtures" / name).read_bytes()
 
 
 def fixture_json(platform: str, name: str) -> dict:

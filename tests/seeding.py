@@ -20,7 +20,7 @@ def order_payload(order_id: int, *, customer_id: int | None = CUSTOMER_ID, total
                   email: str | None = "john@example.com", cancelled: bool = False,
                   discount: str = "0.00", refunds: list[dict] | None = None) -> dict:
     """A real orders/create body with the fields a scenario varies replaced."""
-    body = copy.deepcopy(fixture_json("shopify", "orders_create.json"))
+    body = copy.deepcopy(fixture_json("shopify", "orders_create__sample.json"))
     created = created or datetime(2026, 11, 1, 12, tzinfo=UTC)
     body.update(id=order_id, admin_graphql_api_id=f"gid://shopify/Order/{order_id}",
                 created_at=created.isoformat(), updated_at=(updated or created).isoformat(),

@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-KLAVIYO_SPEC_PATH = REPO_ROOT / "tests" / "fixtures" / "specs" / "klaviyo" / "stable.json"
+KLAVIYO_SPEC_PATH = REPO_ROOT / "tests" / "connectors" / "klaviyo" / "fixtures" / "stable.json"
 # The Mailchimp spec carries no licence of its own, so it is read from the shared folder next
 # to the repository and never committed (see ../shared/contracts/README.md, "Mailchimp").
 MAILCHIMP_SPEC_PATH = (

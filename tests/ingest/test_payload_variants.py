@@ -1,9 +1,10 @@
-"""Real payload variants (tests/fixtures/*/topic__variant.json) through the whole inbound path.
+"""Real payload variants (tests/connectors/<vendor>/fixtures/topic__variant.json) through the
+whole inbound path.
 
 Each scenario signs the fixture's exact bytes, posts it to the real webhook endpoint, runs the
 ingest task and reads the profile the way a merchant sees it: what the customer spent net of
 refunds, how many orders count, who the order belongs to. Provenance of every variant:
-tests/fixtures/README.md.
+tests/connectors/FIXTURES.md.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def woocommerce(app, client):
         yield send
 
 
-GUEST_ORDER = "order_created_v3_docs_example.json"  # customer_id 0, paid, processing
+GUEST_ORDER = "order_created__docs_example.json"  # customer_id 0, paid, processing
 GUEST = {"platform_id": None, "email": "john.doe@example.com"}
 
 
@@ -198,7 +199,7 @@ def test_woocommerce_pending_payment_is_recorded_as_pending(app, woocommerce):
 
 
 def test_woocommerce_registered_customer_owns_their_orders(app, woocommerce):
-    woocommerce("customer.created", "customer_created_v3_docs_example.json")
+    woocommerce("customer.created", "customer_created__docs_example.json")
     woocommerce("order.created", "order_created__registered_customer.json")
     woocommerce("customer.updated", "customer_updated__billing_phone.json")
     assert customers(app) == [(WOO_CUSTOMER_ID, "john.doe@example.com")]
@@ -206,7 +207,7 @@ def test_woocommerce_registered_customer_owns_their_orders(app, woocommerce):
 
 
 def test_woocommerce_deleted_customer_leaves_every_segment(app, woocommerce):
-    woocommerce("customer.created", "customer_created_v3_docs_example.json")
+    woocommerce("customer.created", "customer_created__docs_example.json")
     woocommerce("order.created", "order_created__registered_customer.json")
     woocommerce("customer.deleted", "customer_deleted__id_only.json")
     assert_deleted_without_segments(app)

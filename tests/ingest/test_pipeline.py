@@ -215,10 +215,10 @@ def test_our_own_tag_echo_does_not_loop(app, client, shop):
     sync_dirty(app)
     writes = len(shop.mutation_requests())
     ours = [t for t in shop.tags_of(str(CUSTOMER_ID)) if t.startswith("tw:")]
-    echo = dict(fixture_json("shopify", "customer_tag_added.json".replace("tag_", "tags_")),
+    echo = dict(fixture_json("shopify", "customer_tags_added__sample.json"),
                 customerId=f"gid://shopify/Customer/{CUSTOMER_ID}", tags=ours)
     deliver(client, "customer.tags_added", echo, "e2")
-    update = dict(fixture_json("shopify", "customers_create.json"), id=CUSTOMER_ID,
+    update = dict(fixture_json("shopify", "customers_create__sample.json"), id=CUSTOMER_ID,
                   updated_at=days_ago(0).isoformat())
     deliver(client, "customers/update", update, "e3")
     process_pending(app)
@@ -320,7 +320,8 @@ def test_rescore_rebins_the_store_and_an_uninstall_stops_writes(app, client, sho
     with app.extensions["db"].session() as session:
         store = session.get(Store, store_id)
         assert store.scoring["cutoffs"]["monetary"][0] > 20
-    deliver(client, "app/uninstalled", fixture_json("shopify", "app_uninstalled.json"), "un1")
+    deliver(client, "app/uninstalled", fixture_json("shopify", "app_uninstalled__sample.json"),
+            "un1")
     process_pending(app)
     shop.customers.update({str(5000 + i): [] for i in range(12)})
     sync_dirty(app)

@@ -29,7 +29,7 @@ def test_customers_redact_leaves_nothing_personal_and_removes_our_tags(app, clie
     process_pending(app)
     sync_dirty(app)
     assert any(t.startswith("tw:") for t in shop.tags_of(str(CUSTOMER_ID)))
-    request = fixture_json("shopify", "customers_redact.json")
+    request = fixture_json("shopify", "customers_redact__sample.json")
     request.update(shop_domain="tagwise-test.myshopify.com",
                    customer={"id": CUSTOMER_ID, "email": "john@example.com", "phone": None})
     deliver(client, "customers/redact", request, "x3")
@@ -59,7 +59,7 @@ def test_shop_redact_deletes_the_store_and_everything_under_it(app, client, shop
     store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "y1")
     process_pending(app)
-    body = fixture_json("shopify", "shop_redact.json")
+    body = fixture_json("shopify", "shop_redact__sample.json")
     deliver(client, "shop/redact", body, "y2")
     assert process_pending(app) == ["done"]
     with app.extensions["db"].session() as session:
@@ -70,7 +70,7 @@ def test_shop_redact_deletes_the_store_and_everything_under_it(app, client, shop
 
 
 def data_request(request_id: int = 9999) -> dict:
-    body = fixture_json("shopify", "customers_data_request.json")
+    body = fixture_json("shopify", "customers_data_request__sample.json")
     body.update(shop_domain="tagwise-test.myshopify.com", data_request={"id": request_id},
                 customer={"id": CUSTOMER_ID, "email": "john@example.com",
                           "phone": "555-625-1199"})

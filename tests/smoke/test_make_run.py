@@ -64,7 +64,7 @@ def test_run_accepts_a_signed_webhook_and_pushes_the_tag(tmp_path):
                     return False
 
             wait_for(ready, 60, "the web process")
-            body = fixture_bytes("shopify", "orders_create.json")
+            body = fixture_bytes("shopify", "orders_create__sample.json")
             # A generous timeout: on a loaded machine the first request also warms the worker.
             response = requests.post(f"{base}/webhooks/shopify", data=body, timeout=30,
                                      headers=shopify_headers(body, "orders/create", "smoke-1",

@@ -1,4 +1,4 @@
-"""Load the captured WooCommerce payloads from tests/fixtures/woocommerce/ as they are."""
+"""Load the captured WooCommerce payloads (``fixtures/`` beside this file) as they are."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "woocommerce"
-ORDER_CREATED = "order_created_v3_docs_example.json"
-CUSTOMER_CREATED = "customer_created_v3_docs_example.json"
-HEADERS_EXAMPLE = "headers_example_real_log_issue28329.txt"
-PING_REQUEST = "ping_request_DERIVED_from_source.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ORDER_CREATED = "order_created__docs_example.json"
+CUSTOMER_CREATED = "customer_created__docs_example.json"
+HEADERS_EXAMPLE = "headers__real_log_issue28329.txt"
+PING_REQUEST = "ping__derived_from_source.txt"
 
 
 def fixture_bytes(name: str) -> bytes:

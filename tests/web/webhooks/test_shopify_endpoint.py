@@ -24,7 +24,7 @@ def post(client, body: bytes, headers: dict):
 
 def test_signed_delivery_is_committed_and_acknowledged(app, client):
     add_store(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     response = post(client, body, shopify_headers(body, "orders/create", "w-1"))
     assert response.status_code == 200 and response.json["status"] == "accepted"
     with app.extensions["db"].session() as session:
@@ -35,7 +35,7 @@ def test_signed_delivery_is_committed_and_acknowledged(app, client):
 
 def test_duplicate_delivery_is_acknowledged_without_a_second_row(app, client):
     add_store(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     headers = shopify_headers(body, "orders/create", "w-dup")
     assert post(client, body, headers).json["status"] == "accepted"
     again = post(client, body, headers)
@@ -45,7 +45,7 @@ def test_duplicate_delivery_is_acknowledged_without_a_second_row(app, client):
 
 def test_bad_or_missing_signature_is_401_and_stores_nothing(app, client):
     add_store(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     headers = shopify_headers(body, "orders/create", "w-2", secret="wrong")
     response = post(client, body, headers)
     assert response.status_code == 401
@@ -59,7 +59,7 @@ def test_previous_secret_is_accepted_during_rotation(app, client):
     add_store(app)
     app.config["SHOPIFY_API_SECRET_PREVIOUS"] = SHOPIFY_SECRET
     app.config["SHOPIFY_API_SECRET"] = "rotated-secret"
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     assert post(client, body, shopify_headers(body, "orders/create", "w-3")).status_code == 200
 
 
@@ -74,7 +74,7 @@ def test_malformed_json_is_400_not_500(app, client):
 
 def test_missing_topic_or_id_is_400(app, client):
     add_store(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     headers = shopify_headers(body, "orders/create", "w-4")
     del headers["X-Shopify-Webhook-Id"]
     response = post(client, body, headers)
@@ -91,7 +91,7 @@ def test_oversized_body_is_413(app, client):
 
 def test_unknown_shop_and_unknown_topic_are_acknowledged_without_processing(app, client):
     add_store(app)
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     response = post(client, body, shopify_headers(body, "orders/create", "w-5",
                                                   shop="someone-else.myshopify.com"))
     assert response.status_code == 200 and response.json["reason"] == "unknown_shop"
@@ -105,7 +105,7 @@ def test_custom_app_store_verifies_with_its_own_secret(app, client):
         "stores", "add", "shopify", "--domain", SHOP, "--access-token", "t",
         "--webhook-secret", "custom-app-secret"])
     assert result.exit_code == 0
-    body = fixture_bytes("shopify", "orders_create.json")
+    body = fixture_bytes("shopify", "orders_create__sample.json")
     assert post(client, body, shopify_headers(body, "orders/create", "w-7")).status_code == 401
     ok = post(client, body, shopify_headers(body, "orders/create", "w-7",
                                             secret="custom-app-secret"))

@@ -22,7 +22,7 @@ MERCHANT_META = {"key": "loyalty_card", "value": "gold"}
 @pytest.fixture
 def site():
     stand_in = WooCommerceStandIn()
-    customer = fixture_json("woocommerce", "customer_created_v3_docs_example.json")
+    customer = fixture_json("woocommerce", "customer_created__docs_example.json")
     customer["meta_data"] = [dict(MERCHANT_META)]
     stand_in.add_customer(customer)
     with serving(stand_in.wsgi_app) as url:
@@ -50,7 +50,7 @@ def post(client, store_id: int, topic: str, body: bytes, secret: str = SECRET):
 
 
 def order(order_id: int, customer_id: int, modified: datetime, status: str = "processing"):
-    body = copy.deepcopy(fixture_json("woocommerce", "order_created_v3_docs_example.json"))
+    body = copy.deepcopy(fixture_json("woocommerce", "order_created__docs_example.json"))
     stamp = modified.strftime("%Y-%m-%dT%H:%M:%S")
     body.update(id=order_id, customer_id=customer_id, status=status, date_created_gmt=stamp,
                 date_modified_gmt=stamp)
@@ -80,7 +80,7 @@ def test_the_creation_ping_gets_200_and_creates_nothing(app, client, site):
 
 def test_signature_and_shape_errors(app, client, site):
     store_id = add_store(app, site)
-    body = fixture_bytes("woocommerce", "order_created_v3_docs_example.json")
+    body = fixture_bytes("woocommerce", "order_created__docs_example.json")
     assert post(client, store_id, "order.created", body, secret="wrong").status_code == 401
     assert post(client, store_id, "order.created", b"{oops").status_code == 400
     assert post(client, 999, "order.created", body).status_code == 404
@@ -90,7 +90,7 @@ def test_signature_and_shape_errors(app, client, site):
 
 def test_redelivered_state_is_deduplicated_by_resource_and_modification_time(app, client, site):
     store_id = add_store(app, site)
-    body = fixture_bytes("woocommerce", "order_created_v3_docs_example.json")
+    body = fixture_bytes("woocommerce", "order_created__docs_example.json")
     assert post(client, store_id, "order.created", body).json["status"] == "accepted"
     assert post(client, store_id, "order.created", body).json["status"] == "duplicate"
     assert inbox_count(app) == 1
@@ -99,7 +99,7 @@ def test_redelivered_state_is_deduplicated_by_resource_and_modification_time(app
 def test_guest_order_by_email_and_meta_written_without_touching_the_merchants(app, client, site):
     store_id = add_store(app, site)
     now = datetime.now(UTC)
-    guest = fixture_bytes("woocommerce", "order_created_v3_docs_example.json")  # customer_id 0
+    guest = fixture_bytes("woocommerce", "order_created__docs_example.json")  # customer_id 0
     post(client, store_id, "order.created", guest)
     post(client, store_id, "order.created", order(800, 25, now - timedelta(days=2)))
     post(client, store_id, "order.created", order(801, 25, now - timedelta(days=1),
