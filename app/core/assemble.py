@@ -6,7 +6,7 @@ after a webhook and for a whole store on rescore; ``fit_scoring`` is what rescor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,12 +15,15 @@ import pandas as pd
 from app.core.predict import (
     FittedModel,
     churn_band,
+    churn_cutoffs,
     fit_store,
     score,
+    store_totals,
     summarise_orders,
     value_tier_cutoffs,
     value_tiers,
 )
+from app.core.predict.validation import holdout_report
 from app.core.profiles import lifecycle, rfm
 from app.core.profiles.metrics import SECONDS_PER_DAY, compute_metrics
 from app.core.segments.catalogue import evaluate_builtins
@@ -92,7 +95,7 @@ def fit_scoring(profiles: pd.DataFrame) -> Scoring:
                    max(MIN_BIG_BASKET_ITEMS, basket))
 
 
-PREDICTION_COLUMNS = ("p_alive", "expected_orders_90d", "predicted_clv_12m",
+PREDICTION_COLUMNS = ("p_alive", "p_order_90d", "expected_orders_90d", "predicted_clv_12m",
                       "days_until_next_order")
 
 
@@ -136,11 +139,15 @@ def memberships(profiles: pd.DataFrame, scoring: Scoring, disabled: tuple[str, .
 def predict(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str,
             model: FittedModel | None = None,
             value_cutoffs: tuple[float, float] | None = None,
+            previous: FittedModel | None = None,
             ) -> tuple[pd.DataFrame, FittedModel]:
-    """Score customers with a stored fit, or fit the store (a prior when it is too small).
+    """Score customers with a stored fit, or fit the store (warm-started from ``previous``).
 
-    Value tiers need store-wide cut-offs: given, they are used; when fitting, they come from
-    this fit; with a stored fit but no cut-offs, tiers stay empty rather than guessed.
+    Value tiers and churn bands need store-wide cut-offs: when fitting they come from this fit
+    (the churn cut-offs are kept on the model); with a stored fit, its churn cut-offs and the
+    given value cut-offs are used, and without value cut-offs tiers stay empty rather than guessed.
+    A fresh fit also gets its holdout validation (app.core.predict.validation). A prediction
+    that cannot be computed raises app.core.predict.PredictionError: nothing is stored.
     """
     live = orders.loc[~orders["cancelled"]]
     summary = summarise_orders(live["customer_id"].to_numpy(),
@@ -148,14 +155,19 @@ def predict(orders: pd.DataFrame, as_of: pd.Timestamp, timezone: str,
                                as_of.tz_convert(timezone), values=live["net"].to_numpy())
     fitting = model is None
     if fitting:
-        model = fit_store(summary)
+        model = fit_store(summary, previous)
     scored = score(model, summary, PREDICTION_HORIZON_DAYS)
+    if fitting and len(scored):
+        model = replace(model, churn_cutoffs=churn_cutoffs(scored["p_order_90d"]),
+                        totals=store_totals(model, summary),
+                        validation=holdout_report(live["customer_id"].to_numpy(),
+                                                  live["created_at"].dt.tz_convert(timezone),
+                                                  as_of.tz_convert(timezone)))
     out = pd.DataFrame(index=summary.index)
-    out["p_alive"] = scored["p_alive"]
-    out["expected_orders_90d"] = scored["expected_orders_90d"]
-    out["predicted_clv_12m"] = scored["predicted_clv_12m"]
+    for column in ("p_alive", "p_order_90d", "expected_orders_90d", "predicted_clv_12m"):
+        out[column] = scored[column]
     out["days_until_next_order"] = scored["expected_next_order_days"]
-    out["churn_risk"] = churn_band(scored["p_alive"])
+    out["churn_risk"] = churn_band(scored["p_order_90d"], model.churn_cutoffs)
     if fitting and value_cutoffs is None and len(scored):
         value_cutoffs = value_tier_cutoffs(scored["predicted_clv_12m"])
     out["value_tier"] = (value_tiers(scored["predicted_clv_12m"], tuple(value_cutoffs))

@@ -195,7 +195,9 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     inputs = load_inputs(session, store, None, as_of)
     profiles = metrics_as_of(inputs, as_of_ts)
     scoring = fit_scoring(profiles)
-    predictions, model = predict(inputs.orders, as_of_ts, store.timezone)
+    previous = (store.prediction_model or {}).get("model")  # warm start for the fit
+    predictions, model = predict(inputs.orders, as_of_ts, store.timezone,
+                                 previous=FittedModel.from_dict(previous) if previous else None)
     profiles = score_profiles(profiles, scoring, as_of_ts, predictions)
     store.scoring = scoring.to_dict()
     cutoffs = predictions.attrs["value_cutoffs"]

@@ -2,11 +2,14 @@
 
 from app.core.predict.model import (
     FittedModel,
+    PredictionError,
     churn_band,
+    churn_cutoffs,
     fit_best,
     fit_store,
     prior_model,
     score,
+    store_totals,
     value_tier_cutoffs,
     value_tiers,
 )
@@ -14,11 +17,14 @@ from app.core.predict.summaries import summarise_orders
 
 __all__ = [
     "FittedModel",
+    "PredictionError",
     "churn_band",
+    "churn_cutoffs",
     "fit_best",
     "fit_store",
     "prior_model",
     "score",
+    "store_totals",
     "summarise_orders",
     "value_tier_cutoffs",
     "value_tiers",

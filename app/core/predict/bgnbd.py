@@ -13,8 +13,9 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, optimize, special
+from scipy import integrate, special
 
+from app.core.predict.fitting import LogNormalPrior, log_starts, maximise
 from app.core.predict.hypergeometric import signed_log_hyp2f1
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
@@ -24,6 +25,14 @@ LOG_PARAM_BOUNDS = [(np.log(1e-4), np.log(1e4))] * 4
 # Within this distance of a == 1 the conditional expectation (0/0 at a == 1) is interpolated.
 A_NEAR_ONE = 1e-4
 C_NEAR_ZERO = 1e-3
+# When the alive customer's drop-out probability p ~ Beta(a, b + x) has both shape parameters at
+# least CONCENTRATED_SHAPE, or a + b of at least CONCENTRATED_TOTAL, it is concentrated and the
+# expectation is a smooth average over a near-normal logit(p): Gauss-Hermite quadrature,
+# vectorised over rows. As a + b grows this tends to the fixed-drop-out limit (p = a / (a + b) for
+# everyone), which is exactly where the 2F1 series needs thousands of terms.
+CONCENTRATED_SHAPE = 10.0
+CONCENTRATED_TOTAL = 100.0
+HERMITE_NODES, HERMITE_WEIGHTS = special.roots_hermite(40)
 
 Array = NDArray[np.float64]
 
@@ -53,36 +62,33 @@ def log_likelihood(
 
 
 def fit(
-    x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    prior: LogNormalPrior | None = None,
+    warm_start: Mapping[str, float] | None = None,
+    deadline: float | None = None,
 ) -> tuple[dict[str, float], float, bool]:
-    """Fit BG/NBD by maximum likelihood; return (params, log-likelihood, converged)."""
+    """Fit BG/NBD by maximum likelihood (MAP with a prior); return (params, LL, converged).
+
+    ``warm_start`` (e.g. the store's previous fit) is tried with the scale-aware starts; the
+    search stops at ``deadline`` (``time.monotonic()``) with the best point so far, reported as
+    not converged. The log-likelihood returned is the data's, without the prior.
+    """
     x, t_x, T = _as_arrays(x, t_x, T)
     w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    starts = sorted(
-        _starting_points(x, T, w),
-        key=lambda start: _negative_ll_and_gradient(np.log(start), x, t_x, T, w)[0],
+    starts = log_starts(_starting_points(x, T, w), warm_start, PARAM_NAMES, LOG_PARAM_BOUNDS)
+    found = maximise(
+        lambda log_params: _negative_ll_and_gradient(log_params, x, t_x, T, w),
+        starts, LOG_PARAM_BOUNDS, analytic_gradient=True, n_customers=float(np.sum(w)),
+        prior=prior, deadline=deadline,
     )
-    best: tuple[dict[str, float], float, bool] | None = None
-    # The most likely start usually converges; the others are tried only if it does not.
-    for start in starts:
-        result = optimize.minimize(
-            _negative_ll_and_gradient,
-            np.log(start),
-            args=(x, t_x, T, w),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=LOG_PARAM_BOUNDS,
-            options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 1000},
-        )
-        params = dict(zip(PARAM_NAMES, np.exp(result.x).tolist(), strict=True))
-        ll = -float(result.fun)
-        if np.isfinite(ll) and (best is None or ll > best[1]):
-            best = (params, ll, _converged(result, float(np.sum(w))))
-        if best is not None and best[2]:
-            break
-    if best is None:
-        return dict(zip(PARAM_NAMES, starts[0], strict=True)), -np.inf, False
-    return best
+    if found is None:
+        return dict(zip(PARAM_NAMES, np.exp(starts[-1]).tolist(), strict=True)), -np.inf, False
+    params = dict(zip(PARAM_NAMES, np.exp(found.log_params).tolist(), strict=True))
+    return params, found.log_likelihood, found.converged and not found.timed_out
 
 
 def p_alive(params: Mapping[str, float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
@@ -96,10 +102,18 @@ def expected_purchases(
     params: Mapping[str, float], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
 ) -> Array:
     """Return E[purchases in (T, T + t] | x, t_x, T] (FHL 2005, eq. 10), computed stably."""
+    expected_if_alive = expected_purchases_if_alive(params, t, x, T)
+    return np.maximum(expected_if_alive * p_alive(params, x, t_x, T), 0.0)
+
+
+def expected_purchases_if_alive(
+    params: Mapping[str, float], t: ArrayLike, x: ArrayLike, T: ArrayLike
+) -> Array:
+    """Return E[purchases in (T, T + t] | alive at T, x, T]: depends on (x, T), not t_x."""
     r, alpha, a, b = (float(params[k]) for k in PARAM_NAMES)
-    t, x, t_x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, t_x, T))
+    t, x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, T))
     shape = t.shape
-    t, x, t_x, T = t.ravel(), x.ravel(), t_x.ravel(), T.ravel()
+    t, x, T = t.ravel(), x.ravel(), T.ravel()
     if abs(a - 1.0) < A_NEAR_ONE:
         # The closed form is 0/0 at a = 1 and loses digits near it; E is smooth in a, so
         # interpolate between a = 1 -+ A_NEAR_ONE (error O(A_NEAR_ONE^2)).
@@ -109,9 +123,7 @@ def expected_purchases(
         expected_if_alive = low + weight * (high - low)
     else:
         expected_if_alive = _expected_if_alive(r, alpha, a, b, t, x, T)
-    alive = special.expit(-_log_odds_dead(r, alpha, a, b, x, t_x, T))
-    expected = np.where(t > 0, np.maximum(expected_if_alive * alive, 0.0), 0.0)
-    return expected.reshape(shape)
+    return np.where(t > 0, np.maximum(expected_if_alive, 0.0), 0.0).reshape(shape)
 
 
 def _expected_if_alive(
@@ -132,9 +144,39 @@ def _expected_if_alive(
     # beyond the customer's history) or where c = a+b+x-1 is near 0 (x = 0 with a + b near 1),
     # a pole of 2F1 cancelled by the factor in front.
     near_pole = np.abs(a + b + x - 1.0) < C_NEAR_ZERO
-    for i in np.flatnonzero((~np.isfinite(expected_if_alive) | near_pole) & (t > 0)):
+    missing = (~np.isfinite(expected_if_alive) | near_pole) & (t > 0)
+    concentrated = missing & (min(a, b) >= CONCENTRATED_SHAPE or a + b >= CONCENTRATED_TOTAL)
+    if concentrated.any():
+        expected_if_alive[concentrated] = _expected_if_alive_concentrated(
+            r, alpha, a, b, t[concentrated], x[concentrated], T[concentrated]
+        )
+    for i in np.flatnonzero(missing & ~concentrated):
         expected_if_alive[i] = _expected_if_alive_by_quadrature(r, alpha, a, b, t[i], x[i], T[i])
     return np.where(t > 0, expected_if_alive, 0.0)
+
+
+def _expected_if_alive_concentrated(
+    r: float, alpha: float, a: float, b: float, t: Array, x: Array, T: Array
+) -> Array:
+    """Return E[purchases in t | alive] for a concentrated Beta(a, b + x) drop-out probability.
+
+    Averages (1 - (1 + p t/(alpha+T))^-(r+x)) / p over p = expit(y), with y's Beta-logit density
+    e^(a y) / (1 + e^y)^(a+b+x) integrated by Gauss-Hermite around its mode log(a / (b + x)) with
+    its curvature's scale; the density is renormalised on the same nodes, so the only error is the
+    density's departure from a polynomial-times-normal: below 1e-9 relative for both shapes >= 10
+    (tests compare it with the closed form).
+    """
+    beta_b = b + x
+    mode = np.log(a) - np.log(beta_b)
+    scale = np.sqrt(2.0 * (1.0 / a + 1.0 / beta_b))
+    y = mode[:, None] + scale[:, None] * HERMITE_NODES[None, :]
+    log_density = a * y - (a + beta_b)[:, None] * np.logaddexp(0.0, y)
+    log_density += HERMITE_NODES[None, :] ** 2 - np.max(log_density, axis=1, keepdims=True)
+    weights = HERMITE_WEIGHTS[None, :] * np.exp(log_density)
+    p = special.expit(y)
+    n = (r + x)[:, None]
+    value = -np.expm1(-n * np.log1p(p * (t / (alpha + T))[:, None])) / p
+    return np.sum(weights * value, axis=1) / np.sum(weights, axis=1)
 
 
 def _expected_if_alive_by_quadrature(
@@ -195,16 +237,6 @@ def _expected_if_alive_by_quadrature(
             )
             total += piece
     return (a + beta_b - 1.0) / (a - 1.0) - total if subtract else total
-
-
-def _converged(result: optimize.OptimizeResult, n_customers: float) -> bool:
-    """Return whether the optimiser stopped at a maximum.
-
-    L-BFGS-B reports "ABNORMAL" when the line search cannot improve at machine precision, which
-    at a flat optimum is success; a gradient below 1e-6 per customer is taken as converged.
-    """
-    gradient = np.asarray(result.jac, dtype=float)
-    return bool(result.success) or bool(np.max(np.abs(gradient)) <= 1e-6 * max(n_customers, 1.0))
 
 
 def _dropped_term(
@@ -272,3 +304,18 @@ def _starting_points(x: Array, T: Array, w: Array) -> list[tuple[float, float, f
 
 def _as_arrays(*values: ArrayLike) -> tuple[Array, ...]:
     return tuple(np.asarray(v, dtype=float) for v in np.broadcast_arrays(*values))
+
+
+def p_purchase_within(
+    params: Mapping[str, float], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> Array:
+    """Return P(at least one purchase in (T, T + t] | x, t_x, T).
+
+    An alive customer drops out only right after a purchase, so "no purchase in t" is "no
+    purchase event in t": given alive, rate ~ Gamma(r + x, alpha + T) and
+    P(none) = ((alpha+T)/(alpha+T+t))^(r+x). Multiplied by P(alive).
+    """
+    r, alpha, _, _ = (float(params[k]) for k in PARAM_NAMES)
+    t, x, t_x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, t_x, T))
+    if_alive = -np.expm1(-(r + x) * np.log1p(t / (alpha + T)))
+    return p_alive(params, x, t_x, T) * if_alive

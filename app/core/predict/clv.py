@@ -30,13 +30,34 @@ def discounted_clv(
     monthly_discount_rate: float = MONTHLY_DISCOUNT_RATE,
 ) -> Array:
     """Return sum of monthly expected-order increments x spend, discounted to today."""
+    cumulative = np.stack(
+        [np.asarray(expected_orders_by_days(days), dtype=float) for days in month_ends(months)],
+        axis=-1,
+    )
+    return discounted_clv_from_cumulative(cumulative, spend_per_order,
+                                          monthly_discount_rate=monthly_discount_rate)
+
+
+def month_ends(months: int = CLV_MONTHS) -> Array:
+    """Return the days from today to the end of each month 1..months."""
+    return np.arange(1, months + 1) * DAYS_PER_MONTH
+
+
+def discounted_clv_from_cumulative(
+    cumulative: ArrayLike,
+    spend_per_order: ArrayLike,
+    *,
+    monthly_discount_rate: float = MONTHLY_DISCOUNT_RATE,
+) -> Array:
+    """Return the CLV from expected orders by the end of each month (last axis = months)."""
+    # Cumulative expectations are monotone; the running maximum guards against last-digit jitter.
+    cumulative = np.maximum.accumulate(np.maximum(np.asarray(cumulative, dtype=float), 0.0),
+                                       axis=-1)
+    increments = np.diff(cumulative, axis=-1, prepend=0.0)
     spend = np.asarray(spend_per_order, dtype=float)
-    clv = np.zeros(np.broadcast_shapes(spend.shape, np.shape(expected_orders_by_days(0.0))))
-    previous = np.zeros_like(clv)
-    for month in range(1, months + 1):
-        cumulative = expected_orders_by_days(month * DAYS_PER_MONTH)
-        # Cumulative expectations are monotone; clip guards against last-digit jitter.
-        increment = np.maximum(cumulative - previous, 0.0)
-        clv += increment * spend / (1.0 + monthly_discount_rate) ** month
-        previous = np.maximum(cumulative, previous)
+    clv = np.zeros(np.broadcast_shapes(spend.shape, cumulative.shape[:-1]))
+    # Month by month, element-wise: a customer's CLV is the same number whether it is scored
+    # alone or with the whole store (a matrix product's summation order depends on the shape).
+    for month in range(cumulative.shape[-1]):
+        clv += increments[..., month] * spend / (1.0 + monthly_discount_rate) ** (month + 1)
     return clv

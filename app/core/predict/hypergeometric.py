@@ -27,6 +27,7 @@ SERIES_TOLERANCE = 1e-15
 SERIES_MAX_TERMS = 1_000
 SCIPY_TRUSTED_Z = 0.9
 CANCELLATION_LIMIT = 1e-5
+COMPACT_SHARE = 0.25
 
 
 def log_hyp2f1(a: ArrayLike, b: ArrayLike, c: ArrayLike, z: ArrayLike) -> NDArray[np.float64]:
@@ -66,43 +67,58 @@ def log_hyp2f1_series(
 def _series(
     a: NDArray[np.float64], b: NDArray[np.float64], c: NDArray[np.float64], z: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Sum the 2F1 series of 1-D inputs; return (log |sum|, sign of sum)."""
+    """Sum the 2F1 series of 1-D inputs; return (log |sum|, sign of sum).
+
+    All series advance together, one NumPy pass per term. Finished series stop contributing at
+    once but are dropped from the working arrays only once a quarter of them are finished
+    (COMPACT_SHARE): gathering and scattering every array on every term cost more than the sums.
+    """
     # The partial sum is kept as exp(scale) * total so terms far above 1e308 never overflow.
     scale = np.zeros(a.size)
     total = np.ones(a.size)
-    log_term = np.zeros(a.size)
-    sign_term = np.ones(a.size)
-    log_tail_factor = -np.log1p(-np.minimum(z, 1 - 1e-16))
-    active = np.flatnonzero((z > 0) & (a != 0) & (b != 0))
+    converged = np.ones(a.size, dtype=bool)
+    idx = np.flatnonzero((z > 0) & (a != 0) & (b != 0))
+    ai, bi, ci, zi = a[idx], b[idx], c[idx], z[idx]
+    log_tail_factor = -np.log1p(-np.minimum(zi, 1 - 1e-16))
+    log_term = np.zeros(idx.size)
+    sign_term = np.ones(idx.size)
+    sc = np.zeros(idx.size)
+    tot = np.ones(idx.size)
+    running = np.ones(idx.size, dtype=bool)
+    log_tolerance = np.log(SERIES_TOLERANCE)
     k = 0
-    while active.size and k < SERIES_MAX_TERMS:
-        ai, bi, ci, zi = a[active], b[active], c[active], z[active]
+    while idx.size and k < SERIES_MAX_TERMS:
         ratio = (ai + k) * (bi + k) / ((ci + k) * (k + 1.0)) * zi
         dead = ratio == 0  # a or b is a non-positive integer: the series terminates
-        with np.errstate(divide="ignore"):
-            log_term[active] += np.log(np.abs(ratio))
-        sign_term[active] *= np.sign(ratio)
-        lt = log_term[active]
-        sc = scale[active]
-        grow = lt > sc
-        tot = total[active]
-        tot = np.where(grow, tot * np.exp(np.minimum(sc - lt, 0.0)), tot)
-        sc = np.where(grow, lt, sc)
-        tot = tot + np.where(dead, 0.0, sign_term[active] * np.exp(lt - sc))
-        total[active] = tot
-        scale[active] = sc
-        # Stop once the terms shrink geometrically and the tail bound term/(1 - z) is negligible.
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_term += np.log(np.abs(ratio))
+            sign_term *= np.sign(ratio)
+            grow = running & (log_term > sc)
+            tot = np.where(grow, tot * np.exp(np.minimum(sc - log_term, 0.0)), tot)
+            sc = np.where(grow, log_term, sc)
+            tot = tot + np.where(running & ~dead, sign_term * np.exp(log_term - sc), 0.0)
+            # Stop once the terms shrink geometrically and the tail bound term/(1 - z) is
+            # negligible.
             log_sum = sc + np.log(np.abs(tot))
-        small = lt + log_tail_factor[active] < np.log(SERIES_TOLERANCE) + log_sum
+        small = log_term + log_tail_factor < log_tolerance + log_sum
         settled = (np.abs(ratio) < 1.0) & (ci + k > 0)  # past any sign flip of (c)_k
-        done = dead | (small & settled) | ~np.isfinite(lt)
-        active = active[~done]
+        running &= ~(dead | (small & settled) | ~np.isfinite(log_term))
         k += 1
+        n_running = int(np.count_nonzero(running))
+        if n_running <= (1.0 - COMPACT_SHARE) * idx.size:
+            done = ~running
+            scale[idx[done]], total[idx[done]] = sc[done], tot[done]
+            ai, bi, ci, zi, log_tail_factor, log_term, sign_term, sc, tot, idx = (
+                v[running] for v in (ai, bi, ci, zi, log_tail_factor, log_term, sign_term, sc,
+                                     tot, idx)
+            )
+            running = np.ones(idx.size, dtype=bool)
+    scale[idx], total[idx] = sc, tot
+    converged[idx[running]] = False
     with np.errstate(divide="ignore"):
         log_abs = scale + np.log(np.abs(total))
     sign = np.where(total < 0, -1.0, 1.0)
-    log_abs[active] = np.nan  # not converged: the caller integrates instead
+    log_abs[~converged] = np.nan  # not converged: the caller integrates instead
     # total is the sum relative to the largest term: below CANCELLATION_LIMIT, alternating terms
     # have cancelled away too many digits (a large negative first parameter); integrate instead.
     log_abs[np.abs(total) < CANCELLATION_LIMIT] = np.nan

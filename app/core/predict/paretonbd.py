@@ -15,19 +15,15 @@ from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, optimize, special
+from scipy import integrate, special
 
+from app.core.predict.fitting import LogNormalPrior, log_starts, maximise
 from app.core.predict.hypergeometric import log_hyp2f1
 
 PARAM_NAMES = ("r", "alpha", "s", "beta")
 LOG_PARAM_BOUNDS = [(np.log(1e-4), np.log(1e4))] * 4
 # Below this |s - 1| the expectation uses the s -> 1 limit (a logarithm) instead of 0/0.
 S_NEAR_ONE = 1e-9
-# The Pareto/NBD likelihood has no cheap analytic gradient, so with more distinct (x, t_x, T)
-# rows than this the parameters are estimated on a seeded weighted sample of rows; the reported
-# log-likelihood is always evaluated on every row, so model comparison stays honest.
-FIT_MAX_ROWS = 5_000
-FIT_SAMPLE_SEED = 20050101
 
 Array = NDArray[np.float64]
 
@@ -55,42 +51,38 @@ def log_likelihood(
 
 
 def fit(
-    x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    prior: LogNormalPrior | None = None,
+    warm_start: Mapping[str, float] | None = None,
+    deadline: float | None = None,
 ) -> tuple[dict[str, float], float, bool]:
-    """Fit Pareto/NBD by maximum likelihood; return (params, log-likelihood, converged)."""
-    x_all, t_x_all, T_all = _as_arrays(x, t_x, T)
-    w_all = np.ones_like(x_all) if weights is None else np.asarray(weights, dtype=float)
-    x, t_x, T, w = _fit_sample(x_all, t_x_all, T_all, w_all)
+    """Fit Pareto/NBD on every distinct row (MAP with a prior); return (params, LL, converged).
+
+    Gradients are central differences (the likelihood's 2F1 has no cheap parameter derivative).
+    ``warm_start`` and ``deadline`` as in ``bgnbd.fit``; the log-likelihood is the data's.
+    """
+    x, t_x, T = _as_arrays(x, t_x, T)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
 
     def negative_ll(log_params: Array) -> float:
         params = dict(zip(PARAM_NAMES, np.exp(log_params), strict=True))
         ll = log_likelihood(params, x, t_x, T, w)
         return -ll if np.isfinite(ll) else 1e300
 
-    starts = sorted(_starting_points(x, T, w), key=lambda start: negative_ll(np.log(start)))
-    best: tuple[dict[str, float], float, bool] | None = None
-    # The most likely start usually converges; the others are tried only if it does not.
-    for start in starts:
-        result = optimize.minimize(
-            negative_ll,
-            np.log(start),
-            jac="3-point",  # central differences: the optimum is flat along beta
-            method="L-BFGS-B",
-            bounds=LOG_PARAM_BOUNDS,
-            options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000},
-        )
-        params = dict(zip(PARAM_NAMES, np.exp(result.x).tolist(), strict=True))
-        ll = -float(result.fun)
-        if np.isfinite(ll) and ll > -1e299 and (best is None or ll > best[1]):
-            best = (params, ll, bool(result.success))
-        if best is not None and best[2]:
-            break
-    if best is None:
+    starts = log_starts(_starting_points(x, T, w), warm_start, PARAM_NAMES, LOG_PARAM_BOUNDS)
+    found = maximise(
+        negative_ll, starts, LOG_PARAM_BOUNDS, analytic_gradient=False,
+        n_customers=float(np.sum(w)), prior=prior, deadline=deadline,
+        options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000},
+    )
+    if found is None or found.log_likelihood < -1e299:
         return {"r": 0.5, "alpha": 1.0, "s": 0.5, "beta": 1.0}, -np.inf, False
-    params, ll, converged = best
-    if x.size != x_all.size:
-        ll = log_likelihood(params, x_all, t_x_all, T_all, w_all)
-    return params, ll, converged
+    params = dict(zip(PARAM_NAMES, np.exp(found.log_params).tolist(), strict=True))
+    return params, found.log_likelihood, found.converged and not found.timed_out
 
 
 def _starting_points(x: Array, T: Array, w: Array) -> list[tuple[float, float, float, float]]:
@@ -102,19 +94,6 @@ def _starting_points(x: Array, T: Array, w: Array) -> list[tuple[float, float, f
         beta0 = float(np.clip(alpha0 * lifetime_ratio, 1e-3, 1e3))
         starts.append((r0, alpha0, s0, beta0))
     return starts
-
-
-def _fit_sample(
-    x: Array, t_x: Array, T: Array, w: Array
-) -> tuple[Array, Array, Array, Array]:
-    """Return at most FIT_MAX_ROWS rows drawn in proportion to weight, reweighted to the total."""
-    if x.size <= FIT_MAX_ROWS:
-        return x, t_x, T, w
-    rng = np.random.default_rng(FIT_SAMPLE_SEED)
-    picks = rng.choice(x.size, size=FIT_MAX_ROWS, replace=True, p=w / w.sum())
-    rows, counts = np.unique(picks, return_counts=True)
-    scale = w.sum() / FIT_MAX_ROWS
-    return x[rows], t_x[rows], T[rows], counts * scale
 
 
 def p_alive(params: Mapping[str, float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
@@ -129,15 +108,22 @@ def expected_purchases(
     params: Mapping[str, float], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
 ) -> Array:
     """Return E[purchases in (T, T + t] | x, t_x, T] (note 008, eq. 21)."""
+    expected_if_alive = expected_purchases_if_alive(params, t, x, T)
+    return np.maximum(expected_if_alive * p_alive(params, x, t_x, T), 0.0)
+
+
+def expected_purchases_if_alive(
+    params: Mapping[str, float], t: ArrayLike, x: ArrayLike, T: ArrayLike
+) -> Array:
+    """Return E[purchases in (T, T + t] | alive at T, x, T]: depends on (x, T), not t_x."""
     r, alpha, s, beta = (float(params[k]) for k in PARAM_NAMES)
-    t, x, t_x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, t_x, T))
+    t, x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, T))
     log_u = np.log(beta + T) - np.log(beta + T + t)  # log((beta+T)/(beta+T+t)) <= 0
     if abs(s - 1.0) < S_NEAR_ONE:
         lifetime_factor = -log_u
     else:
         lifetime_factor = -np.expm1((s - 1.0) * log_u) / (s - 1.0)
-    alive = p_alive(params, x, t_x, T)
-    expected = (r + x) * (beta + T) / (alpha + T) * lifetime_factor * alive
+    expected = (r + x) * (beta + T) / (alpha + T) * lifetime_factor
     return np.where(t > 0, np.maximum(expected, 0.0), 0.0)
 
 
@@ -209,3 +195,32 @@ def _log_a0_part(
 
 def _as_arrays(*values: ArrayLike) -> tuple[Array, ...]:
     return tuple(np.asarray(v, dtype=float) for v in np.broadcast_arrays(*values))
+
+
+# Gauss-Legendre nodes and weights on [0, 1] for P(a purchase within t).
+_LEGENDRE_NODES, _LEGENDRE_WEIGHTS = np.polynomial.legendre.leggauss(24)
+LEGENDRE_NODES = (_LEGENDRE_NODES + 1.0) / 2.0
+LEGENDRE_WEIGHTS = _LEGENDRE_WEIGHTS / 2.0
+
+
+def p_purchase_within(
+    params: Mapping[str, float], t: ArrayLike, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+) -> Array:
+    """Return P(at least one purchase in (T, T + t] | x, t_x, T).
+
+    Given alive at T, rate lambda ~ Gamma(r+x, alpha+T) and death rate mu ~ Gamma(s, beta+T)
+    independently, and the first purchase comes at tau before death with density
+    E[lambda e^(-lambda tau)] E[e^(-mu tau)]. Substituting u = 1 - ((alpha+T)/(alpha+T+tau))^(r+x)
+    (the purchase part integrated exactly) leaves the integral over u in [0, U] of the survival
+    ((beta+T)/(beta+T+tau(u)))^s, smooth and within [0, 1]: 24-node Gauss-Legendre, vectorised.
+    Multiplied by P(alive).
+    """
+    r, alpha, s, beta = (float(params[k]) for k in PARAM_NAMES)
+    t, x, t_x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(t, x, t_x, T))
+    n = r + x
+    reach = -np.expm1(-n * np.log1p(t / (alpha + T)))  # U = P(purchase within t | alive, no death)
+    u = reach[..., None] * LEGENDRE_NODES
+    tau = (alpha + T)[..., None] * np.expm1(-np.log1p(-u) / n[..., None])
+    survival = np.exp(-s * np.log1p(tau / (beta + T)[..., None]))
+    if_alive = reach * np.sum(LEGENDRE_WEIGHTS * survival, axis=-1)
+    return p_alive(params, x, t_x, T) * if_alive

@@ -30,8 +30,8 @@ def summarise_orders(
     unit_days: float = 7.0,
 ) -> pd.DataFrame:
     """Summarise every customer's orders up to ``as_of`` into frequency, recency, T (+ monetary)."""
-    days = _to_calendar_days(order_times)
-    as_of_day = _to_calendar_days([as_of])[0]
+    days = calendar_days(order_times)
+    as_of_day = calendar_days([as_of])[0]
     orders = pd.DataFrame({"customer_id": np.asarray(customer_ids), "day": days})
     orders["value"] = 0.0 if values is None else np.asarray(values, dtype=float)
     orders = orders[orders["day"] <= as_of_day]
@@ -61,7 +61,7 @@ def summarise_orders(
     return summary
 
 
-def _to_calendar_days(times: ArrayLike) -> np.ndarray:
+def calendar_days(times: ArrayLike) -> np.ndarray:
     """Return datetime64[D] wall-clock calendar days, dropping any timezone without converting."""
     if isinstance(times, np.ndarray) and np.issubdtype(times.dtype, np.datetime64):
         return times.astype("datetime64[D]")  # fast path: already naive datetime64

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app.core.predict.model import CHURN_HIGH_BELOW, CHURN_MEDIUM_BELOW
+from app.core.predict.model import LIKELY_ALIVE
 from app.core.profiles.rfm import RFM_GROUPS
 
 LIFECYCLE_STAGES = ("new", "active", "lapsing", "churned")
@@ -43,11 +43,14 @@ CATALOGUE: tuple[BuiltinSegment, ...] = (
     *(BuiltinSegment(g, g.replace("-", " ").title(), f"RFM group {g}") for g in RFM_GROUPS),
     *(BuiltinSegment(f"lifecycle-{s}", f"Lifecycle: {s}", "relative to the customer's cadence")
       for s in LIFECYCLE_STAGES),
-    *(BuiltinSegment(f"churn-risk-{b}", f"Churn risk {b}", "from P(alive)") for b in CHURN_BANDS),
+    *(BuiltinSegment(f"churn-risk-{b}", f"Churn risk {b}",
+                     "chance of an order in the next 90 days, by thirds of the store")
+      for b in CHURN_BANDS),
     *(BuiltinSegment(f"value-{t}", f"Value {t}", "predicted 12-month CLV tier")
       for t in VALUE_TIERS),
     BuiltinSegment("next-order-due", "Next order due",
-                   f"expected next order within {NEXT_ORDER_DUE_DAYS} days"),
+                   f"likely still a customer and next order expected within "
+                   f"{NEXT_ORDER_DUE_DAYS} days"),
     BuiltinSegment("discount-seeker", "Discount seeker",
                    f"a discount on at least {DISCOUNT_SEEKER_SHARE:.0%} of orders"),
     BuiltinSegment("full-price-buyer", "Full-price buyer", "never used a discount"),
@@ -95,18 +98,23 @@ def _lifecycle(p: pd.DataFrame, scoring: dict):
 
 def _predictive(p: pd.DataFrame, _: dict):
     has = p["churn_risk"].notna()
-    bound = p["churn_risk"].map({"high": f"< {CHURN_HIGH_BELOW:.2f}",
-                                 "medium": f"< {CHURN_MEDIUM_BELOW:.2f}",
-                                 "low": f">= {CHURN_MEDIUM_BELOW:.2f}"})
+    third = p["churn_risk"].map({"high": "lowest", "medium": "middle", "low": "highest"})
+    # P(order) is computed with the predictions and not stored: a frame without it says less.
+    p_order = p["p_order_90d"] if "p_order_90d" in p else pd.Series(np.nan, index=p.index)
+    chance = (_pct(p_order) + " chance of an order in 90 days ("
+              + third.astype(str) + " third of the store)")
     yield (has, "churn-risk-" + p["churn_risk"].astype(str),
-           "P(alive) " + _num(p["p_alive"], 2) + " " + bound.astype(str))
+           chance.where(p_order.notna(), "churn risk " + p["churn_risk"].astype(str)))
     has = p["value_tier"].notna()
     yield (has, "value-" + p["value_tier"].astype(str),
            "predicted 12-month CLV " + _num(p["predicted_clv_12m"], 2))
     due_in = p["days_until_next_order"]
-    due = due_in.notna() & (due_in <= NEXT_ORDER_DUE_DAYS) & (p["orders_count"] > 0)
+    # A date is only predicted for customers likely alive; checked again so a stale row can't slip.
+    due = (due_in.notna() & (due_in <= NEXT_ORDER_DUE_DAYS) & (p["orders_count"] > 0)
+           & (p["p_alive"] >= LIKELY_ALIVE))
     yield (due, pd.Series("next-order-due", index=p.index),
-           "next order expected in " + _num(due_in.clip(lower=0)) + " days")
+           "next order expected in " + _num(due_in.clip(lower=0)) + " days; P(alive) "
+           + _num(p["p_alive"], 2))
 
 
 def _behaviour(p: pd.DataFrame, scoring: dict):

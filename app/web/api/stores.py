@@ -64,6 +64,13 @@ def list_inbox(store_id: int):
         return jsonify({"events": [serialise.inbox_event(e) for e in rows]})
 
 
+# How the fit went (prior share, convergence, time budget, churn cut-offs, spend checks, holdout)
+# and the store's next-year totals with their intervals.
+MODEL_REPORT_FIELDS = ("prior_weight", "converged", "timed_out", "fit_seconds",
+                       "fit_budget_seconds", "churn_cutoffs", "spend_checks", "validation",
+                       "totals")
+
+
 @bp.get("/stores/<int:store_id>/model")
 def show_model(store_id: int):
     """The fitted prediction model: name, parameters, time unit, likelihood, basis."""
@@ -83,6 +90,7 @@ def show_model(store_id: int):
             "spend_basis": model.get("spend_basis"), "candidates": model.get("candidates"),
             "value_cutoffs": stored.get("value_cutoffs"), "fitted_at": stored.get("fitted_at"),
             "as_of": stored.get("as_of"),
+            **{key: model.get(key) for key in MODEL_REPORT_FIELDS},
         })
 
 

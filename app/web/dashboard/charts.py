@@ -23,12 +23,18 @@ def heat_style(value: float | None, top: float | None) -> str:
 
 
 def sparkline_points(values: Sequence[int | float | None], width: int = 120,
-                     height: int = 28) -> str:
-    """SVG polyline points for a series (gaps skipped); empty for fewer than two values."""
+                     height: int = 28, *, low: float | None = None,
+                     high: float | None = None) -> str:
+    """SVG polyline points for a series (gaps skipped); empty for fewer than two values.
+
+    The vertical scale runs from ``low`` to ``high`` (default: the series' own range), so two
+    series drawn with the same bounds share one scale.
+    """
     known = [(i, float(v)) for i, v in enumerate(values) if v is not None]
     if len(known) < 2:
         return ""
-    low, high = min(v for _, v in known), max(v for _, v in known)
+    low = min(v for _, v in known) if low is None else low
+    high = max(v for _, v in known) if high is None else high
     span = (high - low) or 1.0
     step = width / max(len(values) - 1, 1)
     return " ".join(f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"

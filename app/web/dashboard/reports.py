@@ -13,6 +13,7 @@ from app.web.dashboard import bp, current_store, principal
 from app.web.dashboard.charts import heat_style, sparkline_points
 
 RFM_MEASURES = {"count": "Customers", "mean_monetary": "Mean net spend", "mean_m": "Mean M score"}
+TRACKING_WIDTH, TRACKING_HEIGHT = 480, 160
 
 
 @bp.get("/stores/<int:store_id>/")
@@ -86,3 +87,23 @@ def cohorts(store_id: int):
                 for cohort in data["cohorts"]]
     return render_template("cohorts.html", store=store, data=data, rows=rows,
                            computed_at=report.computed_at if report else None)
+
+
+@bp.get("/stores/<int:store_id>/model")
+def model_check(store_id: int):
+    """The prediction model: how the fit went, and its holdout check on the store's history."""
+    store = current_store(store_id)
+    stored = store.prediction_model or {}
+    model = stored.get("model") or {}
+    validation = model.get("validation")
+    lines = {}
+    if validation and len(validation["tracking"]) >= 2:
+        series = {name: [row[name] for row in validation["tracking"]]
+                  for name in ("predicted", "actual")}
+        top = max(max(series["predicted"]), max(series["actual"]), 1)
+        lines = {name: sparkline_points(values, TRACKING_WIDTH, TRACKING_HEIGHT, low=0.0,
+                                        high=top)
+                 for name, values in series.items()}
+    return render_template("model.html", store=store, stored=stored, model=model,
+                           validation=validation, lines=lines, width=TRACKING_WIDTH,
+                           height=TRACKING_HEIGHT)

@@ -182,3 +182,8 @@ def test_reports_pages_show_what_rescore_computed(client, stores):
     assert 'id="cohort-table"' in cohorts
     overview = client.get(f"/stores/{mine}/").get_data(as_text=True)
     assert '<dd id="customer-count">9</dd>' in overview
+    model = client.get(f"/stores/{mine}/model").get_data(as_text=True)
+    assert 'id="model-facts"' in model and 'id="prior-weight"' in model
+    # The holdout check and the next-year totals with their interval.
+    assert 'id="calibration-table"' in model and 'id="tracking-chart"' in model
+    assert 'id="store-totals"' in model and "90% interval" in model
