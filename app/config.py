@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "APP_URL": "http://127.0.0.1:8000",
     "PORT": 8000,
     "WEBHOOK_MAX_BYTES": 2 * 1024 * 1024,
+    "WEBHOOK_MAX_AGE_SECONDS": 24 * 3600,  # older X-Shopify-Triggered-At: a replay, dropped
     "SYNC_DEBOUNCE_SECONDS": 2.0,
     "SYNC_BATCH_SIZE": 250,
     "INGEST_BATCH_SIZE": 500,
@@ -46,17 +47,26 @@ DEFAULTS: dict[str, Any] = {
     "ALERT_FAILURE_SHARE": 0.5,
     "ALERT_WEBHOOK_SILENCE_MINUTES": 180,
     "DEFAULT_TAG_PREFIX": "tw:",
+    # Let merchant-set URLs (webhook destinations, alerts) reach loopback and private
+    # addresses: for tests and local demos only, never in a shared deployment.
+    "TAGWISE_ALLOW_PRIVATE_URLS": False,
+    # Reverse proxies in front of the web process whose X-Forwarded-For/-Proto are trusted
+    # (the sign-in throttle keys on the client address: behind a proxy, set this to 1).
+    "TRUSTED_PROXIES": 0,
     "LOG_LEVEL": "INFO",
-    "TAGWISE_ALLOW_PRIVATE_URLS": False,  # let merchant-set URLs reach loopback/private hosts
 }
 
 # Secrets that production refuses to start without; development generates them.
 REQUIRED_SECRETS = ("SECRET_KEY", "TAGWISE_ENCRYPTION_KEY", "TAGWISE_API_TOKEN",
                     "SHOPIFY_API_SECRET")
+# Secrets a visitor could guess at: production refuses short ones.
+GUESSABLE_SECRETS = ("SECRET_KEY", "TAGWISE_API_TOKEN")
+MIN_SECRET_CHARS = 32
 INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "INBOX_MAX_ATTEMPTS", "INBOX_SWEEP_AFTER_SECONDS", "INBOX_RETENTION_DAYS",
-            "RESCORE_HOUR_UTC", "SYNC_RUN_RETENTION_DAYS", "SYNC_BRAKE_MIN_AUDIENCE",
-            "ALERT_FAILED_RUNS", "ALERT_WEBHOOK_SILENCE_MINUTES"}
+            "RESCORE_HOUR_UTC", "WEBHOOK_MAX_AGE_SECONDS", "TRUSTED_PROXIES",
+            "SYNC_RUN_RETENTION_DAYS", "SYNC_BRAKE_MIN_AUDIENCE", "ALERT_FAILED_RUNS",
+            "ALERT_WEBHOOK_SILENCE_MINUTES"}
 FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS", "SYNC_BRAKE_SHARE", "ALERT_FAILURE_SHARE"}
 BOOL_KEYS = {"TAGWISE_ALLOW_PRIVATE_URLS"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -92,6 +102,12 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None = None) ->
     missing = [key for key in REQUIRED_SECRETS if not config.get(key)]
     if missing and config["TAGWISE_ENV"] == "production":
         raise ConfigError(f"production needs these secrets set: {', '.join(missing)}")
+    weak = [key for key in GUESSABLE_SECRETS if config.get(key)
+            and len(str(config[key])) < MIN_SECRET_CHARS]
+    if weak and config["TAGWISE_ENV"] == "production":
+        raise ConfigError(f"production needs at least {MIN_SECRET_CHARS} random characters "
+                          f"in {', '.join(weak)} (python -c 'import secrets; "
+                          f"print(secrets.token_urlsafe(32))')")
     if missing:
         generated = _development_secrets(instance_path, missing)
         for key in missing:

@@ -78,6 +78,8 @@ def celery_init_app(app: Flask) -> Celery:
         beat_schedule={
             "sweep-inbox": {"task": "tasks.sweep.sweep_inbox",
                             "schedule": SWEEP_INTERVAL_SECONDS},
+            "sweep-segment-refreshes": {"task": "tasks.sweep.sweep_segment_refreshes",
+                                        "schedule": SWEEP_INTERVAL_SECONDS},
             "sync-all": {"task": "tasks.sync.sync_all", "schedule": FULL_SYNC_INTERVAL_SECONDS},
             "reconcile-all": {"task": "tasks.reconcile.reconcile_all",
                               "schedule": RECONCILE_INTERVAL_SECONDS},

@@ -9,6 +9,7 @@ recorded.
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -228,10 +229,30 @@ class Attempt:
 
 
 ERROR_TEXT_LIMIT = 500
+EXCERPT_LIMIT = 200  # of a vendor's error body: enough to say why, not to store what it echoed
+_EMAIL = re.compile(r"[^\s\"'<>(),;:/]+@[^\s\"'<>(),;:/]+\.[A-Za-z]{2,}")
+_HEX_HASH = re.compile(r"\b[0-9a-fA-F]{32}\b")  # e.g. Mailchimp's subscriber hash (MD5)
+_PHONE = re.compile(r"\+\d[\d\s().-]{6,}\d|\b\d{3}[\s.-]\d{3}[\s.-]\d{4}\b")
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_MAX_ATTEMPTS = 4
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
+
+
+def redact_personal(text: str) -> str:
+    """``text`` with email addresses, MD5-style hashes of them and phone numbers masked.
+
+    Vendors echo the email they were sent in error bodies, and Mailchimp's member URLs carry
+    the MD5 of it: neither may be stored in an attempt log that outlives a redaction.
+    """
+    text = _EMAIL.sub("<email>", text)
+    text = _HEX_HASH.sub("<hash>", text)
+    return _PHONE.sub("<phone>", text)
+
+
+def _excerpt(response: requests.Response) -> str:
+    """A short, redacted excerpt of a vendor's answer, for error messages."""
+    return redact_personal(response.text[:EXCERPT_LIMIT])
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -285,9 +306,14 @@ class ApiClient:
         self.on_attempt = on_attempt
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send with retries; return the first 2xx/3xx response or raise a classified error."""
+        """Send with retries; return the first 2xx response or raise a classified error.
+
+        Redirects are never followed: an API does not redirect, and a host that answers 302
+        to an internal address must not make Tagwise fetch it (SSRF). A 3xx is permanent.
+        """
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         kwargs.setdefault("timeout", self.timeout)
+        kwargs["allow_redirects"] = False
         last: TransientError | None = None
         for attempt in range(self.policy.max_attempts):
             if attempt:
@@ -304,17 +330,19 @@ class ApiClient:
             if status == 429 or status >= 500:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 last = TransientError(
-                    f"HTTP {status}: {response.text[:ERROR_TEXT_LIMIT]}",
+                    f"HTTP {status}: {_excerpt(response)}",
                     reason="rate_limited" if status == 429 else "server_error",
                     status=status,
                     retry_after=retry_after,
                 )
                 self._record(method, url, status, started, str(last))
                 continue
-            if status >= 400:
+            if status >= 300:
+                redirected = status < 400
                 error = PermanentError(
-                    f"HTTP {status}: {response.text[:ERROR_TEXT_LIMIT]}",
-                    reason="client_error",
+                    f"HTTP {status}: redirect not followed" if redirected
+                    else f"HTTP {status}: {_excerpt(response)}",
+                    reason="redirect_refused" if redirected else "client_error",
                     status=status,
                 )
                 self._record(method, url, status, started, str(error))
@@ -328,8 +356,9 @@ class ApiClient:
     def _record(self, method: str, url: str, status: int | None, started: float, error: str | None):
         if self.on_attempt is not None:
             duration_ms = (time.perf_counter() - started) * 1000
-            truncated = error[:ERROR_TEXT_LIMIT] if error else None
-            self.on_attempt(Attempt(method, url, status, duration_ms, truncated))
+            truncated = redact_personal(error[:ERROR_TEXT_LIMIT]) if error else None
+            self.on_attempt(Attempt(method, redact_personal(url), status, duration_ms,
+                                    truncated))
 
 
 # --------------------------------------------------------------------------- destination kinds

@@ -9,6 +9,7 @@ from flask import current_app
 
 from app.ingest.events import Processed, process_batch, process_event, record_failure
 from app.storage import redis_state
+from app.storage.db import Base
 from tasks.sync import schedule_sync
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,10 @@ RETRY_BASE_SECONDS = 5
 def apply_processed(processed: Processed) -> None:
     """After commit: refresh the hot profiles and queue the debounced syncs."""
     redis = current_app.extensions["redis"]
+    if processed.redacted_store or processed.forgotten:
+        # Rare (privacy requests), so every table is vacuumed: a shop's rows cascade widely.
+        current_app.extensions["db"].erase_freed_space(
+            t.name for t in Base.metadata.sorted_tables)
     if processed.redacted_store:
         redis_state.forget_store(redis, processed.store_id)
         return

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
 from app.storage import metrics, redis_state
@@ -52,10 +52,16 @@ def run_segment_refresh(store_id: int) -> dict[str, int]:
 @shared_task(acks_late=True)
 def refresh_segments(store_id: int) -> dict[str, int]:
     """Apply a store's segment edits to every customer, on the bulk queue."""
+    started = utcnow()
     try:
-        return run_segment_refresh(store_id)
+        result = run_segment_refresh(store_id)
     except LookupError:  # the store was deleted since the edit: nothing to apply
         return {"customers": 0, "changed": 0}
+    with current_app.extensions["db"].session() as session:  # edits made since stay due
+        session.execute(update(Store).where(Store.id == store_id,
+                                            Store.segments_refresh_due <= started)
+                        .values(segments_refresh_due=None))
+    return result
 
 
 @shared_task(acks_late=True)

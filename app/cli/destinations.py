@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.cli.base import main, store_or_fail
+from app.cli.base import main, secret_help, secret_value, store_or_fail
 from app.storage.db import db
 from app.storage.models import Destination
 from app.sync.diff import SILENT_FIRST_PASS_KINDS, record_as_known
@@ -73,9 +73,17 @@ def _click_option(option: DestinationOption) -> click.Option:
                         default=False if option.flag else None)
 
 
+def _secret_click_option(kind: DestinationKind, option: DestinationOption) -> click.Option:
+    """The kind's credential: also from $TAGWISE_<KIND>_<NAME> or standard input (``-``)."""
+    envvar = f"TAGWISE_{kind.kind}_{option.name}".upper()
+    return click.Option([_flag(option.name), option.name], envvar=envvar, show_envvar=True,
+                        help=secret_help(option.help, envvar), required=option.required,
+                        callback=secret_value)
+
+
 def _destination_command(kind: DestinationKind) -> click.Command:
     """``tagwise destinations add KIND``, its options read from the kind in the registry."""
-    options = [kind.credential, *kind.options] if kind.credential else list(kind.options)
+    credential = [_secret_click_option(kind, kind.credential)] if kind.credential else []
 
     @with_appcontext
     def add(store_id: int, mode: str, **settings: Any) -> None:
@@ -83,7 +91,7 @@ def _destination_command(kind: DestinationKind) -> click.Command:
 
     return click.Command(kind.kind, callback=add, help=kind.summary, params=[
         click.Option(["--store", "store_id"], type=int, required=True),
-        *(_click_option(option) for option in options),
+        *credential, *(_click_option(option) for option in kind.options),
         click.Option(["--mode"], type=click.Choice(["dry_run", "live"]), default="dry_run",
                      show_default=True)])
 

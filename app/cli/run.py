@@ -16,6 +16,9 @@ from flask.cli import with_appcontext
 from app.cli.base import main
 
 SHUTDOWN_GRACE_SECONDS = 20
+# gunicorn's default access line minus the query string (%(U)s is the path alone) and the
+# referrer: signed launch and OAuth links carry a reusable hmac= in their query.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 
 WEB_THREADS = 4  # as the Procfile's default WEB_THREADS
 
@@ -35,7 +38,7 @@ def run_command(port: int | None, workers: int) -> None:
         # Threads overlap a request's waits on the database commit and the broker.
         "web": [str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers",
                 str(workers), "--threads", str(WEB_THREADS), "--access-logfile", "-",
-                "--no-control-socket", "app.wsgi:app"],
+                "--access-logformat", ACCESS_LOG_FORMAT, "--no-control-socket", "app.wsgi:app"],
         "worker": [str(bin_dir / "celery"), "-A", "tasks.worker", "worker", "--loglevel",
                    "INFO", "-Q", "realtime,sync,bulk", "--concurrency", "2"],
         "beat": [str(bin_dir / "celery"), "-A", "tasks.worker", "beat", "--loglevel", "INFO",

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.cli.base import main
+from app.cli.base import main, secret_option
 from app.storage.db import db
 from app.storage.models import Store
 
@@ -24,9 +24,10 @@ def stores_add() -> None:
 
 @stores_add.command("shopify")
 @click.option("--domain", required=True, help="SHOP.myshopify.com")
-@click.option("--access-token", required=True, help="Admin API access token")
-@click.option("--webhook-secret", default=None,
-              help="The custom app's secret; defaults to SHOPIFY_API_SECRET")
+@secret_option("--access-token", "TAGWISE_SHOPIFY_ACCESS_TOKEN", required=True,
+               help="Admin API access token")
+@secret_option("--webhook-secret", "TAGWISE_WEBHOOK_SECRET",
+               help="The custom app's secret; defaults to SHOPIFY_API_SECRET")
 @click.option("--api-base-url", default=None, help="Replaces https://SHOP for Admin API calls")
 @click.option("--tag-prefix", default=None, help="Prefix of every tag Tagwise owns (tw:)")
 @click.option("--currency", default="USD", show_default=True)
@@ -66,10 +67,10 @@ def stores_add_shopify(domain: str, access_token: str, webhook_secret: str | Non
 
 @stores_add.command("woocommerce")
 @click.option("--url", "site_url", required=True, help="https://SITE/")
-@click.option("--consumer-key", required=True)
-@click.option("--consumer-secret", required=True)
-@click.option("--webhook-secret", default=None,
-              help="Secret of webhooks you create yourself; generated when Tagwise creates them")
+@secret_option("--consumer-key", "TAGWISE_WOO_CONSUMER_KEY", required=True)
+@secret_option("--consumer-secret", "TAGWISE_WOO_CONSUMER_SECRET", required=True)
+@secret_option("--webhook-secret", "TAGWISE_WEBHOOK_SECRET",
+               help="Secret of webhooks you create yourself; generated when Tagwise creates them")
 @click.option("--api-base-url", default=None, help="Replaces the site URL for REST API calls")
 @click.option("--tag-prefix", default=None)
 @click.option("--currency", default="USD", show_default=True)

@@ -35,6 +35,7 @@ from app.storage.models import (
 from app.sync.diff import destination_ids
 from connectors.base import CanonicalEvent, PayloadError, StoreAction
 from connectors.registry import ACTION_TOPICS, platform_for
+from connectors.shopify import webhooks as shopify_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,10 @@ def _apply(db: Database, session: Session, store: Store, events: list[InboxEvent
         action = platform.actions.get(event.topic)
         try:
             payload = json.loads(event.body or b"null")
+            if why := _binding_error(store, event.topic, payload):
+                event.status, event.error = INBOX_PARKED, f"refused: {why}"[:1000]
+                log.warning("inbox %s of store %s refused: %s", event.id, store.id, why)
+                continue
             found, person = [], None
             if action in (StoreAction.EXPORT_CUSTOMER, StoreAction.REDACT_CUSTOMER):
                 person = platform.requested_customer(event.topic, payload)  # or park it
@@ -145,6 +150,16 @@ def _apply(db: Database, session: Session, store: Store, events: list[InboxEvent
     out.changed = sorted(set(out.changed) | set(out.forgotten))
     out.destination_ids = destination_ids(session, store.id)
     return out
+
+
+def _binding_error(store: Store, topic: str, payload: Any) -> str | None:
+    """Why a Shopify body cannot be this store's ``topic`` delivery (see
+    :func:`connectors.shopify.webhooks.binding_error`); None when it can."""
+    if store.platform != "shopify":
+        return None  # WooCommerce signs each store's deliveries with that store's own secret
+    if not isinstance(payload, dict):
+        return "body is not a JSON object"
+    return shopify_webhooks.binding_error(topic, store.domain.lower(), payload)
 
 
 def record_failure(db: Database, event_id: int, error: str, max_attempts: int) -> str:

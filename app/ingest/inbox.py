@@ -17,11 +17,12 @@ PURGEABLE_STATUSES = (INBOX_DONE, INBOX_IGNORED, INBOX_PARKED)
 
 
 def insert_event(db: Database, session: Session, store_id: int, source: str, topic: str,
-                 dedupe_key: str, body: bytes) -> int | None:
-    """Insert an inbox row in the caller's transaction; None when the event is already there."""
+                 dedupe_key: str, body: bytes, event_id: str | None = None) -> int | None:
+    """Insert an inbox row in the caller's transaction; None when the event is already there
+    (the same ``dedupe_key``, or the same platform ``event_id`` under another delivery id)."""
     return session.execute(
         db.insert(InboxEvent).values(store_id=store_id, source=source, topic=topic,
-                                     dedupe_key=dedupe_key, body=body)
+                                     dedupe_key=dedupe_key, body=body, event_id=event_id)
         .on_conflict_do_nothing().returning(InboxEvent.id)
     ).scalar()
 

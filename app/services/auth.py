@@ -20,13 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.ingest.upsert import email_key
 from app.services.errors import Conflict, Invalid, NotFound
-from app.storage.models import Store, User, UserStore
+from app.storage.models import AuthSession, Store, User, UserStore
 
 API_TOKEN_PREFIX = "twu_"
 API_TOKEN_BYTES = 32
@@ -140,17 +140,10 @@ def create_user(session: Session, email: str, password: str, *, store_ids: Itera
     key = email_key(email)
     if "@" not in key or any(c.isspace() for c in key) or len(key) > 320:
         raise Invalid("bad_email", f"not an email address: {email!r}")
-    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise Invalid("bad_password", f"a password needs {MIN_PASSWORD_CHARS} to "
-                                      f"{MAX_PASSWORD_CHARS} characters")
-    ids = sorted(set(store_ids))
-    if all_stores == bool(ids):
-        raise Invalid("bad_scope", "give either some stores or all stores")
+    _check_password(password)
+    ids = _checked_scope(session, store_ids, all_stores)
     if session.execute(select(User.id).filter_by(email=key)).scalar() is not None:
         raise Conflict("email_taken", f"a user {key} already exists")
-    known = set(session.execute(select(Store.id).where(Store.id.in_(ids))).scalars())
-    if missing := [i for i in ids if i not in known]:
-        raise NotFound("store_not_found", f"no store {missing[0]}")
     token = new_api_token()
     user = User(email=key, password_hash=generate_password_hash(password),
                 api_token_hash=hash_api_token(token), all_stores=all_stores)
@@ -160,11 +153,65 @@ def create_user(session: Session, email: str, password: str, *, store_ids: Itera
     return user, token
 
 
-def rotate_api_token(session: Session, email: str) -> str:
-    """Replace a user's API token (the old one stops working at once); return the new one."""
+def _check_password(password: str) -> None:
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise Invalid("bad_password", f"a password needs {MIN_PASSWORD_CHARS} to "
+                                      f"{MAX_PASSWORD_CHARS} characters")
+
+
+def _checked_scope(session: Session, store_ids: Iterable[int], all_stores: bool) -> list[int]:
+    """The store ids of a scope, sorted, once the scope is valid and every store exists."""
+    ids = sorted(set(store_ids))
+    if all_stores == bool(ids):
+        raise Invalid("bad_scope", "give either some stores or all stores")
+    known = set(session.execute(select(Store.id).where(Store.id.in_(ids))).scalars())
+    if missing := [i for i in ids if i not in known]:
+        raise NotFound("store_not_found", f"no store {missing[0]}")
+    return ids
+
+
+def _user(session: Session, email: str) -> User:
     user = session.execute(select(User).filter_by(email=email_key(email))).scalar()
     if user is None:
         raise NotFound("user_not_found", f"no user {email_key(email)}")
+    return user
+
+
+def _end_sessions(session: Session, user: User) -> None:
+    """Revoke every dashboard session of the user: they must sign in again as they now are."""
+    session.execute(delete(AuthSession).filter_by(user_id=user.id))
+
+
+def delete_user(session: Session, email: str) -> None:
+    """Remove a user, their store assignments, API token and sessions."""
+    user = _user(session, email)
+    _end_sessions(session, user)
+    session.execute(delete(UserStore).filter_by(user_id=user.id))
+    session.delete(user)
+
+
+def set_password(session: Session, email: str, password: str) -> None:
+    """Change a user's password and end their sessions."""
+    _check_password(password)
+    user = _user(session, email)
+    user.password_hash = generate_password_hash(password)
+    _end_sessions(session, user)
+
+
+def set_scope(session: Session, email: str, store_ids: Iterable[int] = (), *,
+              all_stores: bool = False) -> None:
+    """Change which stores a user may see and end their sessions."""
+    user = _user(session, email)
+    ids = _checked_scope(session, store_ids, all_stores)
+    session.execute(delete(UserStore).filter_by(user_id=user.id))
+    session.add_all(UserStore(user_id=user.id, store_id=i) for i in ids)
+    user.all_stores = all_stores
+    _end_sessions(session, user)
+
+
+def rotate_api_token(session: Session, email: str) -> str:
+    """Replace a user's API token (the old one stops working at once); return the new one."""
+    user = _user(session, email)
     token = new_api_token()
     user.api_token_hash = hash_api_token(token)
     return token

@@ -9,9 +9,12 @@ synced.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +28,8 @@ from app.services.errors import Conflict, Invalid, NotFound
 from app.services.serialise import iso
 from app.storage.db import Database, utcnow
 from app.storage.models import Customer, Membership, Segment, Store
+
+log = logging.getLogger(__name__)
 
 KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 KEY_MAX_CHARS = 64
@@ -126,6 +131,8 @@ def create_segment(db: Database, principal: Principal, store_id: int, *, key: st
             raise Conflict("segment_exists", f"segment {key} already exists")
         session.add(Segment(store_id=store_id, key=key, name=name or key, kind="rule",
                             rule_text=rule, enabled=enabled, holdout_percent=holdout_percent))
+        if enabled:
+            store.segments_refresh_due = utcnow()
         try:
             session.flush()
         except IntegrityError as exc:  # the same key saved by a concurrent request
@@ -171,6 +178,8 @@ def update_segment(db: Database, principal: Principal, store_id: int, key: str,
             if field in changes:
                 setattr(row, "rule_text" if field == "rule" else field, changes[field])
         moved = (row.enabled, row.rule_text) != before and (row.enabled or before[0])
+        if moved:
+            store.segments_refresh_due = utcnow()
         session.flush()
         updated = _describe(session, store, key)
     if moved:
@@ -204,5 +213,13 @@ def preview_rule(db: Database, principal: Principal, store_id: int, rule: str,
 
 
 def queue_segment_refresh(store_id: int) -> None:
-    """Queue the re-evaluation of every customer of the store (after a committed edit)."""
-    jobs.enqueue("tasks.rescore.refresh_segments", store_id)
+    """Queue the re-evaluation of every customer of the store (after a committed edit).
+
+    The edit is committed and the store marked ``segments_refresh_due``: when the broker is
+    unreachable the edit still succeeds, and the sweeper queues the refresh once it is back.
+    """
+    try:
+        jobs.enqueue("tasks.rescore.refresh_segments", store_id, retry=False)
+    except (BrokerError, RedisError, OSError) as exc:
+        log.warning("store %s: segment refresh not queued (%s); the sweeper will",
+                    store_id, type(exc).__name__)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+log = logging.getLogger(__name__)
 MONEY_SCALE = 10_000  # four decimal places: enough for every ISO 4217 currency
 ID_CHUNK = 900  # values per IN (...) list: below SQLite's bound-parameter limit
 
@@ -76,6 +78,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted and overwritten content is zeroed on disk, not left in free space (redaction).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -106,6 +110,26 @@ class Database:
             raise
         finally:
             session.close()
+
+    def erase_freed_space(self, tables: Iterable[str]) -> None:
+        """After a redaction committed: leave the erased values nowhere on disk we control.
+
+        SQLite (``secure_delete`` already zeroed the freed cells) copies the write-ahead log
+        into the database and truncates it, so the old pages it held are gone. PostgreSQL
+        vacuums the tables, so their dead row versions are pruned and their space reused; what
+        its WAL and backups still hold is described in the README ("Security model").
+        """
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+            if busy and busy[0]:
+                log.warning("WAL checkpoint after a redaction was blocked by a reader; the "
+                            "next checkpoint completes it")
+            return
+        with self.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT") as connection:
+            for table in tables:
+                connection.exec_driver_sql(f'VACUUM "{table}"')
 
     def insert(self, table: Any) -> Any:
         """A dialect insert that supports ``on_conflict_do_nothing`` (PostgreSQL or SQLite)."""

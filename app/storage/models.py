@@ -31,7 +31,8 @@ class Store(Base):
     """A client store: where webhooks come from and where tags go back to."""
 
     __tablename__ = "stores"
-    __table_args__ = (UniqueConstraint("platform", "domain"),)
+    # AUTOINCREMENT: a deleted store's id is never given to a new one (SQLite reuses otherwise).
+    __table_args__ = (UniqueConstraint("platform", "domain"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     platform: Mapped[str] = mapped_column(String(20))
@@ -48,6 +49,8 @@ class Store(Base):
     prediction_model: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rescored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A segment edit whose member refresh is not done yet (the sweeper queues it if lost).
+    segments_refresh_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # OAuth installs: granted scopes and, for expiring offline tokens, when the access token
     # lapses and the (encrypted) refresh token that renews it.
     scopes: Mapped[str | None] = mapped_column(String(500))
@@ -363,6 +366,7 @@ class InboxEvent(Base):
     __tablename__ = "inbox_events"
     __table_args__ = (
         UniqueConstraint("store_id", "dedupe_key"),
+        UniqueConstraint("store_id", "event_id"),  # Shopify's X-Shopify-Event-Id
         Index("ix_inbox_status_received", "status", "received_at"),
     )
 
@@ -371,6 +375,7 @@ class InboxEvent(Base):
     source: Mapped[str] = mapped_column(String(20))
     topic: Mapped[str] = mapped_column(String(64))
     dedupe_key: Mapped[str] = mapped_column(String(200))
+    event_id: Mapped[str | None] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(12), default="pending")
@@ -383,6 +388,7 @@ class User(Base):
     """A person who signs in to the dashboard or the API: an agency admin or a store's staff."""
 
     __tablename__ = "users"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # ids are never reused
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised: trimmed, lower
@@ -401,6 +407,26 @@ class UserStore(Base):
                                          primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"),
                                           primary_key=True, index=True)
+
+
+class AuthSession(Base):
+    """A signed-in dashboard session, held server-side so it can be revoked.
+
+    The cookie carries a random token; only its SHA-256 is stored. Deleting the user or the
+    store (or signing out, or changing the user) deletes its sessions.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # user, shop or deployment
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                                index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"),
+                                                 index=True)
+    credential: Mapped[str | None] = mapped_column(String(64))  # deployment: keyed token hash
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class DataExport(Base):

@@ -297,6 +297,23 @@ def sync_customers(session: Session, store: Store, destination: Destination,
     if run is None:
         run = open_run(session, destination, trigger)
         run.considered = considered
+    send_changes(session, store, destination, changes, report, policy, run)
+    if own_run:
+        close_run(session, run)
+    return report
+
+
+def send_changes(session: Session, store: Store, destination: Destination,
+                 changes: list[TagChange], report: SyncReport,
+                 policy: RetryPolicy | None = None, run: SyncRun | None = None) -> None:
+    """Write the changes to the destination now; record the run, attempts and confirmations.
+
+    Without the caller's ``run`` (a redaction's removals) the changes get a run of their own.
+    """
+    own_run = run is None
+    if run is None:
+        run = open_run(session, destination, "manual")
+        run.considered = len(changes)
     report.run_id = run.id
     run.changed += len(changes)
     waits = WaitCounter((policy or RetryPolicy()).sleep)
@@ -319,6 +336,32 @@ def sync_customers(session: Session, store: Store, destination: Destination,
         metrics.count("tagwise_sync_throttle_wait_seconds", (destination.kind,), waits.seconds)
     if own_run:
         close_run(session, run)
+
+
+def remove_before_forgetting(session: Session, store: Store,
+                             customers: list[Customer]) -> SyncReport:
+    """Remove our tags from these customers at every live destination outside the store that
+    holds some, while their email is still known (a redaction forgets it next).
+
+    Consent no longer matters: only removals are sent. The caller retries the redaction when
+    the report holds transient failures.
+    """
+    report = SyncReport()
+    by_id = {c.id: c for c in customers if c.email}
+    for destination in session.execute(select(Destination).filter_by(
+            store_id=store.id, mode="live")).scalars():
+        if destination_kind(destination.kind).audience == STORE_CUSTOMERS or not by_id:
+            continue  # the platform deletes the customer itself
+        states = session.execute(select(SyncState).where(
+            SyncState.destination_id == destination.id,
+            SyncState.customer_id.in_(sorted(by_id)))).scalars()
+        changes = [TagChange(customer_id=s.customer_id,
+                             platform_customer_id=by_id[s.customer_id].platform_id,
+                             email=by_id[s.customer_id].email, tags=frozenset(),
+                             add=frozenset(), remove=frozenset(s.tags))
+                   for s in states if s.tags]
+        if changes:
+            send_changes(session, store, destination, changes, report)
     return report
 
 

@@ -143,8 +143,9 @@ class ShopifyClient(ApiClient):
         """
         try:
             with self.session.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT_SECONDS,
-                                  headers={HEADER_ACCESS_TOKEN: None}) as response:
-                if response.status_code >= 400:
+                                  headers={HEADER_ACCESS_TOKEN: None},
+                                  allow_redirects=False) as response:
+                if response.status_code >= 300:
                     error = TransientError if response.status_code >= 500 else PermanentError
                     raise error(f"bulk result download: HTTP {response.status_code}",
                                 reason="bulk_download", status=response.status_code)

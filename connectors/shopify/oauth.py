@@ -77,13 +77,14 @@ def verify_query(params: QueryParams, secrets: Iterable[str]) -> bool:
         return False
     try:
         message = _message(params)
-    except ValueError:
+        given = signature.strip().lower().encode("ascii")
+    except (ValueError, UnicodeEncodeError):  # a repeated name, or not a hex signature
         return False
     matched = False
     for secret in secrets:
         if secret:
             digest = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-            matched |= hmac.compare_digest(digest, signature.strip().lower())
+            matched |= hmac.compare_digest(digest.encode(), given)
     return matched
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 
 from app.storage.db import Base
 from app.storage.models import Customer, InboxEvent, Membership, Profile, Store, SyncAttempt
-from tests.conftest import API_TOKEN, OTHER_ID, fixture_json
+from tests.conftest import API_TOKEN, OTHER_ID, SHOP, fixture_json
 from tests.seeding import (
     CUSTOMER_ID,
     add_store,
@@ -320,7 +320,8 @@ def test_rescore_rebins_the_store_and_an_uninstall_stops_writes(app, client, sho
     with app.extensions["db"].session() as session:
         store = session.get(Store, store_id)
         assert store.scoring["cutoffs"]["monetary"][0] > 20
-    deliver(client, "app/uninstalled", fixture_json("shopify", "app_uninstalled__sample.json"),
+    deliver(client, "app/uninstalled",
+            dict(fixture_json("shopify", "app_uninstalled__sample.json"), myshopify_domain=SHOP),
             "un1")
     process_pending(app)
     shop.customers.update({str(5000 + i): [] for i in range(12)})

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from app.storage.db import Base
 from app.storage.models import Customer, InboxEvent, Membership, Profile, Store
-from tests.conftest import API_TOKEN, OTHER_ID, fixture_json
+from tests.conftest import API_TOKEN, OTHER_ID, SHOP, fixture_json
 from tests.seeding import (
     CUSTOMER_ID,
     add_store,
@@ -59,7 +59,7 @@ def test_shop_redact_deletes_the_store_and_everything_under_it(app, client, shop
     store_id = add_store(app, shop)
     deliver(client, "orders/create", order_payload(1, created=days_ago(3)), "y1")
     process_pending(app)
-    body = fixture_json("shopify", "shop_redact__sample.json")
+    body = dict(fixture_json("shopify", "shop_redact__sample.json"), shop_domain=SHOP)
     deliver(client, "shop/redact", body, "y2")
     assert process_pending(app) == ["done"]
     with app.extensions["db"].session() as session:

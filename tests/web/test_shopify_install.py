@@ -214,7 +214,8 @@ def test_reinstall_after_uninstall_revives_the_store_without_duplicate_subscript
     store_id = install(client)
     with app.extensions["db"].session() as session:
         first_token = session.get(Store, store_id).access_token_enc
-    deliver(client, "app/uninstalled", {"id": 1, "name": "Tagwise test"}, "u1")
+    deliver(client, "app/uninstalled",
+            {"id": 1, "name": "Tagwise test", "myshopify_domain": SHOP}, "u1")
     assert process_pending(app) == ["done"]
     with app.extensions["db"].session() as session:
         assert session.get(Store, store_id).install_state == "uninstalled"

@@ -27,11 +27,18 @@ SESSION_HOURS = 12
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint and harden the session cookie."""
+    """Register the blueprint and harden the session cookie.
+
+    Over https the cookie is ``SameSite=None; Secure; Partitioned``: the embedded app runs in
+    the Shopify admin's iframe, where a ``Lax`` cookie is never sent (every POST still needs
+    the session's CSRF token). Plain http (local development) keeps ``Lax``.
+    """
+    https = str(app.config["APP_URL"]).startswith("https://")
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=str(app.config["APP_URL"]).startswith("https://"),
+        SESSION_COOKIE_SAMESITE="None" if https else "Lax",
+        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_PARTITIONED=https,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
     )
     app.register_blueprint(bp)

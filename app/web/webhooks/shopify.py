@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from flask import current_app, request
 from sqlalchemy import select
 
 from app.ingest.inbox import insert_event
+from app.storage.db import utcnow
 from app.storage.models import Store
 from app.web.errors import ApiError
 from app.web.webhooks import bp
@@ -43,12 +45,39 @@ def receive_shopify():
                                                   "X-Shopify-Webhook-Id required")
         if len(webhook_id) > 100:
             raise ApiError(400, "bad_header", "X-Shopify-Webhook-Id is too long")
-        parse_json_object(raw)  # refuse a malformed body before it is stored
+        event_id = (request.headers.get(consts.HEADER_EVENT_ID) or "").strip() or None
+        if event_id is not None and len(event_id) > 100:
+            raise ApiError(400, "bad_header", "X-Shopify-Event-Id is too long")
+        payload = parse_json_object(raw)  # refuse a malformed body before it is stored
         if store is None:
             log.info("webhook for unknown shop acknowledged without processing")
             return acknowledge("unknown_shop")
         if topic not in consts.SUPPORTED_TOPICS:
             log.info("unsupported Shopify topic %s acknowledged", topic)
             return acknowledge("unsupported_topic")
-        inserted = insert_event(db, session, store.id, "shopify", topic, webhook_id, raw)
+        if _is_stale(request.headers.get(consts.HEADER_TRIGGERED_AT)):
+            log.warning("store %s: %s delivery triggered too long ago dropped", store.id, topic)
+            return acknowledge("stale")
+        why = (webhooks.binding_error(topic, shop, payload)
+               if topic in webhooks.SHOP_NAMING_FIELDS else None)
+        if why:
+            # A signed body resent under another shop's domain or another topic: refuse it here
+            # (the pipeline checks every topic again before acting).
+            log.warning("store %s: %s delivery refused: %s", store.id, topic, why)
+            raise ApiError(400, "body_mismatch", why)
+        inserted = insert_event(db, session, store.id, "shopify", topic, webhook_id, raw,
+                                event_id)
     return enqueue(inserted)
+
+
+def _is_stale(triggered_at: str | None) -> bool:
+    """Whether ``X-Shopify-Triggered-At`` is older than WEBHOOK_MAX_AGE_SECONDS (a replay)."""
+    if not triggered_at:
+        return False
+    try:
+        when = datetime.fromisoformat(triggered_at.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "bad_header", "X-Shopify-Triggered-At is not a timestamp") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (utcnow() - when).total_seconds() > current_app.config["WEBHOOK_MAX_AGE_SECONDS"]

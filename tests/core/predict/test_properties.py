@@ -118,6 +118,8 @@ def test_bgnbd_expectation_equals_direct_integration(params, row, horizon):
 def test_paretonbd_likelihood_equals_direct_integration(params, row):
     x, t_x, T = row
     closed_form = paretonbd.log_likelihood(params, x, t_x, T)
+    # 1e-6: the quadrature reference's own accuracy (hypothesis found rows where the two agree
+    # to 1.0e-7 only, e.g. -0.016252009 vs -0.016251909).
     assert closed_form == pytest.approx(
-        paretonbd_log_likelihood_by_integration(params, x, t_x, T), abs=1e-7
+        paretonbd_log_likelihood_by_integration(params, x, t_x, T), abs=1e-6
     )
