@@ -43,7 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     celery_init_app(app)
 
-    from app.web import api, dashboard, errors, health, shopify_install, webhooks
+    from app.web import api, dashboard, errors, health, metrics, shopify_install, webhooks
 
     errors.init_app(app)
     app.register_blueprint(webhooks.bp)
@@ -51,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     dashboard.init_app(app)
+    metrics.init_app(app)
 
     from app.cli import register_commands
 

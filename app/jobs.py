@@ -24,10 +24,12 @@ ROUTES = {
     "tasks.backfill.*": {"queue": "bulk"},
     "tasks.sweep.*": {"queue": "realtime"},
     "tasks.retention.*": {"queue": "bulk"},
+    "tasks.alerts.*": {"queue": "realtime"},
 }
 SWEEP_INTERVAL_SECONDS = 30.0
 FULL_SYNC_INTERVAL_SECONDS = 300.0
 RECONCILE_INTERVAL_SECONDS = 900.0
+ALERT_CHECK_INTERVAL_SECONDS = 60.0
 # Countdowns and ETAs must stay below this, or Redis redelivers the message early.
 VISIBILITY_TIMEOUT_SECONDS = 3600
 
@@ -90,6 +92,11 @@ def celery_init_app(app: Flask) -> Celery:
             "purge-inbox-bodies": {"task": "tasks.retention.purge_inbox_bodies",
                                    "schedule": crontab(minute=30,
                                                        hour=app.config["RESCORE_HOUR_UTC"])},
+            "purge-sync-runs": {"task": "tasks.retention.purge_sync_runs",
+                                "schedule": crontab(minute=40,
+                                                    hour=app.config["RESCORE_HOUR_UTC"])},
+            "check-alerts": {"task": "tasks.alerts.check_alerts",
+                             "schedule": ALERT_CHECK_INTERVAL_SECONDS},
         },
         worker_hijack_root_logger=False,
     )

@@ -189,11 +189,13 @@ class TagChange:
 
 @dataclass(frozen=True, slots=True)
 class ChangeOutcome:
-    """How one :class:`TagChange` fared: ``ok``, ``transient`` (try later) or ``permanent``."""
+    """How one :class:`TagChange` fared: ``ok``, ``transient`` (try later), ``permanent``, or
+    ``partial`` (written, but only the tags in ``written`` fit; ``error`` says why)."""
 
     customer_id: int
     status: str
     error: str | None = None
+    written: frozenset[str] | None = None
 
 
 def settle(changes: Sequence[TagChange], outcomes: dict[int, ChangeOutcome], status: str,

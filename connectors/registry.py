@@ -27,7 +27,9 @@ from connectors.klaviyo import writer as klaviyo_writer
 from connectors.mailchimp import writer as mailchimp_writer
 from connectors.shopify import client as shopify_client
 from connectors.shopify import consts as shopify_consts
+from connectors.shopify import flow as shopify_flow
 from connectors.shopify import history as shopify_history
+from connectors.shopify import metafields as shopify_metafields
 from connectors.shopify import normalise as shopify_normalise
 from connectors.shopify import privacy as shopify_privacy
 from connectors.shopify import writer as shopify_writer
@@ -98,6 +100,8 @@ DESTINATIONS: dict[str, DestinationKind] = {kind.kind: kind for kind in (
     klaviyo_writer.DESTINATION,
     mailchimp_writer.DESTINATION,
     webhook_writer.DESTINATION,
+    shopify_metafields.DESTINATION,
+    shopify_flow.DESTINATION,
 )}
 
 

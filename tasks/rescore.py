@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -13,7 +14,7 @@ from flask import current_app
 from sqlalchemy import and_, func, select, update
 
 from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
-from app.storage import redis_state as hot
+from app.storage import metrics, redis_state
 from app.storage.db import utcnow
 from app.storage.models import Customer, Store
 from app.sync.diff import destination_ids
@@ -55,9 +56,10 @@ def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str
             store = session.get(Store, store_id)
             if store is None:
                 raise LookupError(f"no store {store_id}")
-            result = compute(db, session, store, partial(hot.missing_profiles, client, store_id))
+            missing_hot = partial(redis_state.missing_profiles, client, store_id)
+            result = compute(db, session, store, missing_hot)
             targets = destination_ids(session, store_id)
-        hot.save_profiles(client, store_id, result.profiles)
+        redis_state.save_profiles(client, store_id, result.profiles)
     finally:
         lock.release()
     for destination_id in targets:
@@ -72,8 +74,12 @@ def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str
 
 def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
     """Rescore one store and queue the resulting tag changes; return counts."""
-    return _recompute(store_id, lambda db, session, store, missing_hot: rescore_store(
+    started = time.perf_counter()
+    counts = _recompute(store_id, lambda db, session, store, missing_hot: rescore_store(
         db, session, store, utcnow(), as_of, missing_hot))
+    metrics.count("tagwise_rescore_seconds", (str(store_id),), time.perf_counter() - started)
+    metrics.count("tagwise_rescores", (str(store_id),))
+    return counts
 
 
 def run_segment_refresh(store_id: int) -> dict[str, int]:

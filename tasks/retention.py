@@ -1,4 +1,5 @@
-"""Purge raw webhook bodies once they are older than ``INBOX_RETENTION_DAYS``."""
+"""Retention: raw webhook bodies past ``INBOX_RETENTION_DAYS``, sync runs past
+``SYNC_RUN_RETENTION_DAYS``."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from datetime import timedelta
 
 from celery import shared_task
 from flask import current_app
+from sqlalchemy import delete
 
 from app.ingest.inbox import purge_bodies
 from app.storage.db import utcnow
+from app.storage.models import SyncRun
+from app.sync.diff import RUN_HELD
 
 log = logging.getLogger(__name__)
 
@@ -20,4 +24,17 @@ def purge_inbox_bodies() -> int:
     days = current_app.config["INBOX_RETENTION_DAYS"]
     purged = purge_bodies(current_app.extensions["db"], utcnow() - timedelta(days=days))
     log.info("inbox retention: %s bodies older than %s days purged", purged, days)
+    return purged
+
+
+@shared_task(acks_late=True)
+def purge_sync_runs() -> int:
+    """Delete sync runs (and their failures) past SYNC_RUN_RETENTION_DAYS; holds awaiting a
+    decision stay. Return how many runs went (daily, beat)."""
+    days = current_app.config["SYNC_RUN_RETENTION_DAYS"]
+    cutoff = utcnow() - timedelta(days=days)
+    with current_app.extensions["db"].session() as session:
+        purged = session.execute(delete(SyncRun).where(
+            SyncRun.started_at < cutoff, SyncRun.status != RUN_HELD)).rowcount
+    log.info("sync run retention: %s runs older than %s days deleted", purged, days)
     return purged

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.storage import redis_state
 from app.storage.models import Destination, Store
-from app.sync.diff import sync_customers
+from app.storage.models import SyncRun as Run
+from app.sync import alerts
+from app.sync.diff import (
+    SyncReport,
+    brake_limit,
+    brake_summary,
+    close_run,
+    hold_run,
+    open_run,
+    pending_changes,
+    pending_hold,
+    retry_failed,
+    sync_customers,
+)
 
 log = logging.getLogger(__name__)
 TRANSIENT_RETRY_SECONDS = 30
@@ -40,6 +56,13 @@ def sync_destination(destination_id: int) -> int:
     sent = 0
     retry: list[int] = []
     try:
+        if _held(destination_id):
+            return 0  # the dirty set waits; confirming the hold syncs the whole store
+        with db.session() as session:
+            destination = session.get(Destination, destination_id)
+            if destination is None:
+                return 0
+            run_id = open_run(session, destination, "debounce").id
         batch_size = current_app.config["SYNC_BATCH_SIZE"]
         while ids := redis_state.take_dirty(redis, destination_id, batch_size):
             with db.session() as session:
@@ -47,15 +70,46 @@ def sync_destination(destination_id: int) -> int:
                 if destination is None:
                     return sent
                 store = session.get(Store, destination.store_id)
-                report = sync_customers(session, store, destination, ids)
+                report = sync_customers(session, store, destination, ids, trigger="debounce",
+                                        run=session.get(Run, run_id), brake=False)
             sent += report.sent
             retry.extend(report.transient)
+        with db.session() as session:
+            close_run(session, session.get(Run, run_id))
     finally:
         lock.release()
+    alerts.deliver_pending(db)
     if retry:
         redis_state.mark_dirty(redis, destination_id, retry, TRANSIENT_RETRY_SECONDS)
         sync_destination.apply_async(args=[destination_id], countdown=TRANSIENT_RETRY_SECONDS)
     return sent
+
+
+def _held(destination_id: int) -> bool:
+    """True when the destination waits for a decision, or the dirty set trips the brake now.
+
+    The whole dirty set is diffed at once only when it is large enough to trip the brake at
+    all; then a hold is recorded and nothing is taken from the set.
+    """
+    redis = current_app.extensions["redis"]
+    with current_app.extensions["db"].session() as session:
+        destination = session.get(Destination, destination_id)
+        if destination is None:
+            return False
+        if pending_hold(session, destination_id):
+            return True
+        limit = brake_limit(session, destination)
+        dirty_key = redis_state.dirty_key(destination_id)
+        if limit is None or redis.scard(dirty_key) <= limit[0] * limit[1]:
+            return False  # too few dirty customers to trip the brake even if all change
+        ids = sorted(int(v) for v in redis.smembers(dirty_key))
+        store = session.get(Store, destination.store_id)
+        summary = brake_summary(session, destination,
+                                pending_changes(session, store, destination, ids))
+        if summary is None:
+            return False
+        hold_run(session, destination, "debounce", summary)
+        return True
 
 
 @shared_task(acks_late=True)
@@ -70,13 +124,35 @@ def sync_all() -> int:
     return len(rows)
 
 
-@shared_task(acks_late=True)
-def sync_store_destination(destination_id: int, full: bool = False) -> int:
-    """One pass over a whole store for one destination (``tagwise sync`` does the same)."""
+def _pass_on_destination(destination_id: int,
+                         apply: Callable[[Session, Store, Destination], SyncReport]) -> int:
+    """Run one whole pass on a destination in its own unit of work, then send due alerts."""
     db = current_app.extensions["db"]
     with db.session() as session:
         destination = session.get(Destination, destination_id)
         if destination is None:
             return 0
-        store = session.get(Store, destination.store_id)
-        return sync_customers(session, store, destination, None, full=full).sent
+        sent = apply(session, session.get(Store, destination.store_id), destination).sent
+    alerts.deliver_pending(db)
+    return sent
+
+
+@shared_task(acks_late=True)
+def sync_store_destination(destination_id: int, full: bool = False,
+                           trigger: str = "full_compare") -> int:
+    """One pass over a whole store for one destination (``tagwise sync`` does the same).
+
+    ``trigger="confirmed"`` is the pass an operator's confirmation of a hold starts: it is
+    the one pass the safety brake lets through.
+    """
+    return _pass_on_destination(destination_id, lambda session, store, destination: (
+        sync_customers(session, store, destination, None, full=full, trigger=trigger,
+                       brake=trigger != "confirmed")))
+
+
+@shared_task(acks_late=True)
+def retry_failed_destination(destination_id: int, since: str | None = None) -> int:
+    """Replay a destination's failed customers, re-diffed now; return how many were sent."""
+    return _pass_on_destination(destination_id, lambda session, store, destination: (
+        retry_failed(session, store, destination,
+                     datetime.fromisoformat(since) if since else None)))

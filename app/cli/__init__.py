@@ -14,6 +14,7 @@ from app.cli import (  # noqa: F401  (register the commands)
     segment_catalogue,
     segments,
     stores,
+    sync,
     users,
 )
 from app.cli.base import main

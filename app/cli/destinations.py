@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.cli.base import main, secret_help, secret_value, store_or_fail
 from app.storage.db import db
 from app.storage.models import Destination
+from app.sync.diff import SILENT_FIRST_PASS_KINDS, record_as_known
 from connectors.base import DestinationKind, DestinationOption, InvalidSetting
 from connectors.registry import DESTINATIONS
 
@@ -57,7 +58,7 @@ def _add_destination(kind: DestinationKind, store_id: int, mode: str,
         raise click.BadParameter(str(exc), param_hint=_flag(exc.option)) from exc
     box = current_app.extensions["secret_box"]
     with db().session() as session:
-        store_or_fail(session, store_id)
+        store = store_or_fail(session, store_id)
         if session.execute(select(Destination).filter_by(store_id=store_id,
                                                          kind=kind.kind)).scalar():
             raise click.ClickException(f"store {store_id} already has a {kind.kind} destination")
@@ -66,7 +67,12 @@ def _add_destination(kind: DestinationKind, store_id: int, mode: str,
         session.add(destination)
         session.flush()
         destination_id = destination.id
+        known = (record_as_known(session, store, destination)
+                 if kind.kind in SILENT_FIRST_PASS_KINDS else None)
     click.echo(destination_id)
+    if known is not None:
+        click.echo(f"{known} customers' current segments recorded as known: only changes from "
+                   "now on are sent")
     if generated:
         click.echo(f"{kind.credential.name.replace('_', ' ')}: {credential}")
     if mode == "dry_run":

@@ -1,4 +1,5 @@
-"""One-off work on a store: rescore, backfill, sync, inbox replay."""
+"""One-off work on a store: rescore, backfill, inbox replay (``tagwise sync`` has its own
+module)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from app.cli.base import main, store_or_fail
 from app.storage.db import db
-from app.storage.models import INBOX_PARKED, INBOX_PENDING, Destination, InboxEvent
+from app.storage.models import INBOX_PARKED, INBOX_PENDING, InboxEvent
 
 
 @main.command("rescore")
@@ -94,32 +95,6 @@ def _backfill_shopify(store_id: int, since: datetime | None) -> None:
     click.echo(f"backfill {job['status']}: {job['customers']} customers, {job['orders']} "
                f"orders, {job['rejected']} rejected"
                + (f" ({job['error']})" if job["error"] else ""))
-
-
-@main.command("sync")
-@click.option("--store", "store_id", type=int, required=True)
-@click.option("--dry-run", is_flag=True, help="Show the diff; send nothing")
-@click.option("--full", is_flag=True, help="Re-send every customer's tags")
-@with_appcontext
-def sync_command(store_id: int, dry_run: bool, full: bool) -> None:
-    """Push every pending tag change of a store now."""
-    from app.sync.diff import pending_changes, sync_customers
-
-    with db().session() as session:
-        store = store_or_fail(session, store_id)
-        for destination in session.execute(
-                select(Destination).filter_by(store_id=store_id)).scalars():
-            if dry_run:
-                changes = pending_changes(session, store, destination, None, full=full)
-                click.echo(f"{destination.kind}: {len(changes)} customers would change")
-                for change in changes[:50]:
-                    click.echo(f"  customer {change.platform_customer_id or change.customer_id}: "
-                               f"+{sorted(change.add)} -{sorted(change.remove)}")
-                continue
-            report = sync_customers(session, store, destination, None, full=full)
-            click.echo(f"{destination.kind}: sent {report.sent}, ok {report.ok}, "
-                       f"retry later {len(report.transient)}, failed {report.permanent}"
-                       + (" (dry run: recorded, not sent)" if report.dry_run else ""))
 
 
 @main.group("inbox")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.storage.models import BackfillJob, Destination, InboxEvent, Profile, Store
+from app.storage.models import (
+    BackfillJob,
+    Destination,
+    InboxEvent,
+    Profile,
+    Store,
+    SyncFailure,
+    SyncRun,
+)
 
 DEFAULT_PER_PAGE = 50  # rows of a paged answer unless ?per_page= says otherwise
 MAX_PER_PAGE = 200
@@ -49,6 +57,24 @@ def destination(row: Destination) -> dict[str, Any]:
     """A destination without its credentials."""
     return {"id": row.id, "kind": row.kind, "mode": row.mode, "state": row.state,
             "last_error": row.last_error, "last_synced_at": iso(row.last_synced_at)}
+
+
+def sync_run(row: SyncRun) -> dict[str, Any]:
+    """A sync run's trigger, timing, counts and decision (its hold summary and failures apart)."""
+    return {"id": row.id, "destination_id": row.destination_id, "trigger": row.trigger,
+            "status": row.status, "started_at": iso(row.started_at),
+            "finished_at": iso(row.finished_at), "considered": row.considered,
+            "changed": row.changed, "succeeded": row.succeeded, "failed": row.failed,
+            "requests": row.requests, "throttle_waits": row.throttle_waits,
+            "throttle_wait_seconds": round(row.throttle_wait_seconds, 3), "error": row.error,
+            "decided_by": row.decided_by, "decided_at": iso(row.decided_at)}
+
+
+def sync_failure(row: SyncFailure, platform_customer_id: str | None) -> dict[str, Any]:
+    """One customer a run could not (fully) write: who, why, and whether a replay took it."""
+    return {"customer_id": row.customer_id, "platform_customer_id": platform_customer_id,
+            "outcome": row.outcome, "reason": row.reason, "message": row.message,
+            "retried_in_run_id": row.retried_in_run_id}
 
 
 def inbox_event(row: InboxEvent) -> dict[str, Any]:

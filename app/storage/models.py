@@ -293,6 +293,73 @@ class SyncAttempt(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class SyncRun(Base):
+    """One sync pass to a destination: why it ran, what it changed, what it cost, how it ended.
+
+    ``status`` is ``running``, ``completed``, ``failed`` (nothing could be sent), ``held`` (the
+    safety brake stopped it: ``hold`` carries the diff summary), ``confirmed`` or ``rejected``
+    (a hold an operator decided on: who and when in ``decided_by`` / ``decided_at``).
+    """
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_destination", "destination_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(16))  # debounce | full_compare | replay | manual
+    status: Mapped[str] = mapped_column(String(12), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    considered: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    throttle_waits: Mapped[int] = mapped_column(Integer, default=0)
+    throttle_wait_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    hold: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncFailure(Base):
+    """A customer a run could not write, with a classified reason (never a vendor's raw body).
+
+    ``retried_in_run_id`` is set once a replay has re-diffed the customer.
+    """
+
+    __tablename__ = "sync_failures"
+    __table_args__ = (Index("ix_sync_failures_destination", "destination_id", "retried_in_run_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"),
+                                        index=True)
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("destinations.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    outcome: Mapped[str] = mapped_column(String(10))  # transient | permanent | partial
+    reason: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(String(300))
+    retried_in_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sync_runs.id", ondelete="SET NULL"))
+
+
+class Alert(Base):
+    """One alert condition and whether it is firing: one message when it fires, one when clear."""
+
+    __tablename__ = "alerts"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)  # e.g. destination:3:unhealthy
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    firing: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[str] = mapped_column(String(500))
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class InboxEvent(Base):
     """A webhook delivery exactly as received, committed before it is acknowledged."""
 

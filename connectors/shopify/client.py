@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from connectors.base import ApiClient, PermanentError, RetryPolicy, TransientError
+from connectors.base import ApiClient, PermanentError, RetryPolicy, TransientError, WriterContext
 from connectors.shopify.consts import HEADER_ACCESS_TOKEN
 from connectors.shopify.history import (
     BULK_RUN_MUTATION,
@@ -156,6 +156,14 @@ class ShopifyClient(ApiClient):
                 requests.exceptions.ChunkedEncodingError) as exc:
             raise TransientError(f"bulk result download broke off: {type(exc).__name__}",
                                  reason="bulk_download") from exc
+
+
+def shop_client(context: WriterContext) -> ShopifyClient:
+    """The shop's Admin client of a destination's context (PermanentError off Shopify)."""
+    client = context.store_client()
+    if not isinstance(client, ShopifyClient):
+        raise PermanentError("this destination needs a Shopify store")
+    return client
 
 
 def _code(error: Any) -> str | None:

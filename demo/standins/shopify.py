@@ -1,10 +1,18 @@
 """A local stand-in for a shop's Admin GraphQL API, faithful where Tagwise depends on it.
 
 - ``POST /admin/api/<version>/graphql.json`` with ``X-Shopify-Access-Token`` (401 otherwise).
-- Documents are parsed and validated against a schema slice (graphql-core), so a malformed
-  query fails the way Shopify's does: HTTP 200 with ``errors``.
+- Documents are validated against the real Admin 2026-07 schema
+  (``../shared/contracts/specs/shopify/admin-2026-07.graphql``, see :func:`admin_schema`), then
+  executed against a hand-written slice (graphql-core), so a document Shopify would refuse
+  fails the way Shopify's does: HTTP 200 with ``errors``.
+- Metafields: ``metafieldDefinitionCreate`` (``TAKEN`` for an existing namespace/key/owner),
+  ``metafieldsSet`` (at most 25 per call, atomic, values checked against the definition's
+  type), ``metafieldsDelete``; ``metafields`` holds ``{customer id: {"ns.key": value}}``.
+- Flow: ``flowTriggerReceive(handle, payload)`` records each trigger in ``flow_triggers``
+  (the payload at most 50 kB, the handle required).
 - ``tagsAdd`` / ``tagsRemove`` touch only the named tags, case-insensitively, and answer
-  ``userErrors`` for an unknown customer.
+  ``userErrors`` for an unknown customer; a ``tagsAdd`` that would take a customer past 250
+  tags, or adds a tag over 255 characters, is refused whole with a ``tags`` userError.
 - Cost-based throttling: a bucket of 1,000 points restored at 100/s on an injectable clock;
   each mutation costs 10, a query 1 per node. A document that does not fit is answered
   ``THROTTLED`` (HTTP 200) with ``extensions.cost.throttleStatus``, as Shopify does.
@@ -21,6 +29,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import json
@@ -29,10 +38,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from graphql import build_schema, graphql_sync
+from graphql import GraphQLError, build_schema, graphql_sync, parse, validate
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
@@ -43,12 +54,63 @@ from demo.standins.shopify_history import (
     query_cost,
 )
 
+ADMIN_SCHEMA_PATH = (Path(__file__).resolve().parents[3] / "shared" / "contracts" / "specs"
+                     / "shopify" / "admin-2026-07.graphql")
+
+
+@cache
+def admin_schema():
+    """The real Admin API schema of 2026-07 (built once per test session: a few seconds)."""
+    # assume_valid: the captured schema has deprecation mismatches graphql-core would reject as
+    # a schema, though Shopify serves it and they do not touch document validation.
+    return build_schema(ADMIN_SCHEMA_PATH.read_text(), assume_valid=True)
+
+
+def admin_errors(document: str) -> list[str]:
+    """Why Shopify's 2026-07 schema refuses a document (empty when it validates)."""
+    try:
+        return [e.message for e in validate(admin_schema(), parse(document))]
+    except GraphQLError as exc:
+        return [exc.message]
+
+
 BASE_SDL = """
+scalar JSON
 type Query { customer(id: ID!): Customer }
 type Mutation {
   tagsAdd(id: ID!, tags: [String!]!): TagsAddPayload
   tagsRemove(id: ID!, tags: [String!]!): TagsRemovePayload
+  metafieldDefinitionCreate(definition: MetafieldDefinitionInput!):
+    MetafieldDefinitionCreatePayload
+  metafieldsSet(metafields: [MetafieldsSetInput!]!): MetafieldsSetPayload
+  metafieldsDelete(metafields: [MetafieldIdentifierInput!]!): MetafieldsDeletePayload
+  flowTriggerReceive(handle: String, payload: JSON): FlowTriggerReceivePayload
 }
+enum MetafieldOwnerType { CUSTOMER ORDER PRODUCT }
+input MetafieldDefinitionInput {
+  namespace: String key: String! name: String! description: String
+  ownerType: MetafieldOwnerType! type: String! pin: Boolean = false
+}
+input MetafieldsSetInput {
+  ownerId: ID! namespace: String key: String! value: String! type: String
+}
+input MetafieldIdentifierInput { ownerId: ID! namespace: String! key: String! }
+type MetafieldDefinition { id: ID! namespace: String! key: String! type: MetafieldDefinitionType! }
+type MetafieldDefinitionType { name: String! }
+type MetafieldDefinitionCreateUserError { code: String field: [String!] message: String! }
+type MetafieldDefinitionCreatePayload {
+  createdDefinition: MetafieldDefinition userErrors: [MetafieldDefinitionCreateUserError!]!
+}
+type Metafield { id: ID! namespace: String! key: String! value: String! type: String! }
+type MetafieldsSetUserError {
+  code: String elementIndex: Int field: [String!] message: String!
+}
+type MetafieldsSetPayload { metafields: [Metafield!] userErrors: [MetafieldsSetUserError!]! }
+type MetafieldIdentifier { ownerId: ID! namespace: String! key: String! }
+type MetafieldsDeletePayload {
+  deletedMetafields: [MetafieldIdentifier] userErrors: [UserError!]!
+}
+type FlowTriggerReceivePayload { userErrors: [UserError!]! }
 interface Node { id: ID! }
 type Customer implements Node { id: ID! tags: [String!]! email: String }
 type UserError { field: [String!] message: String! }
@@ -59,6 +121,16 @@ type TagsRemovePayload { node: Node userErrors: [UserError!]! }
 BUCKET_SIZE = 1000.0
 RESTORE_RATE = 100.0
 MUTATION_COST = 10
+MUTATIONS = ("tagsAdd(", "tagsRemove(", "metafieldDefinitionCreate(", "metafieldsSet(",
+             "metafieldsDelete(", "flowTriggerReceive(")
+MAX_METAFIELDS_PER_SET = 25  # metafieldsSet: "Allows a maximum of 25 metafields" (schema)
+MAX_FLOW_PAYLOAD_BYTES = 50_000
+METAFIELD_TYPES: dict[str, Callable[[str], object]] = {
+    "single_line_text_field": str, "number_decimal": float, "number_integer": int,
+    "date": datetime.date.fromisoformat, "boolean": lambda v: {"true": 1, "false": 0}[v],
+}
+MAX_TAGS = 250
+MAX_TAG_CHARS = 255
 GID = "gid://shopify/Customer/"
 
 
@@ -76,11 +148,15 @@ class ShopifyStandIn:
     restore_rate: float = RESTORE_RATE
     history: ShopHistory = field(default_factory=ShopHistory)
     throttled: int = 0  # THROTTLED answers given
+    metafield_definitions: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    metafields: dict[str, dict[str, str]] = field(default_factory=dict)
+    flow_triggers: list[dict[str, Any]] = field(default_factory=list)
     _last: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     install: InstallState = field(default_factory=lambda: InstallState())
 
     def __post_init__(self) -> None:
+        admin_schema()  # built once per process, before the first request waits for it
         self.available = min(self.available, self.bucket_size)
         self.history.tags = self.customers  # customers from the history can be tagged
 
@@ -105,16 +181,98 @@ class ShopifyStandIn:
         lowered = {t.lower() for t in tags}
         if add:
             present = {t.lower() for t in current}
-            current.extend(t for t in tags if t.lower() not in present)
+            new = [t for t in dict.fromkeys(tags) if t.lower() not in present]
+            if any(len(t) > MAX_TAG_CHARS for t in new):
+                return _tags_refused(f"Tags can't be longer than {MAX_TAG_CHARS} characters")
+            if len(current) + len(new) > MAX_TAGS:
+                return _tags_refused(f"Customer can't have more than {MAX_TAGS} tags")
+            current.extend(new)
         else:
             current[:] = [t for t in current if t.lower() not in lowered]
         return {"node": {"__typename": "Customer", "id": id, "tags": current}, "userErrors": []}
+
+    def _define_metafield(self, _info: Any, definition: dict[str, Any]) -> dict[str, Any]:
+        key = (definition["ownerType"], definition.get("namespace") or "$app",
+               definition["key"])
+        if key in self.metafield_definitions:
+            return {"createdDefinition": None, "userErrors": [{
+                "code": "TAKEN", "field": ["definition", "key"],
+                "message": "Key is in use for Customer metafields on the 'tagwise' namespace."}]}
+        if definition["type"] not in METAFIELD_TYPES:
+            return {"createdDefinition": None, "userErrors": [{
+                "code": "INCLUSION", "field": ["definition", "type"],
+                "message": "Type name is not included in the list"}]}
+        self.metafield_definitions[key] = definition["type"]
+        number = len(self.metafield_definitions)
+        return {"createdDefinition": {"id": f"gid://shopify/MetafieldDefinition/{number}",
+                                      "namespace": key[1], "key": key[2],
+                                      "type": {"name": definition["type"]}}, "userErrors": []}
+
+    def _set_metafields(self, _info: Any, metafields: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(metafields) > MAX_METAFIELDS_PER_SET:
+            return {"metafields": None, "userErrors": [{
+                "code": "LESS_THAN_OR_EQUAL_TO", "elementIndex": None, "field": ["metafields"],
+                "message": f"Exceeded the maximum metafields input limit of "
+                           f"{MAX_METAFIELDS_PER_SET}."}]}
+        errors, written = [], []
+        for index, item in enumerate(metafields):
+            owner = item["ownerId"].removeprefix(GID)
+            declared = self.metafield_definitions.get(
+                ("CUSTOMER", item.get("namespace") or "$app", item["key"]))
+            kind = item.get("type") or declared
+            problem = None
+            if owner not in self.customers:
+                problem = ("INVALID", "Owner does not exist")
+            elif kind is None:
+                problem = ("BLANK", "Type can't be blank")
+            elif declared and kind != declared:
+                problem = ("INVALID_TYPE", f"Type must be {declared}")
+            else:
+                try:
+                    METAFIELD_TYPES[kind](item["value"])
+                except (KeyError, ValueError):
+                    problem = ("INVALID_VALUE", f"Value is invalid for {kind}")
+            if problem:
+                errors.append({"code": problem[0], "elementIndex": index,
+                               "field": ["metafields", str(index), "value"],
+                               "message": problem[1]})
+            written.append((owner, f"{item.get('namespace')}.{item['key']}", item["value"], kind))
+        if errors:  # atomic: nothing is persisted when any element fails
+            return {"metafields": None, "userErrors": errors}
+        for owner, name, value, _ in written:
+            self.metafields.setdefault(owner, {})[name] = value
+        return {"metafields": [{"id": f"gid://shopify/Metafield/{i}", "namespace":
+                                name.split(".")[0], "key": name.split(".", 1)[1], "value": value,
+                                "type": kind} for i, (_, name, value, kind) in enumerate(written)],
+                "userErrors": []}
+
+    def _delete_metafields(self, _info: Any, metafields: list[dict[str, Any]]) -> dict[str, Any]:
+        deleted = []
+        for item in metafields:
+            values = self.metafields.get(item["ownerId"].removeprefix(GID), {})
+            found = values.pop(f"{item['namespace']}.{item['key']}", None)
+            deleted.append(dict(item) if found is not None else None)
+        return {"deletedMetafields": deleted, "userErrors": []}
+
+    def _flow_trigger(self, _info: Any, handle: str | None = None,
+                      payload: Any = None) -> dict[str, Any]:
+        if not handle:
+            return {"userErrors": [{"field": ["handle"], "message": "Handle can't be blank"}]}
+        if len(json.dumps(payload)) > MAX_FLOW_PAYLOAD_BYTES:
+            return {"userErrors": [{"field": ["payload"],
+                                    "message": "Payload exceeds the 50 KB limit"}]}
+        self.flow_triggers.append({"handle": handle, "payload": payload})
+        return {"userErrors": []}
 
     def _root(self) -> dict[str, Any]:
         return {
             **self.history.resolvers(),
             "tagsAdd": lambda info, id, tags: self._tags(None, info, id, tags, True),
             "tagsRemove": lambda info, id, tags: self._tags(None, info, id, tags, False),
+            "metafieldDefinitionCreate": self._define_metafield,
+            "metafieldsSet": self._set_metafields,
+            "metafieldsDelete": self._delete_metafields,
+            "flowTriggerReceive": self._flow_trigger,
             "customer": lambda info, id: (
                 {"id": id, "tags": self._customer(id), "email": None}
                 if self._customer(id) is not None else None),
@@ -155,14 +313,17 @@ class ShopifyStandIn:
             query, variables = body["query"], body.get("variables") or {}
         except (ValueError, KeyError, TypeError):
             return _json({"errors": {"query": "Required parameter missing or invalid"}}, 400)
+        refused = admin_errors(query)  # before the request shows in the log, as answered
         with self._lock:
             self.requests[-1].update(query=query, variables=variables)
             if self.fail_next:
                 status, headers = self.fail_next.pop(0)
                 return _json({"errors": "Exceeded 2 calls per second for api client."
                               if status == 429 else "Internal Server Error"}, status, headers)
+            if refused:  # what the real 2026-07 schema refuses, Shopify refuses
+                return _json({"errors": [{"message": m} for m in refused]}, 200)
             self._refill()
-            cost = (MUTATION_COST * (query.count("tagsAdd(") + query.count("tagsRemove("))
+            cost = (MUTATION_COST * sum(query.count(name) for name in MUTATIONS)
                     or query_cost(query, variables))
             status = {"maximumAvailable": self.bucket_size, "currentlyAvailable": self.available,
                       "restoreRate": self.restore_rate}
@@ -191,6 +352,12 @@ class ShopifyStandIn:
                                          "throttleStatus": {**status,
                                                             "currentlyAvailable": self.available}}}
         return _json(answer, 200)
+
+
+def _tags_refused(message: str) -> dict[str, Any]:
+    # The whole tagsAdd is refused, nothing applied (contracts README: 250 tags per customer,
+    # 255 characters per tag); the exact wording of Shopify's message is not documented.
+    return {"node": None, "userErrors": [{"field": ["tags"], "message": message}]}
 
 
 def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import jsonify, request
 from sqlalchemy import select
 
@@ -11,7 +13,7 @@ from app.services.auth import visible_stores
 from app.storage.db import db
 from app.storage.models import BackfillJob, InboxEvent
 from app.web.api import bp, current_principal
-from app.web.api.body import page_args
+from app.web.api.body import json_body, page_args
 from app.web.api.lookup import get_store
 from app.web.errors import ApiError
 
@@ -103,3 +105,48 @@ def show_backfill(store_id: int):
             raise ApiError(404, "no_backfill", f"store {store_id} has no backfill yet "
                                                "(tagwise backfill)")
         return jsonify(serialise.backfill_job(job))
+
+
+@bp.get("/stores/<int:store_id>/destinations/<int:destination_id>/runs")
+def list_sync_runs(store_id: int, destination_id: int):
+    """The destination's sync runs, newest first, with how many failures await a replay."""
+    page, per_page = page_args()
+    return jsonify(destination_view.list_runs(db(), current_principal(), store_id,
+                                              destination_id, page, per_page))
+
+
+@bp.get("/stores/<int:store_id>/destinations/<int:destination_id>/runs/<int:run_id>")
+def show_sync_run(store_id: int, destination_id: int, run_id: int):
+    """One sync run with its per-customer failures (paged) and, when held, its diff summary."""
+    page, per_page = page_args()
+    return jsonify(destination_view.show_run(db(), current_principal(), store_id,
+                                             destination_id, run_id, page, per_page))
+
+
+@bp.post("/stores/<int:store_id>/destinations/<int:destination_id>/retry-failed")
+def retry_failed_customers(store_id: int, destination_id: int):
+    """Queue a replay of the failed customers (``since`` a time), re-diffed when it runs."""
+    body = json_body("RetryFailedRequest")
+    since = None
+    if "since" in body:
+        try:
+            since = datetime.fromisoformat(body["since"])
+        except ValueError as exc:
+            raise ApiError(400, "invalid_since", "since must be an ISO 8601 date-time") from exc
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    return jsonify(destination_view.queue_retry(db(), current_principal(), store_id,
+                                                destination_id, since)), 202
+
+
+@bp.post("/stores/<int:store_id>/destinations/<int:destination_id>/runs/<int:run_id>/confirm")
+def confirm_held_run(store_id: int, destination_id: int, run_id: int):
+    """Let a held sync through: the pass that applies it is queued (409 if not held)."""
+    return jsonify(destination_view.decide_hold(db(), current_principal(), store_id,
+                                                destination_id, run_id, confirm=True))
+
+
+@bp.post("/stores/<int:store_id>/destinations/<int:destination_id>/runs/<int:run_id>/reject")
+def reject_held_run(store_id: int, destination_id: int, run_id: int):
+    """Refuse a held sync: the destination goes back to dry run (409 if not held)."""
+    return jsonify(destination_view.decide_hold(db(), current_principal(), store_id,
+                                                destination_id, run_id, confirm=False))

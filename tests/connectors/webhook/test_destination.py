@@ -148,4 +148,5 @@ def test_a_short_secret_is_refused(app, shop, receiver):
 def test_the_api_document_lists_every_registered_kind(client):
     document = client.get("/api/v1/openapi.json").json
     kind = document["components"]["schemas"]["Destination"]["properties"]["kind"]
-    assert kind["enum"] == ["shopify_tags", "woocommerce_meta", "klaviyo", "mailchimp", "webhook"]
+    assert kind["enum"] == ["shopify_tags", "woocommerce_meta", "klaviyo", "mailchimp", "webhook",
+                            "shopify_metafields", "shopify_flow"]

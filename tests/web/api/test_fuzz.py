@@ -38,7 +38,7 @@ def steered(store_id: int, destination_id: int) -> dict:
               "destination_id": [destination_id, destination_id + 1000],
               "key": ["regulars", "champions", "category-hats", "missing"],
               "platform_customer_id": [str(CUSTOMER_ID), "7001", "0"],
-              "export_id": [1, 1000]}
+              "export_id": [1, 1000], "run_id": [1, 1000]}
     for name in ("SegmentCreate", "SegmentUpdate", "PreviewRequest"):
         doc["components"]["schemas"][name]["properties"]["rule"] = {"enum": [
             "orders_count >= 2", "has_email and net_spent > 50",

@@ -1,0 +1,20 @@
+"""Fixtures of the sync tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from demo.standins.shopify import ShopifyStandIn
+from tests.seeding import CUSTOMER_ID
+from tests.standins.server import serving
+
+SEEDED = [str(CUSTOMER_ID)] + [str(7000 + i) for i in range(8)]  # seed_orders' customers
+
+
+@pytest.fixture
+def seeded_shop():
+    """A stand-in shop knowing the customers of ``tests.seeding.seed_orders``."""
+    stand_in = ShopifyStandIn(customers={c: [] for c in SEEDED})
+    with serving(stand_in) as url:
+        stand_in.url = url
+        yield stand_in
