@@ -80,7 +80,8 @@ PLATFORMS: dict[str, Platform] = {
         changes_since=shopify_history.changes_since,
         actions=shopify_consts.ACTION_TOPICS,
         requested_customer=shopify_privacy.requested_customer,
-        refresh_grant=shopify_client.refresh_grant),
+        refresh_grant=shopify_client.refresh_grant,
+        product_categories=shopify_history.product_categories),
     "woocommerce": Platform(
         "woocommerce", woocommerce_normalise.normalise, "woocommerce_meta",
         client=woocommerce_client.client_from_credentials,

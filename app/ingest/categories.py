@@ -1,10 +1,13 @@
 """Product categories for line items whose payload carries none, looked up once per product
 and cached.
 
-Some platforms' order payloads (WooCommerce's) carry product ids but not categories; affinity
-segments need them.
-Lookups are cached in Redis for a day; a failed lookup leaves the category empty rather than
-failing the event (the next order of that product tries again).
+Neither platform's order webhooks carry categories, only product ids (WooCommerce's REST
+orders; Shopify's line items have no product type), and affinity segments need them: the
+platform's ``product_categories`` reads them (a WooCommerce product's first category, a
+Shopify product's type). This runs while an event is prepared, outside any transaction.
+Lookups are cached in Redis for a day; a failed lookup (or a store that cannot be called)
+leaves the category empty rather than failing or delaying the event: one quick retry, then
+the next order of that product tries again.
 """
 
 from __future__ import annotations
@@ -14,18 +17,20 @@ import logging
 
 from flask import current_app
 
-from app.clients import store_client
+from app.clients import CredentialsUnavailable, store_client
 from app.storage.models import Store
-from connectors.base import CanonicalEvent, OrderRecord
+from connectors.base import CanonicalEvent, ConnectorError, OrderRecord, RetryPolicy
 from connectors.registry import platform_for
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 86_400
+# A lookup must not hold the live path up: one retry, at most a second apart.
+LOOKUP_POLICY = RetryPolicy(max_attempts=2, cap_seconds=1.0)
 
 
 def cache_key(store_id: int) -> str:
     """Redis hash of product id → category name ("" when the product has none)."""
-    return f"tw:wc-category:{store_id}"
+    return f"tw:product-category:{store_id}"
 
 
 def add_categories(store: Store, record: CanonicalEvent) -> CanonicalEvent:
@@ -42,7 +47,11 @@ def add_categories(store: Store, record: CanonicalEvent) -> CanonicalEvent:
     found = {pid: value.decode() for pid, value in cached.items() if value is not None}
     missing = [pid for pid in wanted if pid not in found]
     if missing:
-        fresh = lookup(store_client(store), missing)
+        try:
+            fresh = lookup(store_client(store, policy=LOOKUP_POLICY), missing)
+        except (CredentialsUnavailable, ConnectorError) as exc:
+            log.info("store %s: product categories not looked up (%s)", store.id, exc)
+            fresh = {}
         if len(fresh) < len(missing):
             log.info("store %s: %d product category lookups failed", store.id,
                      len(missing) - len(fresh))

@@ -1,4 +1,5 @@
-"""GraphQL documents that read a shop's customers and orders, and the bulk JSONL reader.
+"""GraphQL documents that read a shop's customers, orders and product types, and the bulk
+JSONL reader.
 
 The same field selections serve the paginated queries of reconciliation and the bulk
 operations of a backfill, so both produce nodes that ``normalise.rest_order`` understands.
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Change, PayloadError
+from connectors.base import Change, ConnectorError, PayloadError
 from connectors.shopify.normalise import rest_customer, rest_order
 
 MONEY = "shopMoney { amount currencyCode }"
@@ -28,6 +29,16 @@ LINE_ITEM_FIELDS = (f"id quantity vendor variant {{ id }} product {{ id productT
 # connection costs 2 + first × its node's cost: 10 orders of up to 10 lines each stay below it.
 PAGE_SIZE = 10
 LINES_PER_ORDER = 10
+
+# Order webhooks name each line's product but not its type (contracts/payloads): types are
+# read by id, up to 250 per query (Admin API input arrays hold at most 250 items; each node
+# costs 1 point, so a full batch stays well below the 1,000-point ceiling).
+PRODUCT_TYPES_QUERY = """
+query ProductTypes($ids: [ID!]!) {
+  nodes(ids: $ids) { ... on Product { id productType } }
+}"""
+PRODUCT_GID = "gid://shopify/Product/"
+PRODUCTS_PER_QUERY = 250
 
 BULK_RUN_MUTATION = """
 mutation RunBulk($query: String!) {
@@ -133,3 +144,21 @@ def changes_since(client: Any, since: datetime | None) -> Iterator[Change | Payl
                 yield exc
                 continue
             yield Change(topic, f"reconcile:{resource}:{body['id']}:{node.get('updatedAt')}", body)
+
+
+def product_categories(client: Any, product_ids: list[str]) -> dict[str, str]:
+    """Each product's type ("" for none, or for a product the shop no longer has), read with
+    ``nodes(ids:)`` in batches; a batch whose query failed is left out, so the next order of
+    those products tries again."""
+    found: dict[str, str] = {}
+    for start in range(0, len(product_ids), PRODUCTS_PER_QUERY):
+        batch = product_ids[start:start + PRODUCTS_PER_QUERY]
+        try:
+            nodes = client.graphql(PRODUCT_TYPES_QUERY,
+                                   {"ids": [f"{PRODUCT_GID}{pid}" for pid in batch]})["nodes"]
+        except (ConnectorError, KeyError, TypeError):
+            continue
+        types = {node["id"].removeprefix(PRODUCT_GID): node.get("productType") or ""
+                 for node in nodes or () if isinstance(node, dict) and node.get("id")}
+        found.update((pid, types.get(pid, "")) for pid in batch)
+    return found

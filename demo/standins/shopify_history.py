@@ -15,6 +15,8 @@ Mounted by ``demo/standins/shopify.py`` (schema extension, root resolvers, the J
   children right after their parent only when ``groupObjects: true`` (2026-07 defaults to
   false and then lists every child after all parents). ``drop_download = (n, lines)`` breaks
   the download of operation n's file off after that many lines, once.
+- ``nodes(ids:)`` answers the shop's products (one per product type, ``product_id``) with
+  their ``productType``, null for an id the shop does not have; it costs 1 point per id.
 - ``generate`` builds a deterministic shop of thousands of orders.
 """
 
@@ -45,6 +47,7 @@ extend type Query {
   customers(first: Int, after: String, query: String, sortKey: CustomerSortKeys,
             reverse: Boolean): CustomerConnection!
   node(id: ID!): Node
+  nodes(ids: [ID!]!): [Node]!
   currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
 }
 extend type Mutation {
@@ -131,6 +134,7 @@ type BulkOperationRunQueryPayload {
 
 ORDER_GID = "gid://shopify/Order/"
 CUSTOMER_GID = "gid://shopify/Customer/"
+PRODUCT_GID = "gid://shopify/Product/"
 BULK_GID = "gid://shopify/BulkOperation/"
 UPDATED_SINCE = re.compile(r"^updated_at:>'?([^']+)'?$")
 WRAPPERS = {"edges", "node", "pageInfo"}  # connection plumbing costs nothing by itself
@@ -192,7 +196,12 @@ def query_cost(query: str, variables: dict[str, Any]) -> int:
                 continue
             inner = cost(node.selection_set.selections) if node.selection_set else 0
             first = next((a.value for a in node.arguments or () if a.name.value == "first"), None)
-            if first is not None:
+            ids = next((a.value for a in node.arguments or () if a.name.value == "ids"), None)
+            if ids is not None:  # nodes(ids:): each node it returns
+                count = (len(variables.get(ids.name.value) or ()) if hasattr(ids, "name")
+                         else len(getattr(ids, "values", ())))
+                total += count * max(1, inner)
+            elif first is not None:
                 size = (variables.get(first.name.value) if hasattr(first, "name")
                         else int(first.value)) or 0
                 total += 2 + int(size) * inner
@@ -279,7 +288,7 @@ class ShopHistory:
         items = [{"__typename": "LineItem", "id": f"gid://shopify/LineItem/{order_id * 10 + i}",
                   "quantity": quantity, "vendor": vendor,
                   "variant": {"id": f"gid://shopify/ProductVariant/{100 + product}"},
-                  "product": {"id": f"gid://shopify/Product/{product}",
+                  "product": {"id": f"{PRODUCT_GID}{product}",
                               "productType": product_type},
                   "originalUnitPriceSet": money(price)}
                  for i, (product_type, quantity, price) in enumerate(lines)
@@ -360,9 +369,17 @@ class ShopHistory:
             return _connection(nodes, first, after, _sort_key(sortKey), bulk)
 
         return {"orders": orders, "customers": customers, "node": self._node,
+                "nodes": lambda info, ids: [self._product(gid) for gid in ids],
                 "currentBulkOperation": lambda info, type="QUERY": (
                     self.operations[-1].view() if self.operations else None),
                 "bulkOperationRunQuery": self._run}
+
+    def _product(self, gid: str) -> dict[str, Any] | None:
+        """A product by id (null for one the shop does not have, as ``nodes`` answers)."""
+        for product_type, number in self.products.items():
+            if gid == f"{PRODUCT_GID}{number}":
+                return {"__typename": "Product", "id": gid, "productType": product_type}
+        return None
 
     def _node(self, info: Any, id: str) -> dict[str, Any] | None:
         for operation in self.operations:

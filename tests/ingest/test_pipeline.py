@@ -251,7 +251,7 @@ def test_dry_run_records_the_diff_and_sends_nothing(app, client, shop):
     deliver(client, "orders/create", order_payload(1, created=days_ago(5)), "dr1")
     process_pending(app)
     sync_dirty(app)
-    assert shop.requests == []
+    assert shop.mutation_requests() == []  # it may read (product types), never write
     with app.extensions["db"].session() as session:
         attempt = session.execute(select(SyncAttempt)).scalar_one()
     assert attempt.method == "DRY-RUN"
@@ -326,6 +326,7 @@ def test_rescore_rebins_the_store_and_an_uninstall_stops_writes(app, client, sho
     with app.extensions["db"].session() as session:
         store = session.get(Store, store_id)
         assert store.scoring["cutoffs"]["monetary"][0] > 20
+    shop.requests.clear()  # the orders' product lookups
     deliver(client, "app/uninstalled",
             dict(fixture_json("shopify", "app_uninstalled__sample.json"), myshopify_domain=SHOP),
             "un1")
@@ -333,3 +334,34 @@ def test_rescore_rebins_the_store_and_an_uninstall_stops_writes(app, client, sho
     shop.customers.update({str(5000 + i): [] for i in range(12)})
     sync_dirty(app)
     assert shop.requests == []
+
+
+def test_shopify_line_items_get_their_product_type_from_one_cached_lookup(app, client, shop):
+    """Shopify's order webhooks name each line's product, not its type: the type is read with
+    one ``nodes(ids:)`` query per batch of unknown products and cached, so category segments
+    work for Shopify stores as for WooCommerce ones."""
+    store_id = add_store(app, shop)
+    coffee = shop.history.product_id("Coffee")
+    for i in range(2):
+        payload = order_payload(40 + i, created=days_ago(10 - i), total="30.00")
+        for item in payload["line_items"]:
+            item["product_id"] = coffee
+        deliver(client, "orders/create", payload, f"cat{i}")
+        assert process_pending(app) == ["done"]
+    lookups = [r for r in shop.requests if "nodes(ids:" in r["query"]]
+    assert len(lookups) == 1  # the second order's product came from the cache
+    assert lookups[0]["variables"] == {"ids": [f"gid://shopify/Product/{coffee}"]}
+    view = customer_view(client, store_id)
+    assert view["profile"]["top_product_type"] == "Coffee"
+    assert "category-coffee" in {s["key"] for s in view["segments"]}
+
+
+def test_a_shop_that_cannot_be_reached_leaves_categories_empty_and_loses_no_order(app, client,
+                                                                                  shop):
+    store_id = add_store(app, shop)
+    shop.fail_next.extend([(503, {}), (503, {})])  # the lookup and its one retry
+    deliver(client, "orders/create", order_payload(50, created=days_ago(2)), "down")
+    assert process_pending(app) == ["done"]
+    view = customer_view(client, store_id)
+    assert view["profile"]["orders_count"] == 1
+    assert not any(s["key"].startswith("category-") for s in view["segments"])

@@ -76,6 +76,10 @@ def test_a_rule_segment_tags_exactly_the_customers_it_selects_and_says_why(app, 
     preview = runner.invoke(args=["segments", "preview", "--store", str(store_id),
                                   "--rule", "orders_count >= 2"])
     assert preview.output.startswith("1 of 9 customers")
+    elsewhere = runner.invoke(args=["segments", "preview", "--store", "99",
+                                    "--rule", "orders_count >= 2"])
+    assert elsewhere.exit_code != 0
+    assert elsewhere.output.strip() == "Error: no store 99"  # not blamed on the rule
     added = runner.invoke(args=["segments", "add", "--store", str(store_id), "--key", "regulars",
                                 "--rule", "orders_count >= 2 and net_spent > 50"])
     assert added.exit_code == 0, added.output

@@ -9,9 +9,16 @@ import pytest
 from graphql import parse, validate
 
 from connectors.base import PayloadError
-from connectors.shopify.history import PAGE_QUERIES, PAGE_SIZE, bulk_query, read_records
+from connectors.shopify.history import (
+    PAGE_QUERIES,
+    PAGE_SIZE,
+    PRODUCT_TYPES_QUERY,
+    PRODUCTS_PER_QUERY,
+    bulk_query,
+    read_records,
+)
 from connectors.shopify.normalise import normalise, rest_customer, rest_order
-from demo.standins.shopify import SCHEMA
+from demo.standins.shopify import SCHEMA, admin_errors
 from demo.standins.shopify_history import MAX_QUERY_COST, ShopHistory, money, query_cost
 from tests.seeding import CUSTOMER_ID, order_payload, refund_payload
 
@@ -82,6 +89,12 @@ def test_every_document_is_valid_against_the_admin_schema_slice_and_affordable()
         cost = query_cost(PAGE_QUERIES[resource], {"first": PAGE_SIZE})
         assert cost <= MAX_QUERY_COST, f"{resource} page costs {cost}"
     assert "updated_at:>'2026-10-03T14:30:00+00:00'" in bulk_query("orders", WHEN)
+
+
+def test_the_product_type_lookup_is_valid_for_the_real_admin_schema_and_affordable():
+    assert admin_errors(PRODUCT_TYPES_QUERY) == []
+    ids = [f"gid://shopify/Product/{n}" for n in range(PRODUCTS_PER_QUERY)]
+    assert query_cost(PRODUCT_TYPES_QUERY, {"ids": ids}) == PRODUCTS_PER_QUERY <= MAX_QUERY_COST
 
 
 def lines_of(*objects: dict) -> list[bytes]:

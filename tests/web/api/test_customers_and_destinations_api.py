@@ -99,7 +99,7 @@ def test_the_diff_shows_what_a_sync_would_send_and_sends_nothing(app, client, sh
     mine = by_customer[str(CUSTOMER_ID)]
     view = client.get(f"/api/v1/stores/{store_id}/customers/{CUSTOMER_ID}", headers=AUTH).json
     assert mine["add"] == sorted(s["tag"] for s in view["segments"]) and mine["remove"] == []
-    assert shop.requests == [] and shop.tags_of(str(CUSTOMER_ID)) == ["VIP"]
+    assert shop.mutation_requests() == [] and shop.tags_of(str(CUSTOMER_ID)) == ["VIP"]
     page = get(client, DIFF, "?page=2&per_page=4", store_id=store_id,
                destination_id=destination["id"]).json
     assert [c["platform_customer_id"] for c in page["changes"]] == \
