@@ -63,7 +63,7 @@ def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser
     assert page.locator("#preview-count").inner_text().startswith("1 of 9 customers (11.1%)")
     screenshot(page, "segment_editor")
     page.get_by_role("button", name="Save segment").click()
-    page.get_by_role("cell", name="tw:regulars", exact=True).wait_for()
+    page.get_by_role("rowheader", name="tw:regulars", exact=True).wait_for()
     screenshot(page, "segments")
 
     # The nightly rescore applies the new rule to every customer.
