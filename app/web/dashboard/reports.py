@@ -161,15 +161,16 @@ def rfm_movement(store_id: int):
     rows, moves = [], []
     if data:
         groups, counts = data["groups"], data["count"]
-        top = max((n for i, row in enumerate(counts) for j, n in enumerate(row) if i != j),
-                  default=0)
+        top = max((n for i, row in enumerate(counts) for j, n in enumerate(row)
+                   if i != j and not is_small(sum(row))), default=0)
         for i, source in enumerate(groups):
             total = sum(counts[i])
             if not total:
                 continue
-            rows.append({"group": source, "total": total, "small": is_small(total),
+            small = is_small(total)  # its moves are a few people: counted, not coloured
+            rows.append({"group": source, "total": total, "small": small,
                          "cells": [{"to": target, "count": n, "stay": i == j,
-                                    "style": "" if i == j else heat_style(n, top)}
+                                    "style": "" if i == j or small else heat_style(n, top)}
                                    for j, (target, n) in enumerate(zip(groups, counts[i],
                                                                        strict=True))]})
             moves += [{"from": source, "to": target, "count": n, "of": total,
