@@ -117,12 +117,13 @@ def _largest_first(sizes: dict[str, int]) -> dict[str, int]:
     return dict(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def is_small(customers: int, minimum: int = SMALL_COHORT_CUSTOMERS) -> bool:
-    """Whether a share or rate over this many customers is too noisy to read as a trend."""
-    return customers < minimum
+def is_small(customers: int, minimum: int | None = None) -> bool:
+    """Whether a share or rate over this many customers is too noisy to read as a trend
+    (under ``minimum``, by default ``SMALL_COHORT_CUSTOMERS``)."""
+    return customers < (SMALL_COHORT_CUSTOMERS if minimum is None else minimum)
 
 
-def rate(count: float, base: int, minimum: int = SMALL_COHORT_CUSTOMERS) -> dict[str, Any]:
+def rate(count: float, base: int, minimum: int | None = None) -> dict[str, Any]:
     """``count / base`` with its base and whether the base is small (share None when base 0)."""
     return {"share": count / base if base else None, "base": int(base),
             "small": is_small(base, minimum)}

@@ -109,3 +109,15 @@ def test_a_server_error_page_says_nothing_of_the_cause(app, client, store_id, mo
     body = response.get_data(as_text=True)
     assert response.status_code == 500 and "Something went wrong on our side" in body
     assert "hunter2" not in body and "Traceback" not in body and "dashboard.css" in body
+
+
+def test_a_store_above_the_small_cohort_line_gets_plain_shares_and_a_coloured_mix(
+        client, store_id, monkeypatch):
+    # Nine customers stand in for a large store: only fewer than 5 now counts as small.
+    monkeypatch.setattr("app.core.profiles.reports.SMALL_COHORT_CUSTOMERS", 5)
+    page = client.get(f"/stores/{store_id}/").get_data(as_text=True)
+    assert 'id="mix-small"' not in page and 'class="mix"' in page
+    rfm_table = page.split('data-family="rfm"')[1].split("</table>")[0]
+    assert 'class="badge small"' not in rfm_table
+    shares = re.findall(r'</span></span> (\d+\.\d)%</td>', rfm_table)
+    assert shares and abs(sum(map(float, shares)) - 100.0) < 0.5  # everyone is in one group
