@@ -271,11 +271,11 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     store.prediction_model = {"model": model.to_dict(), "fitted_at": now.isoformat(),
                               "as_of": as_of_ts.isoformat(),
                               "value_cutoffs": list(cutoffs) if cutoffs else None}
-    store.rescored_at = now
+    previous_rescore, store.rescored_at = store.rescored_at, now
     result = write_store_profiles(session, store, profiles, scoring, now, missing_hot)
     save_reports(db, session, store, profiles, pd.concat(activity), result.segment_sizes,
-                 as_of_ts, now)
-    result.rows_written["store_reports"] = 3
+                 as_of_ts, now, previous_rescore)
+    result.rows_written["store_reports"] = 4
     return result
 
 

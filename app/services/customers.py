@@ -16,7 +16,9 @@ from app.services.auth import Principal, visible_store
 from app.services.errors import NotFound
 from app.services.segments import get_segment
 from app.storage.db import Database
-from app.storage.models import Customer, Destination, Membership, Profile, SyncState
+from app.storage.models import Customer, Destination, Membership, Order, Profile, SyncState
+
+RECENT_ORDERS = 50  # the customer page lists this many, newest first
 
 
 def search_customers(db: Database, principal: Principal, store_id: int, query: str = "",
@@ -102,3 +104,31 @@ def customer_detail(db: Database, principal: Principal, store_id: int,
             body.update({name: body["profile"]["predictions"][name]
                          for name in serialise.PREDICTION_FIELDS})
         return body
+
+
+def customer_orders(db: Database, principal: Principal, store_id: int, platform_customer_id: str,
+                    limit: int = RECENT_ORDERS) -> dict[str, Any]:
+    """The customer's email and latest orders (newest first, at most ``limit``) with the count.
+
+    Whoever may see a store sees its customers' emails (as in the customer list and its CSV).
+    """
+    with db.session() as session:
+        visible_store(session, principal, store_id)
+        customer = session.execute(select(Customer).filter_by(
+            store_id=store_id, platform_id=platform_customer_id)).scalar()
+        if customer is None:
+            raise NotFound("customer_not_found", f"no customer {platform_customer_id}")
+        total = session.scalar(select(func.count()).select_from(Order).where(
+            Order.customer_id == customer.id))
+        orders = session.execute(select(Order).where(Order.customer_id == customer.id)
+                                 .order_by(Order.created_at.desc(), Order.id.desc())
+                                 .limit(limit)).scalars()
+        return {"email": customer.email, "total": total, "orders": [{
+            "platform_order_id": order.platform_id,
+            "created_at": serialise.iso(order.created_at),
+            "total": float(order.total), "currency": order.currency,
+            "discount_codes": list(order.discount_codes or []),
+            "financial_status": order.financial_status,
+            "items_count": order.items_count,
+            "cancelled": order.cancelled_at is not None,
+            "test": order.is_test} for order in orders]}

@@ -1,6 +1,7 @@
 """Rescore stores the dashboard's reports: grid, cohorts, and the day's segment sizes."""
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 from app.scoring.reports import load_report, segment_trend
 from app.storage.db import utcnow
@@ -42,3 +43,35 @@ def test_a_second_rescore_on_the_same_day_replaces_that_days_sizes(app, client, 
     with app.extensions["db"].session() as session:
         trend = segment_trend(session, store_id, datetime.now(UTC).date(), days=400)
     assert trend["days"] == ["2026-06-30", utcnow().date().isoformat()]
+
+
+def _groups(session, store_id):
+    return {p.customer_id: p.rfm_group
+            for p in session.query(Profile).filter_by(store_id=store_id)}
+
+
+def test_two_rescores_store_how_many_customers_moved_between_rfm_groups(app, client, shop):
+    store_id = add_store(app, shop)
+    small_store(client, app)
+    runner = app.test_cli_runner()
+    db = app.extensions["db"]
+    # Scored 250 days ago, then today: the recent buyers are new back then, and have aged since.
+    assert runner.invoke(args=["rescore", "--store", str(store_id), "--as-of",
+                               (utcnow() - timedelta(days=250)).date().isoformat()]).exit_code == 0
+    with db.session() as session:
+        first = load_report(session, store_id, "rfm_movement").data
+        before = _groups(session, store_id)
+    assert first["since"] is None  # nothing to compare with on the first rescore
+    assert runner.invoke(args=["rescore", "--store", str(store_id)]).exit_code == 0
+    with db.session() as session:
+        movement = load_report(session, store_id, "rfm_movement").data
+        after = _groups(session, store_id)
+    expected = Counter((before.get(c) or "none", after.get(c) or "none")
+                       for c in before.keys() | after.keys()
+                       if before.get(c) or after.get(c))
+    groups = movement["groups"]
+    found = Counter({(groups[i], groups[j]): n for i, row in enumerate(movement["count"])
+                     for j, n in enumerate(row) if n})
+    assert found == expected
+    assert movement["moved"] == sum(n for (a, b), n in expected.items() if a != b) > 0
+    assert movement["since"] is not None and movement["customers"] == 9

@@ -7,6 +7,9 @@ Pure and vectorised: frames in, plain JSON-able dicts out.
 - ``cohort_retention``: customers by the month of their first order (store timezone); for each
   later month k, the share of the cohort that ordered in month k. Month 0 is the cohort itself.
 - ``segment_sizes``: how many customers each segment key holds.
+- ``rfm_movement``: how many customers went from each RFM group to each other group between two
+  rescores (a from × to matrix, ``none`` for customers without a group on that side).
+- ``rate``: a share with its base, flagged when the base is under ``SMALL_COHORT_CUSTOMERS``.
 """
 
 from __future__ import annotations
@@ -17,9 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from app.core.profiles.rfm import RFM_GROUPS
+
 SCORES = (1, 2, 3, 4, 5)
 COHORT_MONTHS = 12  # the most recent cohorts shown
 COHORT_OFFSETS = 12  # months after the first order followed
+# A share of fewer customers than this swings by 3+ points per customer: shown, never charted.
+SMALL_COHORT_CUSTOMERS = 30
+NO_GROUP = "none"  # the movement matrix's row/column for customers outside every RFM group
 
 
 def rfm_grid(profiles: pd.DataFrame) -> dict[str, Any]:
@@ -107,3 +115,34 @@ def add_segment_sizes(total: dict[str, int], more: dict[str, int]) -> dict[str, 
 
 def _largest_first(sizes: dict[str, int]) -> dict[str, int]:
     return dict(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def is_small(customers: int, minimum: int | None = None) -> bool:
+    """Whether a share or rate over this many customers is too noisy to read as a trend
+    (under ``minimum``, by default ``SMALL_COHORT_CUSTOMERS``)."""
+    return customers < (SMALL_COHORT_CUSTOMERS if minimum is None else minimum)
+
+
+def rate(count: float, base: int, minimum: int | None = None) -> dict[str, Any]:
+    """``count / base`` with its base and whether the base is small (share None when base 0)."""
+    return {"share": count / base if base else None, "base": int(base),
+            "small": is_small(base, minimum)}
+
+
+def rfm_movement(before: pd.Series, after: pd.Series) -> dict[str, Any]:
+    """Count customers by (group before, group after): rows "from", columns "to".
+
+    ``before`` and ``after`` map customer id to an RFM group (None/NaN: no group). A customer on
+    one side only is counted from or to ``none``; customers without a group on either side are
+    not counted. ``moved`` counts customers whose group changed, ``stayed`` those whose did not.
+    """
+    labels = [*RFM_GROUPS, NO_GROUP]
+    pairs = pd.concat({"before": before, "after": after}, axis=1)
+    pairs = pairs.where(pairs.isin(RFM_GROUPS), NO_GROUP)  # NaN and unknown labels: no group
+    pairs = pairs.loc[(pairs["before"] != NO_GROUP) | (pairs["after"] != NO_GROUP)]
+    counts = (pd.crosstab(pairs["before"], pairs["after"])
+              .reindex(index=labels, columns=labels, fill_value=0))
+    matrix = counts.to_numpy(int)
+    stayed = int(np.trace(matrix))
+    return {"groups": labels, "count": matrix.tolist(), "customers": int(matrix.sum()),
+            "moved": int(matrix.sum()) - stayed, "stayed": stayed}

@@ -12,13 +12,15 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.services.auth import Principal, visible_store
 from app.services.errors import ServiceError
 from app.storage.db import db
 from app.storage.models import Destination, Store
 from app.web.dashboard.session import csrf_ok, csrf_token, signed_in_principal
+from app.web.dashboard.times import store_time
+from app.web.errors import SERVER_ERROR
 
 bp = Blueprint("dashboard", __name__, template_folder="../../templates/dashboard")
 
@@ -107,6 +109,9 @@ def template_globals() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "dry_run_destinations": dry_run_destinations}
 
 
+bp.add_app_template_filter(store_time)
+
+
 @bp.errorhandler(ServiceError)
 def service_error(exc: ServiceError):
     return render_template("error.html", status=exc.status, message=exc.message), exc.status
@@ -115,7 +120,8 @@ def service_error(exc: ServiceError):
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     status = exc.code or 500
-    return render_template("error.html", status=status, message=exc.description), status
+    message = SERVER_ERROR if isinstance(exc, InternalServerError) else exc.description
+    return render_template("error.html", status=status, message=message), status
 
 
 from app.web.dashboard import (  # noqa: E402,F401

@@ -39,3 +39,15 @@ def sparkline_points(values: Sequence[int | float | None], width: int = 120,
     step = width / max(len(values) - 1, 1)
     return " ".join(f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"
                     for i, v in known)
+
+
+def mix_bars(parts: Sequence[tuple[str, int]], total: int, width: int = 100) -> list[dict]:
+    """Horizontal bars for a whole split into parts: label, count, share and bar length.
+
+    Lengths are relative to the largest part (so the smallest stay visible) on a ``width``
+    scale; shares are of ``total``.
+    """
+    top = max((count for _, count in parts), default=0)
+    return [{"label": label, "count": count, "share": count / total if total else 0.0,
+             "length": round(count / top * width, 1) if top else 0.0}
+            for label, count in parts]

@@ -54,7 +54,7 @@ def segment_members_csv(store_id: int, key: str):
 
 @bp.get("/stores/<int:store_id>/customers/<platform_customer_id>")
 def customer_page(store_id: int, platform_customer_id: str):
-    """Profile, segments with explanations, and what each destination holds or still needs."""
+    """Email, profile, segments with explanations, orders, and what each destination holds."""
     if len(platform_customer_id) > MAX_PLATFORM_ID_CHARS:
         abort(404)
     store = current_store(store_id)
@@ -64,6 +64,8 @@ def customer_page(store_id: int, platform_customer_id: str):
                      "add": sorted(wanted - set(state["confirmed_tags"])),
                      "remove": sorted(set(state["confirmed_tags"]) - wanted)}
                     for kind, state in sorted(detail["destinations"].items())]
+    contact = customer_view.customer_orders(db(), principal(), store_id, platform_customer_id)
     return render_template("customer.html", store=store, customer=detail,
                            profile=detail["profile"], segments=detail["segments"],
-                           destinations=destinations)
+                           destinations=destinations, email=contact["email"],
+                           orders=contact["orders"], orders_total=contact["total"])

@@ -73,3 +73,35 @@ def test_segment_sizes_count_every_key_largest_first():
     assert sizes == {"vip": 2, "at-risk": 1, "champions": 1}
     assert list(sizes) == ["vip", "at-risk", "champions"]
     assert reports.segment_sizes([]) == {}
+
+
+def test_rfm_movement_counts_each_customer_from_its_old_group_to_its_new_one():
+    before = pd.Series({1: "champions", 2: "champions", 3: "loyal", 4: "at-risk", 5: None,
+                        6: "new"})
+    after = pd.Series({1: "champions", 2: "loyal", 3: "loyal", 4: "champions", 5: "new",
+                       7: "new"})  # 6 was deleted, 7 is a newcomer
+    movement = reports.rfm_movement(before, after)
+    groups = movement["groups"]
+    assert groups[-1] == reports.NO_GROUP and "champions" in groups
+
+    def cell(source, target):
+        return movement["count"][groups.index(source)][groups.index(target)]
+
+    assert cell("champions", "champions") == 1 and cell("champions", "loyal") == 1
+    assert cell("loyal", "loyal") == 1 and cell("at-risk", "champions") == 1
+    assert cell("none", "new") == 2  # one without a group before, one brand new
+    assert cell("new", "none") == 1
+    assert movement["customers"] == 7 and movement["moved"] == 5 and movement["stayed"] == 2
+    assert sum(map(sum, movement["count"])) == 7
+
+
+def test_rfm_movement_ignores_customers_without_a_group_on_either_side():
+    movement = reports.rfm_movement(pd.Series({1: None}), pd.Series({1: None, 2: float("nan")}))
+    assert movement["customers"] == movement["moved"] == movement["stayed"] == 0
+
+
+def test_a_rate_over_fewer_than_thirty_customers_is_flagged_small():
+    assert reports.rate(3, 29) == {"share": 3 / 29, "base": 29, "small": True}
+    assert reports.rate(3, 30)["small"] is False
+    assert reports.rate(0, 0) == {"share": None, "base": 0, "small": True}
+    assert reports.is_small(5) and not reports.is_small(500)

@@ -31,9 +31,12 @@ def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser
     sign_in(page, live_url)
 
     assert page.locator("#customer-count").inner_text() == "9"
-    sizes = page.get_by_role("table", name="Segment sizes")
-    assert sizes.locator("tbody tr").count() > 0
-    assert sizes.locator("svg.spark").count() > 0  # three rescores make a trend
+    groups = page.get_by_role("table", name=re.compile("^RFM group"))
+    assert groups.locator("tbody tr").count() > 0
+    assert groups.locator("svg.spark").count() > 0  # three rescores make a trend
+    assert page.get_by_role("table", name=re.compile("^Lifecycle")).count() == 1
+    assert page.get_by_role("img", name=re.compile("^RFM group mix")).is_visible()
+    assert page.locator("#mix-small").is_visible()  # nine customers: a small sample
     screenshot(page, "overview")
 
     page.get_by_role("link", name="RFM grid").click()
@@ -63,7 +66,7 @@ def test_a_merchant_builds_a_segment_and_reads_why_a_customer_carries_it(browser
     assert page.locator("#preview-count").inner_text().startswith("1 of 9 customers (11.1%)")
     screenshot(page, "segment_editor")
     page.get_by_role("button", name="Save segment").click()
-    page.get_by_role("cell", name="tw:regulars", exact=True).wait_for()
+    page.get_by_role("rowheader", name="tw:regulars", exact=True).wait_for()
     screenshot(page, "segments")
 
     # The nightly rescore applies the new rule to every customer.
@@ -99,11 +102,68 @@ def test_the_dashboard_fits_a_phone(browser, live_url, seeded):
     for path, name in (("", "overview_phone"), ("rfm", "rfm_phone"),
                        (f"customers?q={CUSTOMER_ID}", "customers_phone"),
                        ("customers", "customer_list_phone"),
+                       ("segments", "segments_phone"),
                        ("segments/reference", "tag_reference_phone")):
         page.goto(f"{live_url}/stores/{seeded}/{path}")
-        # Nothing but the tables' own scroll boxes may be wider than the screen.
+        # Nothing but the tables' own scroll boxes may be wider than the screen ...
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        # ... and the list tables need no scrolling at all: each row is a card.
+        assert_stacked_tables_fit(page)
         screenshot(page, name)
+    page.close()
+
+
+def assert_stacked_tables_fit(page) -> None:
+    """Every ``table.stack`` on the page is no wider than its box (no sideways scroll)."""
+    widths = page.evaluate("""[...document.querySelectorAll('table.stack')].map(
+        t => [t.id || t.getAttribute('aria-labelledby'), t.scrollWidth,
+              t.parentElement.clientWidth])""")
+    for name, table, box in widths:
+        assert table <= box + 1, f"{name}: {table}px in a {box}px box"
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_rfm_movement_customer_page_and_error_pages(browser, live_url, seeded, viewport):
+    phone = viewport == "phone"
+    page = (browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True) if phone
+            else browser.new_page(viewport=DESKTOP))
+    suffix = "_phone" if phone else ""
+    sign_in(page, live_url)
+
+    page.get_by_role("link", name="Who moved between groups at the last rescore").click()
+    page.wait_for_url(re.compile(r"/rfm/movement$"))
+    matrix = page.locator("#movement-matrix")
+    totals = [int(t) for t in matrix.locator("tbody tr td.num").all_inner_texts()]
+    assert sum(totals) == 9  # every customer sits on one row: its group before
+    summary = page.locator("#movement-summary").inner_text()
+    moved, stayed = re.search(r"(\d+) of 9 customers changed RFM group and (\d+) stayed",
+                              summary).groups()
+    assert int(moved) + int(stayed) == 9
+    assert page.locator("ul.moves li").count() == min(int(moved), 12) or int(moved) > 12
+    assert page.evaluate("document.documentElement.scrollWidth") <= (PHONE if phone
+                                                                     else DESKTOP)["width"]
+    screenshot(page, f"rfm_movement{suffix}")
+
+    page.goto(f"{live_url}/stores/{seeded}/customers/{CUSTOMER_ID}")
+    assert page.get_by_role("link", name="john@example.com").is_visible()
+    orders = page.get_by_role("table", name="Orders")
+    assert orders.locator("tbody tr").count() == 3
+    if phone:
+        assert_stacked_tables_fit(page)
+    screenshot(page, f"customer_orders{suffix}")
+
+    page.goto(f"{live_url}/stores/{seeded}/customers/no-such-customer")
+    assert page.get_by_role("heading", name="Not found").is_visible()
+    assert page.get_by_role("link", name="Back to your stores").is_visible()
+    screenshot(page, f"error_404{suffix}")
+    response = page.goto(f"{live_url}/no/such/page")
+    assert response.status == 404 and page.get_by_role("heading", name="Not found").is_visible()
+
+    response = page.goto(f"{live_url}/auth/shopify/install?shop=not-a-shop")
+    assert response.status in (400, 503)  # a bad shop, or no app key in this deployment
+    assert page.get_by_role("heading", name="Tagwise could not be installed").is_visible()
+    assert page.locator("link[rel=stylesheet]").count() == 1  # the dashboard's own style
+    screenshot(page, f"install_error{suffix}")
     page.close()
 
 
