@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from flask import current_app
 
 from app.clients import CredentialsUnavailable, store_client
 from app.storage.models import Destination, Store
+from app.storage.rate_governor import RedisRateGovernor
 from connectors.base import Attempt, PermanentError, RetryPolicy, TagWriter, WriterContext
 from connectors.registry import destination_kind
 
@@ -36,8 +38,20 @@ def make_writer(store: Store, destination: Destination,
         store_domain=store.domain, prefix=store.tag_prefix,
         store_client=lambda: store_client(store, on_attempt, policy),
         on_attempt=on_attempt, policy=policy,
-        allow_private_urls=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
+        allow_private_urls=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"],
+        governor=rate_governor(destination, credentials))
     try:
         return kind.build_writer(context)
     except PermanentError as exc:
         raise DestinationUnavailable(str(exc)) from exc
+
+
+def rate_governor(destination: Destination, credentials: str | None) -> RedisRateGovernor:
+    """The governor of the vendor account behind a destination, shared by every process.
+
+    Vendor limits are per account, so destinations with the same key (two stores syncing to
+    one Klaviyo account) share one; the key itself never appears in Redis, only a digest.
+    """
+    account = hashlib.sha256((credentials or f"destination-{destination.id}").encode())
+    return RedisRateGovernor(current_app.extensions["redis"],
+                             f"{destination.kind}:{account.hexdigest()[:16]}")

@@ -353,7 +353,7 @@ def build_writer(context: WriterContext) -> KlaviyoWriter:
     base_url = context.config.get("api_base_url")
     options = {"base_url": base_url} if base_url else {}
     client = KlaviyoClient(context.credentials or "", on_attempt=context.on_attempt,
-                           policy=context.policy, **options)
+                           policy=context.policy, governor=context.governor, **options)
     return KlaviyoWriter(client, prefix=context.prefix,
                          list_per_segment=bool(context.config.get("list_per_segment")))
 

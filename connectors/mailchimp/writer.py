@@ -267,7 +267,8 @@ def _failed(change: TagChange, exc: ConnectorError) -> ChangeOutcome:
 def build_writer(context: WriterContext) -> MailchimpWriter:
     """A writer for the Mailchimp audience of the context's settings."""
     client = MailchimpClient(context.credentials or "", base_url=context.config.get("api_base_url"),
-                             on_attempt=context.on_attempt, policy=context.policy)
+                             on_attempt=context.on_attempt, policy=context.policy,
+                             governor=context.governor)
     return MailchimpWriter(client, context.config["list_id"], prefix=context.prefix)
 
 
