@@ -477,6 +477,7 @@ class DestinationKind:
     ``generate_credential`` makes one when the merchant gives none (a signing secret).
     ``check`` raises :class:`InvalidSetting` for settings that cannot work. Destinations
     ``added_with_store`` are created with their store, not by ``tagwise destinations add``.
+    ``bulk_from`` and ``rate_bucket`` tell the adaptive debounce when waiting saves requests.
     """
 
     kind: str
@@ -488,3 +489,9 @@ class DestinationKind:
     generate_credential: Callable[[], str] | None = None
     check: Callable[..., None] = accept_settings
     added_with_store: bool = False
+    # From how many pending changes one write costs about as few requests per change as it
+    # will (a bulk path): below it, the sync lets pending changes gather for up to
+    # SYNC_MAX_DELAY_SECONDS. 0: send every debounced run (the store's own tags stay fast).
+    bulk_from: int = 0
+    # The vendor limit whose budget, when low, is worth waiting for rather than spending.
+    rate_bucket: RateBucket | None = None

@@ -55,3 +55,12 @@ def rate_governor(destination: Destination, credentials: str | None) -> RedisRat
     account = hashlib.sha256((credentials or f"destination-{destination.id}").encode())
     return RedisRateGovernor(current_app.extensions["redis"],
                              f"{destination.kind}:{account.hexdigest()[:16]}")
+
+
+def budget_low(destination: Destination) -> bool:
+    """True while the vendor account behind the destination is short of rate budget."""
+    kind = destination_kind(destination.kind)
+    if kind.rate_bucket is None or kind.credential is None or not destination.credentials_enc:
+        return False
+    credentials = current_app.extensions["secret_box"].decrypt(destination.credentials_enc)
+    return rate_governor(destination, credentials).budget_low(kind.rate_bucket)
