@@ -344,7 +344,7 @@ class ApiClient:
         """The vendor limit a request counts against (clients with documented limits say)."""
         return RateBucket("all")
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _governed_attempt(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One attempt, inside the governor's lease when there is a governor."""
         if self.governor is None:
             return self.session.request(method, url, **kwargs)
@@ -374,7 +374,7 @@ class ApiClient:
                 self.policy.sleep(self.policy.backoff(attempt - 1, retry_after))
             started = time.perf_counter()
             try:
-                response = self._send(method, url, **kwargs)
+                response = self._governed_attempt(method, url, **kwargs)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last = TransientError(f"{type(exc).__name__}: {exc}", reason="network")
                 self._record(method, url, None, started, str(last))

@@ -103,9 +103,12 @@ def _gather_seconds(destination: Destination) -> float:
     redis = current_app.extensions["redis"]
     config = current_app.config
     kind = destination_kind(destination.kind)
-    pending = Pending(count=redis.scard(redis_state.dirty_key(destination.id)),
+    count = redis.scard(redis_state.dirty_key(destination.id))
+    previous = redis_state.note_dirty_count(redis, destination.id, count)
+    pending = Pending(count=count,
                       oldest_age_seconds=redis_state.dirty_age_seconds(redis, destination.id),
-                      budget_low=kind.rate_bucket is not None and budget_low(destination))
+                      budget_low=kind.rate_bucket is not None and budget_low(destination),
+                      growing=previous is None or count > previous)
     return hold_seconds(pending, bulk_from=kind.bulk_from,
                         debounce_seconds=config["SYNC_DEBOUNCE_SECONDS"],
                         max_delay_seconds=config["SYNC_MAX_DELAY_SECONDS"])

@@ -144,10 +144,21 @@ def dirty_age_seconds(client: redis.Redis, destination_id: int) -> float:
     return max(0.0, time.time() - float(since)) if since else 0.0
 
 
+def dirty_seen_key(destination_id: int) -> str:
+    """How many changes waited when a run last chose to let them gather."""
+    return f"tw:dirty-seen:{destination_id}"
+
+
+def note_dirty_count(client: redis.Redis, destination_id: int, count: int) -> int | None:
+    """Record how many changes wait now; return the count of the previous look, if any."""
+    previous = client.set(dirty_seen_key(destination_id), count, ex=3600, get=True)
+    return int(previous) if previous is not None else None
+
+
 def start_taking_dirty(client: redis.Redis, destination_id: int) -> int:
     """Begin a run: the age clock restarts for later changes; return how many wait now."""
     pipe = client.pipeline()
-    pipe.delete(dirty_since_key(destination_id))
+    pipe.delete(dirty_since_key(destination_id), dirty_seen_key(destination_id))
     pipe.scard(dirty_key(destination_id))
     return int(pipe.execute()[1])
 

@@ -61,15 +61,17 @@ class KlaviyoStandin:
         validator: Validator | None = None,
         rate_limit: tuple[int, float] | None = None,
         invalid_emails: frozenset[str] = frozenset(),
+        clock: Callable[[], float] | None = None,
     ):
         self.api_key = api_key
+        self.clock = clock  # None: time stands still unless advanced (tests); else wall time
         self.validator = validator
         # None: the documented limits; (n, window seconds): one window of n per endpoint.
         self.rate_limit = rate_limit
         self.throttled = 0  # 429 answers sent
         self.invalid_emails = invalid_emails
         self.polls_before_complete = 1  # a job completes on this poll (0 = never)
-        self.now = 0.0
+        self._offset = 0.0
         self.outage_until = 0.0
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -94,10 +96,15 @@ class KlaviyoStandin:
 
     # ------------------------------------------------------------------ test controls
 
+    @property
+    def now(self) -> float:
+        """The stand-in's time in seconds: its clock (if any) plus what tests advanced."""
+        return (self.clock() if self.clock else 0.0) + self._offset
+
     def advance(self, seconds: float) -> None:
         """Move the stand-in's clock forward (what an injected sleep calls)."""
         with self.lock:
-            self.now += seconds
+            self._offset += seconds
 
     def start_outage(self, seconds: float) -> None:
         """Answer every request with 503 for the next ``seconds`` of stand-in time."""
@@ -187,16 +194,17 @@ class KlaviyoStandin:
     def _throttle(self, operation: str) -> tuple[Response | None, dict[str, str]]:
         """Count the request in its endpoint's windows; a 429 when one is spent, else the
         steady window's budget headers."""
+        now = self.now
         if self.rate_limit is not None:
             windows = [(self.rate_limit[0], self.rate_limit[1])]
         else:
             burst, steady = DOCUMENTED_LIMITS.get(operation, (1, 15))
             windows = [(burst, 1.0), (steady, 60.0)]
-        slots = [(operation, window, math.floor(self.now / window)) for _, window in windows]
+        slots = [(operation, window, math.floor(now / window)) for _, window in windows]
         for (limit, window), slot in zip(windows, slots, strict=True):
             if self._windows[slot] >= limit:
                 self.throttled += 1
-                retry_after = max(1, math.ceil((slot[2] + 1) * window - self.now))
+                retry_after = max(1, math.ceil((slot[2] + 1) * window - now))
                 response = error(429, "throttled", "Request was throttled.",
                                  f"Request was throttled. Expected available in {retry_after} "
                                  "seconds.")
@@ -209,7 +217,7 @@ class KlaviyoStandin:
         return None, {"RateLimit-Limit": str(limit),
                       "RateLimit-Remaining": str(limit - self._windows[slot]),
                       "RateLimit-Reset": str(max(1, math.ceil((slot[2] + 1) * window
-                                                              - self.now)))}
+                                                              - now)))}
 
     # ------------------------------------------------------------------ profiles
 

@@ -3,8 +3,6 @@ the store's own tags never wait."""
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 
 from app.storage import redis_state
@@ -29,6 +27,10 @@ def test_a_set_large_enough_for_bulk_or_old_enough_goes_now():
     assert hold_seconds(Pending(0, 0.0), **BOUNDS) == 0.0
 
 
+def test_a_small_set_that_stopped_growing_goes_now():
+    assert hold_seconds(Pending(10, 4.0, growing=False), **BOUNDS) == 0.0
+
+
 def test_a_low_budget_holds_even_a_large_set_within_the_bound():
     assert hold_seconds(Pending(500, 3.0, budget_low=True), **BOUNDS) == 2.0
     assert hold_seconds(Pending(500, 16.0, budget_low=True), **BOUNDS) == 0.0
@@ -38,7 +40,7 @@ def test_store_tags_never_wait():
     assert hold_seconds(Pending(1, 0.0), **{**BOUNDS, "bulk_from": 0}) == 0.0
 
 
-def test_klaviyo_changes_gather_until_the_bound_while_the_shop_is_tagged_at_once(
+def test_klaviyo_changes_gather_while_arriving_and_the_shop_is_tagged_at_once(
         app, client, seeded_shop):
     app.config["SYNC_MAX_DELAY_SECONDS"] = 15
     store_id = add_store(app, seeded_shop)
@@ -62,8 +64,7 @@ def test_klaviyo_changes_gather_until_the_bound_while_the_shop_is_tagged_at_once
         assert redis.scard(redis_state.dirty_key(klaviyo_id)) == 9
         assert redis.exists(redis_state.scheduled_key(klaviyo_id))  # its next run is queued
 
-        # The oldest change reaches the bound: everything pending goes out, once.
-        redis.set(redis_state.dirty_since_key(klaviyo_id), repr(time.time() - 15))
+        # The next look finds nothing new: waiting gains nothing, all of it goes out, once.
         sync_dirty(app)
 
         assert standin.counts["POST profile_import"] == 9
