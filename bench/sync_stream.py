@@ -7,8 +7,9 @@ and the real writers against the stand-ins, on wall time:
 - ``fixed``: the previous behaviour: SYNC_DEBOUNCE_SECONDS after the first change, drain the
   dirty set, including what arrives while the run is in flight.
 - ``adaptive``: tasks/sync.py now: app/sync/debounce.hold_seconds decides whether to let the
-  set grow (below the destination's ``bulk_from``, or its rate budget low, bounded by
-  SYNC_MAX_DELAY_SECONDS), and a run takes only what was pending when it began.
+  set grow (below the destination's ``bulk_from`` and growing, or its rate budget low,
+  bounded by SYNC_MAX_DELAY_SECONDS), and such a run takes only what was pending when it
+  began; the store's own tags (``bulk_from`` 0) go as before.
 - ``one batch``: the same changes in a single write, the floor.
 
 The scheduling loop stands in for Celery's countdowns (a run comes due when its countdown
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import math
 import os
 import statistics
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import redis
 
@@ -172,9 +175,10 @@ def stream(kind: str, policy: str, n: int, seconds: float, client_redis: redis.R
                     heapq.heappush(due, time.monotonic() + wait)
                 continue
             runs += 1
-            left = redis_state.start_taking_dirty(client_redis, destination_id)
+            left = (redis_state.start_taking_dirty(client_redis, destination_id)
+                    if bulk_from > 0 else math.inf)
             while left > 0 and (ids := redis_state.take_dirty(client_redis, destination_id,
-                                                              min(BATCH_SIZE, left))):
+                                                              int(min(BATCH_SIZE, left)))):
                 left -= len(ids)
                 send(ids)
     finally:
@@ -190,19 +194,22 @@ def stream(kind: str, policy: str, n: int, seconds: float, client_redis: redis.R
             "latency_max_s": round(ordered[-1], 2)}
 
 
+def _stream_in_process(kind: str, policy: str, n: int, seconds: float) -> dict:
+    # One process per destination: a stand-in busy validating GraphQL must not starve another
+    # destination's arrival thread of the GIL (that would look like arrivals stopping).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return stream(kind, policy, n, seconds, redis.Redis.from_url(os.environ["REDIS_URL"]))
+
+
 def measure(n: int, seconds: float) -> list[dict]:
-    """Every destination under each policy (the destinations side by side, one policy after
-    the other, so a starved arrival thread does not pass for sparse arrivals), plus the
-    one-batch floor."""
+    """Every destination under each policy (the destinations side by side in their own
+    processes, one policy after the other), plus the one-batch floor."""
     client_redis = redis.Redis.from_url(os.environ["REDIS_URL"])
     rows: list[dict] = []
     for policy in ("fixed", "adaptive"):
-        threads = [threading.Thread(target=lambda k=kind, p=policy: rows.append(
-            stream(k, p, n, seconds, client_redis))) for kind in DESTINATIONS]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with ProcessPoolExecutor(len(DESTINATIONS)) as pool:
+            rows += pool.map(_stream_in_process, DESTINATIONS, [policy] * len(DESTINATIONS),
+                             [n] * len(DESTINATIONS), [seconds] * len(DESTINATIONS))
     for kind in DESTINATIONS:
         requests = one_batch(kind, n, client_redis)
         rows.append({"destination": kind, "policy": "one batch", "changes": n, "seconds": 0,

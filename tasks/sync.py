@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -48,8 +49,8 @@ def schedule_sync(destination_id: int, customer_ids: list[int]) -> None:
 def sync_destination(destination_id: int) -> int:
     """Send the destination's pending changes in batches; return how many changes were sent.
 
-    The run takes what was pending when it started (what arrives meanwhile gathers for the
-    next run), and may first let a small pending set grow (app/sync/debounce.py).
+    For Klaviyo and Mailchimp the run may first let a small pending set grow, then takes what
+    was pending when it started (app/sync/debounce.py); the store's own tags go at once.
     """
     redis = current_app.extensions["redis"]
     db = current_app.extensions["db"]
@@ -72,11 +73,14 @@ def sync_destination(destination_id: int) -> int:
             if wait > 0:
                 _queue_again(destination_id, wait)
                 return 0
+            gathers = destination_kind(destination.kind).bulk_from > 0
             run_id = open_run(session, destination, "debounce").id
         batch_size = current_app.config["SYNC_BATCH_SIZE"]
-        left = redis_state.start_taking_dirty(redis, destination_id)
+        # A destination that gathers takes what is pending now (later arrivals gather for the
+        # next run); the store's own tags take arrivals too, latency first.
+        left = redis_state.start_taking_dirty(redis, destination_id) if gathers else math.inf
         while left > 0 and (ids := redis_state.take_dirty(redis, destination_id,
-                                                          min(batch_size, left))):
+                                                          int(min(batch_size, left)))):
             left -= len(ids)
             with db.session() as session:
                 destination = session.get(Destination, destination_id)
