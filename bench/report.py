@@ -143,7 +143,7 @@ def rows(r: dict) -> list[str]:
                         f"{_n(fixed['requests_per_1000'], 1)} fixed 2 s debounce, "
                         f"{_n(batch['requests_per_1000'], 1)} one batch",
                         f"{fixed['requests_per_1000'] / max(s['requests_per_1000'], 0.1):.1f}×"
-                        " fewer", "fewer than fixed", s["requests"] <= fixed["requests"]))
+                        " fewer", "≤ fixed (+10%)", s["requests"] <= fixed["requests"] * 1.1))
     fp = r["footprint"]
     out.append(_row("Redis bytes per customer profile (MEMORY USAGE)",
                     _n(fp["redis_bytes_per_profile_mean"]),

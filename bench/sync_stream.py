@@ -52,7 +52,12 @@ MAX_DELAY_SECONDS = DEFAULTS["SYNC_MAX_DELAY_SECONDS"]
 BATCH_SIZE = DEFAULTS["SYNC_BATCH_SIZE"]
 MAILCHIMP_KEY = "0123456789abcdef-us6"
 DESTINATIONS = ("shopify_tags", "klaviyo", "mailchimp")
-_ids = itertools.count(900_001)
+_ids = itertools.count(1)
+
+
+def _unique_id() -> int:
+    """An id no other stream of this run uses, in this process or another (dirty sets, scopes)."""
+    return os.getpid() * 1000 + next(_ids)
 
 
 def _change(i: int) -> TagChange:
@@ -80,7 +85,7 @@ class _Target:
             self.count = self.standin.total_requests
         self._serving = serving(self.standin)
         url = self._serving.__enter__()
-        scope = f"bench-stream-{next(_ids)}"
+        scope = f"bench-stream-{_unique_id()}"
         if kind == "shopify_tags":
             self.writer = ShopifyTagWriter(ShopifyClient(url, self.standin.access_token,
                                                          "2026-07",
@@ -114,7 +119,7 @@ def one_batch(kind: str, n: int, client_redis: redis.Redis) -> int:
 def stream(kind: str, policy: str, n: int, seconds: float, client_redis: redis.Redis) -> dict:
     """n changes arrive evenly over ``seconds``; one worker syncs them under ``policy``."""
     target = _Target(kind, n, client_redis)
-    destination_id = next(_ids)
+    destination_id = _unique_id()
     bulk_from = destination_kind(kind).bulk_from
     arrived: dict[int, float] = {}
     latencies: list[float] = []
