@@ -30,6 +30,7 @@ from app.sync.diff import (
     sync_customers,
 )
 from app.sync.writers import budget_low
+from connectors.base import DestinationKind
 from connectors.registry import destination_kind
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,15 @@ def sync_destination(destination_id: int) -> int:
             destination = session.get(Destination, destination_id)
             if destination is None:
                 return 0
-            wait = _gather_seconds(destination)
+            try:
+                kind = destination_kind(destination.kind)
+            except KeyError:
+                kind = None  # no longer offered: the run records it as unavailable
+            wait = _gather_seconds(destination, kind) if kind else 0.0
             if wait > 0:
                 _queue_again(destination_id, wait)
                 return 0
-            gathers = destination_kind(destination.kind).bulk_from > 0
+            gathers = kind is not None and kind.bulk_from > 0
             run_id = open_run(session, destination, "debounce").id
         batch_size = current_app.config["SYNC_BATCH_SIZE"]
         # A destination that gathers takes what is pending now (later arrivals gather for the
@@ -102,11 +107,10 @@ def sync_destination(destination_id: int) -> int:
     return sent
 
 
-def _gather_seconds(destination: Destination) -> float:
+def _gather_seconds(destination: Destination, kind: DestinationKind) -> float:
     """How long to let the destination's pending set grow before this run sends it."""
     redis = current_app.extensions["redis"]
     config = current_app.config
-    kind = destination_kind(destination.kind)
     count = redis.scard(redis_state.dirty_key(destination.id))
     previous = redis_state.note_dirty_count(redis, destination.id, count)
     pending = Pending(count=count,
