@@ -134,3 +134,13 @@ def test_a_dead_process_lease_expires(app):
     alive.before(CONNECTIONS_BUCKET)
 
     assert waits == []
+
+
+def test_the_governor_learns_the_budget_klaviyo_advertises(app, klaviyo):
+    writer = process_writer(app, klaviyo, governed=True)
+
+    writer.write([change(i) for i in range(1, 4)])
+
+    state = app.extensions["redis"].hgetall("tw:rate:klaviyo:account-1:profile-import")
+    assert float(state[b"remaining"]) == 750 - 3  # RateLimit-Remaining of the steady window
+    assert float(state[b"reset_at"]) == 60  # RateLimit-Reset: the minute's window ends at 60 s
