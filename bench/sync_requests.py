@@ -1,10 +1,16 @@
-"""Outbound requests and seconds to push 10,000 changed customers to each destination.
+"""Outbound requests to each destination: in one batch, under a stream, and 429s drawn.
 
-Each destination writes to its local stand-in server (tests/standins/) over loopback; the
-baseline is the naive one request per customer per tag changed. Run:
-``PYTHONPATH=. .venv/bin/python bench/sync_requests.py [--customers N]``; writes
-bench/results_sync.json
-and prints a markdown table.
+Each destination writes to its local stand-in server (tests/standins/) over loopback.
+
+- batch: N changed customers in one write; the baseline is the naive one request per
+  customer per tag changed.
+- throttle: 429 answers per 10,000 changes, without and with the Redis rate governor, when
+  several worker processes write small batches at once (bench/sync_throttle.py).
+- stream: requests per 1,000 changes arriving evenly over a minute, with the old debounce
+  (send whatever is pending every 2 s) and the adaptive one (bench/sync_stream.py).
+
+Run: ``PYTHONPATH=. REDIS_URL=redis://127.0.0.1:6379/N .venv/bin/python bench/sync_requests.py
+[--customers N] [--quick]``; writes bench/results_sync.json and prints markdown tables.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import math
 import time
 from pathlib import Path
 
+from bench import sync_stream, sync_throttle
 from connectors.base import RetryPolicy, TagChange
 from connectors.klaviyo import KlaviyoClient, KlaviyoWriter
 from connectors.mailchimp import MailchimpClient, MailchimpWriter
@@ -60,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--quick", action="store_true", help="shorter throttle and stream runs")
     args = parser.parse_args()
     n = args.customers
     batch = changes(n)
@@ -103,7 +111,12 @@ def main() -> None:
                                     "list1", prefix="tw:"),
             mailchimp.total_requests, batch,
             math.ceil(n / 500) + tags_touched * math.ceil(n / 500)))
-    args.out.write_text(json.dumps(rows, indent=2) + "\n")
+    throttle = sync_throttle.measure(2_000 if args.quick else 10_000)
+    stream = sync_stream.measure(*((250, 15.0) if args.quick else (1_000, 60.0)))
+    args.out.write_text(json.dumps({"batch": rows, "throttle": throttle, "stream": stream},
+                                   indent=2) + "\n")
+    print(sync_throttle.table(throttle))
+    print(sync_stream.table(stream))
     print("| destination | customers | requests | bulk minimum | within 10% | naive | s | ok |")
     print("|---|---:|---:|---:|---|---:|---:|---:|")
     for r in rows:

@@ -265,6 +265,39 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class RateBucket:
+    """What one vendor limit covers and its documented size, for a :class:`RateGovernor`.
+
+    ``name`` is the limit's scope inside an account (an endpoint, or "connections");
+    ``burst_per_second`` the documented per-second cap (None when the vendor publishes
+    none); ``max_concurrent`` how many requests may be open at once (Mailchimp: 10).
+    """
+
+    name: str
+    burst_per_second: int | None = None
+    max_concurrent: int | None = None
+
+
+class RateGovernor(Protocol):
+    """Paces one vendor account's requests across every worker process.
+
+    :meth:`before` blocks until a request in the bucket may go and returns a lease;
+    :meth:`after` frees the lease and learns from the answer (a budget advertised in
+    headers, a ``Retry-After``), so the next request of any process waits instead of
+    drawing a 429.
+    """
+
+    def before(self, bucket: RateBucket) -> str:
+        """Block until a request in ``bucket`` may be sent; return the lease to hand back."""
+        ...
+
+    def after(self, bucket: RateBucket, lease: str, status: int | None,
+              headers: Mapping[str, str]) -> None:
+        """Free the lease; record the answer's budget headers and any ``Retry-After``."""
+        ...
+
+
 @dataclass
 class RetryPolicy:
     """Classified, bounded retries: 429 honours Retry-After, 5xx/timeouts back off with jitter."""
@@ -298,12 +331,32 @@ class ApiClient:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         policy: RetryPolicy | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
+        governor: RateGovernor | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.session = session or requests.Session()
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
         self.on_attempt = on_attempt
+        self.governor = governor
+
+    def rate_bucket(self, method: str, url: str) -> RateBucket:
+        """The vendor limit a request counts against (clients with documented limits say)."""
+        return RateBucket("all")
+
+    def _governed_attempt(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One attempt, inside the governor's lease when there is a governor."""
+        if self.governor is None:
+            return self.session.request(method, url, **kwargs)
+        bucket = self.rate_bucket(method, url)
+        lease = self.governor.before(bucket)
+        response = None
+        try:
+            response = self.session.request(method, url, **kwargs)
+            return response
+        finally:
+            self.governor.after(bucket, lease, response.status_code if response is not None
+                                else None, response.headers if response is not None else {})
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send with retries; return the first 2xx response or raise a classified error.
@@ -321,7 +374,7 @@ class ApiClient:
                 self.policy.sleep(self.policy.backoff(attempt - 1, retry_after))
             started = time.perf_counter()
             try:
-                response = self.session.request(method, url, **kwargs)
+                response = self._governed_attempt(method, url, **kwargs)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 last = TransientError(f"{type(exc).__name__}: {exc}", reason="network")
                 self._record(method, url, None, started, str(last))
@@ -408,6 +461,7 @@ class WriterContext:
     on_attempt: Callable[[Attempt], None] | None = None
     policy: RetryPolicy | None = None
     allow_private_urls: bool = False
+    governor: RateGovernor | None = None  # shared by every process writing to this account
 
 
 def accept_settings(config: Mapping[str, Any], credentials: str | None, *,
@@ -423,6 +477,7 @@ class DestinationKind:
     ``generate_credential`` makes one when the merchant gives none (a signing secret).
     ``check`` raises :class:`InvalidSetting` for settings that cannot work. Destinations
     ``added_with_store`` are created with their store, not by ``tagwise destinations add``.
+    ``bulk_from`` and ``rate_bucket`` tell the adaptive debounce when waiting saves requests.
     """
 
     kind: str
@@ -434,3 +489,9 @@ class DestinationKind:
     generate_credential: Callable[[], str] | None = None
     check: Callable[..., None] = accept_settings
     added_with_store: bool = False
+    # From how many pending changes one write costs about as few requests per change as it
+    # will (a bulk path): below it, the sync lets pending changes gather for up to
+    # SYNC_MAX_DELAY_SECONDS. 0: send every debounced run (the store's own tags stay fast).
+    bulk_from: int = 0
+    # The vendor limit whose budget, when low, is worth waiting for rather than spending.
+    rate_bucket: RateBucket | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -15,6 +16,7 @@ from app.storage import redis_state
 from app.storage.models import Destination, Store
 from app.storage.models import SyncRun as Run
 from app.sync import alerts
+from app.sync.debounce import Pending, hold_seconds
 from app.sync.diff import (
     SyncReport,
     brake_limit,
@@ -27,6 +29,9 @@ from app.sync.diff import (
     retry_failed,
     sync_customers,
 )
+from app.sync.writers import budget_low
+from connectors.base import DestinationKind
+from connectors.registry import destination_kind
 
 log = logging.getLogger(__name__)
 TRANSIENT_RETRY_SECONDS = 30
@@ -43,15 +48,18 @@ def schedule_sync(destination_id: int, customer_ids: list[int]) -> None:
 
 @shared_task(acks_late=True)
 def sync_destination(destination_id: int) -> int:
-    """Drain the destination's dirty set in batches; return how many changes were sent."""
+    """Send the destination's pending changes in batches; return how many changes were sent.
+
+    For Klaviyo and Mailchimp the run may first let a small pending set grow, then takes what
+    was pending when it started (app/sync/debounce.py); the store's own tags go at once.
+    """
     redis = current_app.extensions["redis"]
     db = current_app.extensions["db"]
     redis.delete(redis_state.scheduled_key(destination_id))
     lock = redis.lock(f"tw:sync-lock:{destination_id}", timeout=LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         # Another sync of this destination runs; come back once it is likely done.
-        sync_destination.apply_async(args=[destination_id],
-                                     countdown=current_app.config["SYNC_DEBOUNCE_SECONDS"])
+        _queue_again(destination_id, current_app.config["SYNC_DEBOUNCE_SECONDS"])
         return 0
     sent = 0
     retry: list[int] = []
@@ -62,9 +70,23 @@ def sync_destination(destination_id: int) -> int:
             destination = session.get(Destination, destination_id)
             if destination is None:
                 return 0
+            try:
+                kind = destination_kind(destination.kind)
+            except KeyError:
+                kind = None  # no longer offered: the run records it as unavailable
+            wait = _gather_seconds(destination, kind) if kind else 0.0
+            if wait > 0:
+                _queue_again(destination_id, wait)
+                return 0
+            gathers = kind is not None and kind.bulk_from > 0
             run_id = open_run(session, destination, "debounce").id
         batch_size = current_app.config["SYNC_BATCH_SIZE"]
-        while ids := redis_state.take_dirty(redis, destination_id, batch_size):
+        # A destination that gathers takes what is pending now (later arrivals gather for the
+        # next run); the store's own tags take arrivals too, latency first.
+        left = redis_state.start_taking_dirty(redis, destination_id) if gathers else math.inf
+        while left > 0 and (ids := redis_state.take_dirty(redis, destination_id,
+                                                          int(min(batch_size, left)))):
+            left -= len(ids)
             with db.session() as session:
                 destination = session.get(Destination, destination_id)
                 if destination is None:
@@ -83,6 +105,27 @@ def sync_destination(destination_id: int) -> int:
         redis_state.mark_dirty(redis, destination_id, retry, TRANSIENT_RETRY_SECONDS)
         sync_destination.apply_async(args=[destination_id], countdown=TRANSIENT_RETRY_SECONDS)
     return sent
+
+
+def _gather_seconds(destination: Destination, kind: DestinationKind) -> float:
+    """How long to let the destination's pending set grow before this run sends it."""
+    redis = current_app.extensions["redis"]
+    config = current_app.config
+    count = redis.scard(redis_state.dirty_key(destination.id))
+    previous = redis_state.note_dirty_count(redis, destination.id, count)
+    pending = Pending(count=count,
+                      oldest_age_seconds=redis_state.dirty_age_seconds(redis, destination.id),
+                      budget_low=kind.rate_bucket is not None and budget_low(destination),
+                      growing=previous is None or count > previous)
+    return hold_seconds(pending, bulk_from=kind.bulk_from,
+                        debounce_seconds=config["SYNC_DEBOUNCE_SECONDS"],
+                        max_delay_seconds=config["SYNC_MAX_DELAY_SECONDS"])
+
+
+def _queue_again(destination_id: int, countdown: float) -> None:
+    """Queue the destination's next run, marked so new changes do not queue another."""
+    redis_state.mark_scheduled(current_app.extensions["redis"], destination_id, countdown)
+    sync_destination.apply_async(args=[destination_id], countdown=countdown)
 
 
 def _held(destination_id: int) -> bool:

@@ -93,6 +93,7 @@ def app(database_url, redis_url, tmp_path):
         "TAGWISE_API_TOKEN": API_TOKEN,
         "SHOPIFY_API_SECRET": SHOPIFY_SECRET,
         "SYNC_DEBOUNCE_SECONDS": 0,
+        "SYNC_MAX_DELAY_SECONDS": 0,  # no gathering unless a test asks for it
     })
     application.extensions["redis"].flushdb()
     with application.app_context():

@@ -7,7 +7,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from app.cli.base import main, secret_option
+from app.cli.base import main, secret_option, store_or_fail
+from app.services.errors import ServiceError
+from app.services.stores import set_alert_url
 from app.storage.db import db
 from app.storage.models import Store
 
@@ -170,3 +172,24 @@ def stores_add_woocommerce(site_url: str, consumer_key: str, consumer_secret: st
         store_id = store.id
     click.echo(store_id)
     click.echo(f"delivery URL: {delivery_url}")
+
+
+@stores_group.command("alert-url")
+@click.option("--store", "store_id", type=int, required=True, help="The store")
+@secret_option("--url", "TAGWISE_STORE_ALERT_URL",
+               help="Slack-compatible incoming webhook URL for this store's alerts")
+@click.option("--clear", is_flag=True, help="Remove the store's own alert receiver")
+@with_appcontext
+def stores_alert_url(store_id: int, url: str | None, clear: bool) -> None:
+    """Send this store's alerts (destinations, inbox, webhook silence) to its own receiver too."""
+    if clear == bool(url):
+        raise click.UsageError("give either --url or --clear")
+    with db().session() as session:
+        store = store_or_fail(session, store_id)
+        try:
+            set_alert_url(store, None if clear else url, current_app.extensions["secret_box"],
+                          allow_private=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(f"store {store_id}: alerts go to its own receiver too" if url else
+               f"store {store_id}: no receiver of its own")

@@ -10,7 +10,7 @@ from app.storage.models import Destination, Store
 
 # Every column that holds a SecretBox ciphertext.
 ENCRYPTED_COLUMNS = (
-    (Store, ("access_token_enc", "webhook_secret_enc", "refresh_token_enc")),
+    (Store, ("access_token_enc", "webhook_secret_enc", "refresh_token_enc", "alert_url_enc")),
     (Destination, ("credentials_enc",)),
 )
 

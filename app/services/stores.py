@@ -9,8 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.services.errors import Invalid
+from app.storage.crypto import SecretBox
 from app.storage.models import Customer, Destination, Store
+from connectors.netguard import UnsafeURL, ensure_callable_url
 from connectors.registry import platform_for
+
+ALERT_URL_MAX_CHARS = 2000
 
 
 def find_shopify_store(session: Session, domain: str) -> Store | None:
@@ -35,6 +40,28 @@ def add_store(session: Session, platform: str, domain: str, *, tag_prefix: str,
 def add_shopify_store(session: Session, domain: str, **options) -> Store:
     """Add a Shopify store and its ``shopify_tags`` destination."""
     return add_store(session, "shopify", domain, **options)
+
+
+def set_alert_url(store: Store, url: str | None, box: SecretBox, *,
+                  allow_private: bool) -> None:
+    """Set (or with None, clear) the store's own alert receiver, stored encrypted.
+
+    The store then gets the same alerts as the deployment's receiver for its destinations,
+    its inbox and its webhook flow. A URL that is not http(s), carries credentials or points
+    at a private address (unless the deployment allows those) is refused.
+    """
+    if url is None:
+        store.alert_url_enc = None
+        return
+    url = url.strip()
+    if len(url) > ALERT_URL_MAX_CHARS:
+        raise Invalid("invalid_alert_url", f"an alert URL has at most {ALERT_URL_MAX_CHARS} "
+                      "characters")
+    try:
+        ensure_callable_url(url, allow_private=allow_private)
+    except UnsafeURL as exc:
+        raise Invalid("invalid_alert_url", f"alert URL refused: {exc}") from exc
+    store.alert_url_enc = box.encrypt(url)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -57,6 +58,9 @@ class Store(Base):
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refresh_token_enc: Mapped[str | None] = mapped_column(Text)
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The store's own alert receiver (a Slack incoming webhook URL carries its secret in the
+    # path): encrypted like a credential, never shown back.
+    alert_url_enc: Mapped[str | None] = mapped_column(Text)
 
 
 class Customer(Base):
@@ -357,7 +361,9 @@ class Alert(Base):
     summary: Mapped[str] = mapped_column(String(500))
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    notified: Mapped[bool] = mapped_column(Boolean, default=False)  # deployment receiver
+    # The store's own receiver (Store.alert_url_enc), tracked apart so neither gets twice.
+    store_notified: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class InboxEvent(Base):

@@ -7,6 +7,7 @@ the periodic full comparison of wanted and confirmed tags.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -113,6 +114,11 @@ def scheduled_key(destination_id: int) -> str:
     return f"tw:sync-scheduled:{destination_id}"
 
 
+def dirty_since_key(destination_id: int) -> str:
+    """When (epoch seconds) the oldest change in a destination's dirty set was marked."""
+    return f"tw:dirty-since:{destination_id}"
+
+
 def mark_dirty(client: redis.Redis, destination_id: int, customer_ids: Iterable[int],
                debounce_seconds: float) -> bool:
     """Add customers to the dirty set; True when the caller must schedule the sync."""
@@ -121,9 +127,40 @@ def mark_dirty(client: redis.Redis, destination_id: int, customer_ids: Iterable[
         return False
     pipe = client.pipeline()
     pipe.sadd(dirty_key(destination_id), *ids)
+    pipe.set(dirty_since_key(destination_id), repr(time.time()), nx=True)
     pipe.set(scheduled_key(destination_id), "1", nx=True, ex=int(debounce_seconds) + 300)
-    _, first = pipe.execute()
+    *_, first = pipe.execute()
     return bool(first)
+
+
+def mark_scheduled(client: redis.Redis, destination_id: int, countdown_seconds: float) -> None:
+    """Note that a sync of the destination is queued (so new changes do not queue another)."""
+    client.set(scheduled_key(destination_id), "1", ex=int(countdown_seconds) + 300)
+
+
+def dirty_age_seconds(client: redis.Redis, destination_id: int) -> float:
+    """Seconds since the oldest change still waiting in the dirty set was marked (0 if none)."""
+    since = client.get(dirty_since_key(destination_id))
+    return max(0.0, time.time() - float(since)) if since else 0.0
+
+
+def dirty_seen_key(destination_id: int) -> str:
+    """How many changes waited when a run last chose to let them gather."""
+    return f"tw:dirty-seen:{destination_id}"
+
+
+def note_dirty_count(client: redis.Redis, destination_id: int, count: int) -> int | None:
+    """Record how many changes wait now; return the count of the previous look, if any."""
+    previous = client.set(dirty_seen_key(destination_id), count, ex=3600, get=True)
+    return int(previous) if previous is not None else None
+
+
+def start_taking_dirty(client: redis.Redis, destination_id: int) -> int:
+    """Begin a run: the age clock restarts for later changes; return how many wait now."""
+    pipe = client.pipeline()
+    pipe.delete(dirty_since_key(destination_id), dirty_seen_key(destination_id))
+    pipe.scard(dirty_key(destination_id))
+    return int(pipe.execute()[1])
 
 
 def take_dirty(client: redis.Redis, destination_id: int, limit: int) -> list[int]:

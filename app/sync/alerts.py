@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.storage import metrics
@@ -51,6 +51,7 @@ def set_state(session: Session, key: str, store_id: int | None, firing: bool,
     if row.firing == firing:
         return
     row.firing, row.notified, row.summary = firing, False, summary[:500]
+    row.store_notified = row.store_id is None  # the store's own receiver hears it too
     if firing:
         row.fired_at, row.cleared_at = now, None
     else:
@@ -120,33 +121,58 @@ def check_stores(session: Session, now: datetime | None = None) -> None:
                   now)
 
 
-def deliver_pending(db: Database) -> int:
-    """Post every alert whose state changed since its last message; return how many went out."""
-    url = current_app.config["ALERT_WEBHOOK_URL"]
-    if not url:
-        return 0
+def _client(url: str, what: str) -> AlertClient | None:
+    """The receiver at ``url``, or None (logged) when the URL is refused."""
     try:
-        client = AlertClient(url, signing_secret=current_app.config["ALERT_SIGNING_SECRET"],
-                             allow_private=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
+        return AlertClient(url, signing_secret=current_app.config["ALERT_SIGNING_SECRET"],
+                           allow_private=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
     except UnsafeURL as exc:
-        log.error("ALERT_WEBHOOK_URL refused: %s", exc)
-        return 0
+        log.error("%s refused: %s", what, exc)
+        return None
+
+
+def _post(client: AlertClient, row: Alert) -> bool:
+    """Post one alert's current state; False (logged) when the receiver did not take it."""
+    state = "firing" if row.firing else "resolved"
+    try:
+        client.post_message(f"[Tagwise] {state.upper()}: {row.summary}",
+                            {"alert": row.key, "state": state, "store_id": row.store_id})
+    except ConnectorError as exc:
+        log.warning("alert %s not delivered (%s); next check retries", row.key, exc.reason)
+        return False
+    metrics.count("tagwise_alerts", (row.key.rsplit(":", 1)[-1], state))
+    return True
+
+
+def deliver_pending(db: Database) -> int:
+    """Post every alert whose state changed since its last message, to the deployment's
+    receiver (ALERT_WEBHOOK_URL) and to its store's own one (``tagwise stores alert-url``);
+    return how many messages went out. Each receiver gets each change once."""
+    url = current_app.config["ALERT_WEBHOOK_URL"]
+    deployment = _client(url, "ALERT_WEBHOOK_URL") if url else None
+    box = current_app.extensions["secret_box"]
+    receivers: dict[int, tuple[bool, AlertClient | None]] = {}  # store id -> (has one, it)
+    pending = [Alert.store_notified.is_(False)]
+    if deployment is not None:
+        pending.append(Alert.notified.is_(False))
     sent = 0
     with db.session() as session:
-        for row in session.execute(select(Alert).where(Alert.notified.is_(False))
-                                   .order_by(Alert.key).with_for_update(skip_locked=True)
-                                   ).scalars():
-            state = "firing" if row.firing else "resolved"
-            kind = row.key.rsplit(":", 1)[-1]
-            try:
-                client.post_message(f"[Tagwise] {state.upper()}: {row.summary}",
-                                    {"alert": row.key, "state": state,
-                                     "store_id": row.store_id})
-            except ConnectorError as exc:
-                log.warning("alert %s not delivered (%s); next check retries", row.key,
-                            exc.reason)
+        for row in session.execute(select(Alert).where(or_(*pending)).order_by(Alert.key)
+                                   .with_for_update(skip_locked=True)).scalars():
+            if not row.notified and deployment is not None and _post(deployment, row):
+                row.notified = True
+                sent += 1
+            if row.store_notified:
                 continue
-            row.notified = True
-            sent += 1
-            metrics.count("tagwise_alerts", (kind, state))
+            if row.store_id not in receivers:
+                store = session.get(Store, row.store_id)
+                url = box.decrypt(store.alert_url_enc) if store and store.alert_url_enc else None
+                receivers[row.store_id] = (url is not None, url and _client(
+                    url, f"store {row.store_id} alert URL"))
+            has_receiver, client = receivers[row.store_id]
+            if not has_receiver:
+                row.store_notified = True  # no receiver of its own: nothing to send
+            elif client is not None and _post(client, row):
+                row.store_notified = True
+                sent += 1
     return sent

@@ -8,12 +8,21 @@ Never the subscribe endpoints: they record consent and lift suppressions.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
-from connectors.base import DEFAULT_TIMEOUT_SECONDS, ApiClient, Attempt, RetryPolicy
+from connectors.base import (
+    DEFAULT_TIMEOUT_SECONDS,
+    ApiClient,
+    Attempt,
+    RateBucket,
+    RateGovernor,
+    RetryPolicy,
+)
 from connectors.klaviyo import consts
 
 
@@ -25,6 +34,20 @@ def profile_resource(email: str, properties: Mapping[str, Any]) -> dict[str, Any
 def encode_json(body: Any) -> bytes:
     """Serialise a body compactly; the same bytes are measured against the 5 MB job limit."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+_RATE_BUCKETS = [(method, re.compile(pattern), RateBucket(name, burst_per_second=burst))
+                 for method, pattern, name, burst, _steady in consts.RATE_LIMITS]
+_DEFAULT_BUCKET = RateBucket(consts.DEFAULT_RATE_LIMIT[0],
+                             burst_per_second=consts.DEFAULT_RATE_LIMIT[1])
+
+
+def rate_bucket_for(method: str, path: str) -> RateBucket:
+    """The Klaviyo rate limit (endpoint and burst) a request counts against."""
+    for bucket_method, pattern, bucket in _RATE_BUCKETS:
+        if bucket_method == method and pattern.fullmatch(path):
+            return bucket
+    return _DEFAULT_BUCKET
 
 
 def _quote_filter_value(value: str) -> str:
@@ -45,9 +68,11 @@ class KlaviyoClient(ApiClient):
         policy: RetryPolicy | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
         revision: str = consts.REVISION,
+        governor: RateGovernor | None = None,
     ):
         super().__init__(
-            base_url, session=session, timeout=timeout, policy=policy, on_attempt=on_attempt
+            base_url, session=session, timeout=timeout, policy=policy, on_attempt=on_attempt,
+            governor=governor,
         )
         self._headers = {
             consts.AUTHORIZATION_HEADER: f"{consts.AUTHORIZATION_SCHEME} {api_key}",
@@ -57,6 +82,10 @@ class KlaviyoClient(ApiClient):
         }
 
     # ------------------------------------------------------------------ plumbing
+
+    def rate_bucket(self, method: str, url: str) -> RateBucket:
+        """Klaviyo limits each endpoint separately, per account."""
+        return rate_bucket_for(method, urlsplit(url).path)
 
     def _call(
         self,

@@ -33,7 +33,12 @@ from connectors.base import (
     settle,
 )
 from connectors.klaviyo import consts
-from connectors.klaviyo.client import KlaviyoClient, encode_json, profile_resource
+from connectors.klaviyo.client import (
+    KlaviyoClient,
+    encode_json,
+    profile_resource,
+    rate_bucket_for,
+)
 
 OK = "ok"
 TRANSIENT = "transient"
@@ -353,7 +358,7 @@ def build_writer(context: WriterContext) -> KlaviyoWriter:
     base_url = context.config.get("api_base_url")
     options = {"base_url": base_url} if base_url else {}
     client = KlaviyoClient(context.credentials or "", on_attempt=context.on_attempt,
-                           policy=context.policy, **options)
+                           policy=context.policy, governor=context.governor, **options)
     return KlaviyoWriter(client, prefix=context.prefix,
                          list_per_segment=bool(context.config.get("list_per_segment")))
 
@@ -373,4 +378,5 @@ DESTINATION = DestinationKind(
     options=(DestinationOption("list_per_segment", "Also keep a static list per segment",
                                flag=True),
              DestinationOption("api_base_url", "Replaces https://a.klaviyo.com"),
-             INCLUDE_ALL_OPTION))
+             INCLUDE_ALL_OPTION),
+    bulk_from=SINGLE_IMPORT_THRESHOLD, rate_bucket=rate_bucket_for("POST", "/api/profile-import"))

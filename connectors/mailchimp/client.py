@@ -20,10 +20,14 @@ from connectors.base import (
     Attempt,
     ConnectorError,
     PermanentError,
+    RateBucket,
+    RateGovernor,
     RetryPolicy,
     TransientError,
 )
 from connectors.mailchimp import consts
+
+CONNECTIONS_BUCKET = RateBucket("connections", max_concurrent=consts.MAX_CONNECTIONS)
 
 
 def subscriber_hash(email: str) -> str:
@@ -63,10 +67,12 @@ class MailchimpClient(ApiClient):
         timeout: float = consts.REQUEST_TIMEOUT_SECONDS,
         policy: RetryPolicy | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
+        governor: RateGovernor | None = None,
     ):
         base_url = base_url or consts.BASE_URL_TEMPLATE.format(dc=data_centre(api_key))
         super().__init__(
-            base_url, session=session, timeout=timeout, policy=policy, on_attempt=on_attempt
+            base_url, session=session, timeout=timeout, policy=policy, on_attempt=on_attempt,
+            governor=governor,
         )
         self._auth = (consts.BASIC_AUTH_USER, api_key)
         # Only this host's pool is bounded; the rest of an injected session is left alone.
@@ -74,6 +80,10 @@ class MailchimpClient(ApiClient):
             pool_connections=1, pool_maxsize=consts.MAX_CONNECTIONS, pool_block=True
         )
         self.session.mount(f"{self.base_url}/", adapter)
+
+    def rate_bucket(self, method: str, url: str) -> RateBucket:
+        """Mailchimp's one limit: 10 connections open at once per user, whatever the call."""
+        return CONNECTIONS_BUCKET
 
     def _call(
         self,

@@ -108,7 +108,7 @@ def embedded(tmp_path, monkeypatch):
         "INSTANCE_PATH": instance, "TAGWISE_ENV": "test", "SECRET_KEY": "k" * 48,
         "TAGWISE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "TAGWISE_API_TOKEN": API_TOKEN, "SHOPIFY_API_SECRET": SHOPIFY_SECRET,
-        "SYNC_DEBOUNCE_SECONDS": 0})
+        "SYNC_DEBOUNCE_SECONDS": 0, "SYNC_MAX_DELAY_SECONDS": 0})
     assert application.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
     with application.app_context():
         yield application, instance

@@ -3,8 +3,14 @@
 It enforces what the real API documents and our writer relies on: the private-key
 ``Authorization`` header and the ``revision`` header, JSON:API media types, request bodies
 valid against the OpenAPI spec, the bulk limits (10,000 profiles, 5 MB), list relationship
-limits (1,000), rate limits (429 + ``Retry-After``) and the JSON:API error shape. Time is
-injected (``advance``) so rate-limit windows and outages pass without sleeping.
+limits (1,000), the documented rate limits and the JSON:API error shape. Time is injected
+(``advance``) so rate-limit windows and outages pass without sleeping.
+
+Rate limits are Klaviyo's: per endpoint, fixed windows aligned on the clock, a burst per
+second and a steady rate per minute (the operation's ``x-klaviyo-ratelimit`` in
+specs/klaviyo/stable.json). Every answer that is not a 429 carries the state of the steady
+window in ``RateLimit-Limit`` / ``RateLimit-Remaining`` / ``RateLimit-Reset`` (seconds);
+a 429 carries ``Retry-After`` (seconds until the exhausted window ends).
 """
 
 from __future__ import annotations
@@ -28,6 +34,19 @@ MAX_JOB_PROFILES = 10_000
 MAX_JOB_BYTES = 5 * 1024 * 1024
 MAX_RELATIONSHIP_IDS = 1_000
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# "METHOD endpoint" -> (burst per second, steady per minute), from the spec's
+# x-klaviyo-ratelimit of each operation (revision 2026-07-15).
+DOCUMENTED_LIMITS: dict[str, tuple[int, int]] = {
+    "POST profile_import": (75, 750),
+    "GET get_profiles": (75, 750),
+    "POST create_job": (10, 150),
+    "GET get_job": (10, 150),
+    "GET job_errors": (10, 150),
+    "GET lists": (75, 750),
+    "POST lists": (10, 150),
+    "POST list_profiles": (10, 150),
+    "DELETE list_profiles": (10, 150),
+}
 
 Validator = Callable[[str, str, Any], None]
 
@@ -42,13 +61,17 @@ class KlaviyoStandin:
         validator: Validator | None = None,
         rate_limit: tuple[int, float] | None = None,
         invalid_emails: frozenset[str] = frozenset(),
+        clock: Callable[[], float] | None = None,
     ):
         self.api_key = api_key
+        self.clock = clock  # None: time stands still unless advanced (tests); else wall time
         self.validator = validator
-        self.rate_limit = rate_limit  # (burst, window seconds), per endpoint
+        # None: the documented limits; (n, window seconds): one window of n per endpoint.
+        self.rate_limit = rate_limit
+        self.throttled = 0  # 429 answers sent
         self.invalid_emails = invalid_emails
         self.polls_before_complete = 1  # a job completes on this poll (0 = never)
-        self.now = 0.0
+        self._offset = 0.0
         self.outage_until = 0.0
         self.lock = threading.Lock()
         self.counts: Counter[str] = Counter()
@@ -58,7 +81,7 @@ class KlaviyoStandin:
         self.profile_writes: Counter[str] = Counter()
         self.lists: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
-        self._windows: dict[str, tuple[float, int]] = {}
+        self._windows: Counter[tuple[str, float, int]] = Counter()
         self.url_map = Map([
             Rule("/api/profile-import", endpoint="profile_import", methods=["POST"]),
             Rule("/api/profiles", endpoint="get_profiles", methods=["GET"]),
@@ -73,10 +96,15 @@ class KlaviyoStandin:
 
     # ------------------------------------------------------------------ test controls
 
+    @property
+    def now(self) -> float:
+        """The stand-in's time in seconds: its clock (if any) plus what tests advanced."""
+        return (self.clock() if self.clock else 0.0) + self._offset
+
     def advance(self, seconds: float) -> None:
         """Move the stand-in's clock forward (what an injected sleep calls)."""
         with self.lock:
-            self.now += seconds
+            self._offset += seconds
 
     def start_outage(self, seconds: float) -> None:
         """Answer every request with 503 for the next ``seconds`` of stand-in time."""
@@ -132,9 +160,14 @@ class KlaviyoStandin:
         problem = self._check_headers(request)
         if problem is not None:
             return problem
-        throttled = self._throttle(endpoint)
+        throttled, budget = self._throttle(f"{request.method} {endpoint}")
         if throttled is not None:
             return throttled
+        response = self._answer(request, endpoint, body, args)
+        response.headers.update(budget)
+        return response
+
+    def _answer(self, request: Request, endpoint: str, body: Any, args: dict) -> Response:
         if body is not None and self.validator is not None:
             try:
                 self.validator(request.method, request.path, body)
@@ -158,21 +191,33 @@ class KlaviyoStandin:
                          f"Content-Type must be {JSON_API}.")
         return None
 
-    def _throttle(self, endpoint: str) -> Response | None:
-        if self.rate_limit is None:
-            return None
-        burst, window = self.rate_limit
-        started, used = self._windows.get(endpoint, (self.now, 0))
-        if self.now >= started + window:
-            started, used = self.now, 0
-        if used >= burst:
-            retry_after = max(1, math.ceil(started + window - self.now))
-            response = error(429, "throttled", "Request was throttled.",
-                             f"Request was throttled. Expected available in {retry_after} seconds.")
-            response.headers["Retry-After"] = str(retry_after)
-            return response
-        self._windows[endpoint] = (started, used + 1)
-        return None
+    def _throttle(self, operation: str) -> tuple[Response | None, dict[str, str]]:
+        """Count the request in its endpoint's windows; a 429 when one is spent, else the
+        steady window's budget headers."""
+        now = self.now
+        if self.rate_limit is not None:
+            windows = [(self.rate_limit[0], self.rate_limit[1])]
+        else:
+            burst, steady = DOCUMENTED_LIMITS.get(operation, (1, 15))
+            windows = [(burst, 1.0), (steady, 60.0)]
+        slots = [(operation, window, math.floor(now / window)) for _, window in windows]
+        for (limit, window), slot in zip(windows, slots, strict=True):
+            if self._windows[slot] >= limit:
+                self.throttled += 1
+                retry_after = max(1, math.ceil((slot[2] + 1) * window - now))
+                response = error(429, "throttled", "Request was throttled.",
+                                 f"Request was throttled. Expected available in {retry_after} "
+                                 "seconds.")
+                response.headers["Retry-After"] = str(retry_after)
+                return response, {}
+        for slot in slots:
+            self._windows[slot] += 1
+        limit, window = windows[-1]
+        slot = slots[-1]
+        return None, {"RateLimit-Limit": str(limit),
+                      "RateLimit-Remaining": str(limit - self._windows[slot]),
+                      "RateLimit-Reset": str(max(1, math.ceil((slot[2] + 1) * window
+                                                              - now)))}
 
     # ------------------------------------------------------------------ profiles
 
@@ -346,10 +391,8 @@ class KlaviyoStandin:
 
 
 def json_response(document: Any, status: int = 200) -> Response:
-    """Answer with a JSON:API document and Klaviyo's rate-limit headers."""
-    response = Response(json.dumps(document), status=status, mimetype=JSON_API)
-    response.headers["RateLimit-Limit"] = "75"
-    return response
+    """Answer with a JSON:API document (the dispatcher adds the rate-limit headers)."""
+    return Response(json.dumps(document), status=status, mimetype=JSON_API)
 
 
 def error(status: int, code: str, title: str, detail: str, *, pointer: str | None = None,

@@ -17,6 +17,7 @@ import json
 import math
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -51,6 +52,7 @@ class MailchimpStandin:
         rate_limit: tuple[int, float] | None = None,
         compliance_emails: frozenset[str] = frozenset(),
         forgotten_emails: frozenset[str] = frozenset(),
+        latency_seconds: float = 0.0,
     ):
         self.api_key = api_key
         self.list_id = list_id
@@ -58,6 +60,8 @@ class MailchimpStandin:
         self.rate_limit = rate_limit
         self.compliance_emails = compliance_emails
         self.forgotten_emails = forgotten_emails
+        self.latency_seconds = latency_seconds  # a real API's answer time (benchmarks only)
+        self.throttled = 0  # 429 answers sent
         self.now = 0.0
         self.outage_until = 0.0
         self.overloaded_requests = 0  # the next N requests get a bare 403 (overload)
@@ -127,7 +131,11 @@ class MailchimpStandin:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             too_many = self.in_flight > MAX_CONNECTIONS
         try:
+            if self.latency_seconds:
+                time.sleep(self.latency_seconds)  # the connection stays open meanwhile
             if too_many:
+                with self.lock:
+                    self.throttled += 1
                 response = problem(429, "Too Many Requests",
                                    "You have exceeded the limit of 10 simultaneous connections.")
             else:
@@ -196,6 +204,7 @@ class MailchimpStandin:
         if self.now >= started + window:
             started, used = self.now, 0
         if used >= burst:
+            self.throttled += 1
             response = problem(429, "Too Many Requests", "You have exceeded the limit of "
                                "requests in this window.")
             response.headers["Retry-After"] = str(max(1, math.ceil(started + window - self.now)))

@@ -4,49 +4,14 @@ clears: a destination whose credentials are rejected, parked inbox events, webho
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
-from werkzeug.wrappers import Request, Response
 
 from app.storage.db import utcnow
 from app.storage.models import INBOX_DONE, INBOX_PARKED, InboxEvent
-from connectors.slack.client import HEADER_SIGNATURE, sign
 from tasks.alerts import check_alerts
 from tests.seeding import add_store, days_ago, deliver, order_payload, process_pending, sync_dirty
-from tests.standins.server import serving
-
-SIGNING_SECRET = "alert-signing-secret"
-
-
-class Receiver:
-    """A Slack-compatible incoming webhook: records each JSON message and its signature check."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        raw = request.get_data()
-        with self.lock:
-            self.messages.append({**json.loads(raw), "signed": request.headers.get(
-                HEADER_SIGNATURE) == sign(SIGNING_SECRET, raw)})
-        return Response("ok")(environ, start_response)
-
-    def texts(self) -> list[str]:
-        return [m["text"] for m in self.messages]
-
-
-@pytest.fixture
-def receiver(app):
-    stand_in = Receiver()
-    with serving(stand_in) as url:
-        app.config.update(ALERT_WEBHOOK_URL=url + "/hooks/T000/B000",
-                          ALERT_SIGNING_SECRET=SIGNING_SECRET, TAGWISE_ALLOW_PRIVATE_URLS=True)
-        yield stand_in
 
 
 def test_rejected_credentials_alert_once_and_recover_once(app, client, shop, receiver):

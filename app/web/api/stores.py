@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from sqlalchemy import select
 
 from app.services import destinations as destination_view
 from app.services import serialise
 from app.services.auth import visible_stores
+from app.services.stores import set_alert_url
 from app.storage.db import db
 from app.storage.models import BackfillJob, InboxEvent
 from app.web.api import bp, current_principal
@@ -150,3 +151,23 @@ def reject_held_run(store_id: int, destination_id: int, run_id: int):
     """Refuse a held sync: the destination goes back to dry run (409 if not held)."""
     return jsonify(destination_view.decide_hold(db(), current_principal(), store_id,
                                                 destination_id, run_id, confirm=False))
+
+
+@bp.put("/stores/<int:store_id>/alert-url")
+def set_store_alert_url(store_id: int):
+    """Give the store its own alert receiver (stored encrypted, never shown back)."""
+    url = json_body("StoreAlertUrlRequest")["url"]
+    with db().session() as session:
+        store = get_store(session, store_id)
+        set_alert_url(store, url, current_app.extensions["secret_box"],
+                      allow_private=current_app.config["TAGWISE_ALLOW_PRIVATE_URLS"])
+        return jsonify({"store_id": store.id, "alert_url_set": True})
+
+
+@bp.delete("/stores/<int:store_id>/alert-url")
+def clear_store_alert_url(store_id: int):
+    """Remove the store's own alert receiver (the deployment's, if any, still hears)."""
+    with db().session() as session:
+        store = get_store(session, store_id)
+        set_alert_url(store, None, current_app.extensions["secret_box"], allow_private=False)
+        return jsonify({"store_id": store.id, "alert_url_set": False})
