@@ -52,12 +52,18 @@ def signal_store(client: redis.Redis, store_id: int) -> None:
     Raises the broker's or Redis's error; the caller decides whether that matters (a committed
     row is not lost: the sweeper re-signals its store).
     """
-    if not redis_state.mark_pending(client, store_id):
-        return
+    if redis_state.mark_pending(client, store_id):
+        queue_drain(client, store_id)
+
+
+def queue_drain(client: redis.Redis, store_id: int) -> None:
+    """Queue the drain of a store whose pending mark was just set (by ``signal_store`` or a
+    pipeline's ``redis_state.mark_pending_in``); clear the mark if the broker refuses, so the
+    next delivery queues it again. Raises the broker's error."""
     try:
         jobs.enqueue("tasks.ingest.drain_store", store_id, retry=False)
     except Exception:
-        redis_state.unmark_pending(client, store_id)  # the next delivery queues it again
+        redis_state.unmark_pending(client, store_id)
         raise
 
 
