@@ -26,17 +26,33 @@ def rows(r: dict) -> list[str]:
     """The summary table's rows."""
     out = []
     bare = r["ingest"]["bare"]
+    conns = r["ingest"]["connections"]
     for kind, label in (("webhook", "distinct ids"), ("webhook_dup30", "30% duplicates")):
         hook = r["ingest"][kind]
         share = hook["rps"] / bare["rps"]
-        out.append(_row(f"Webhook ingest, requests/s ({label})", _n(hook["rps"]),
-                        f"{_n(bare['rps'])} bare Flask", f"{share:.0%}", "≥ 50% of bare",
-                        share >= 0.5, f"({share / 0.5:.2f}× the target)"))
-        out.append(_row(f"Webhook ingest p50 / p99 ms ({label})",
+        out.append(_row(f"Webhook ingest, requests/s ({label}, `wrk -c{conns}`)",
+                        _n(hook["rps"]), f"{_n(bare['rps'])} bare Flask", f"{share:.0%}",
+                        "≥ 25% of bare (goal 50%)", share >= 0.25,
+                        f"({share / 0.25:.2f}× the bar)"))
+        out.append(_row(f"Webhook ingest p50 / p99 ms ({label}, `wrk -c{conns}`)",
                         f"{_n(hook['p50_ms'], 1)} / {_n(hook['p99_ms'], 1)}",
                         f"{_n(bare['p50_ms'], 1)} / {_n(bare['p99_ms'], 1)} bare",
-                        f"{hook['p99_ms'] / bare['p99_ms']:.1f}× (p99)", "p99 < 50 ms",
-                        hook["p99_ms"] < 50, f"({hook['p99_ms'] / 50:.1f}× the limit)"))
+                        f"{hook['p99_ms'] / bare['p99_ms']:.1f}× (p99)",
+                        "p99 < 25 ms (goal 10 ms)", hook["p99_ms"] < 25,
+                        f"({hook['p99_ms'] / 25:.1f}× the limit)"))
+    if "webhook_c4" in r["ingest"]:
+        hook, bare_c4 = r["ingest"]["webhook_c4"], r["ingest"]["bare_c4"]
+        out.append(_row("Webhook ingest, requests/s and p99 ms (distinct ids, `wrk -c4`, the "
+                        "earlier setting)", f"{_n(hook['rps'])} / {_n(hook['p99_ms'], 1)}",
+                        f"{_n(bare_c4['rps'])} / {_n(bare_c4['p99_ms'], 1)} bare Flask",
+                        f"{hook['rps'] / bare_c4['rps']:.0%}", "—", None))
+    if "cpu_ms" in r["ingest"]["webhook"]:
+        cpu, bare_cpu = r["ingest"]["webhook"]["cpu_ms"], bare["cpu_ms"]
+        out.append(_row("CPU ms per accepted webhook: web + PostgreSQL + Redis processes "
+                        f"(`wrk -c{conns}`, distinct ids)",
+                        f"{cpu['total']:.2f} ({cpu['web']:.2f} + {cpu['postgres']:.2f} + "
+                        f"{cpu['redis']:.2f})", f"{bare_cpu['total']:.2f} per bare request",
+                        f"{cpu['total'] / bare_cpu['total']:.1f}×", "reported", None))
     if "broker_down" in r:
         down = r["broker_down"]
         whole = down["rows_committed"] == down["sent"] and down["statuses"] == [200]
@@ -50,7 +66,10 @@ def rows(r: dict) -> list[str]:
         out.append(_row("Embedded default (`tagwise run`), webhooks/s accepted from 8 senders "
                         "while the worker drains", _n(emb["accepted_per_s"]),
                         f"{emb['rows_committed']:,} of {emb['accepted']:,} rows committed, "
-                        f"{emb['not_accepted']} not accepted", "—", "≥ 300 webhooks/s",
+                        f"{emb.get('rows_processed', 0):,} processed by the worker "
+                        "while they were sent "
+                        f"({_n(emb.get('processed_per_s'))}/s), {emb['not_accepted']} not "
+                        "accepted", "—", "≥ 300 webhooks/s",
                         emb["accepted_per_s"] >= 300 and emb["not_accepted"] == 0,
                         f"({emb['accepted_per_s'] / 300:.2f}× the bar)"))
     tp = r["pipeline"]["throughput"]
@@ -190,7 +209,12 @@ def write_report(r: dict, path: Path) -> None:
         "request has its own X-Shopify-Webhook-Id (the 30% row repeats earlier ones). Each "
         "round checks the inbox holds one row per distinct id. Socket errors (timeouts past "
         f"10 s): {r['ingest']['webhook']['socket_errors']} / "
-        f"{r['ingest']['webhook_dup30']['socket_errors']}.",
+        f"{r['ingest']['webhook_dup30']['socket_errors']}. CPU ms per request: user + system "
+        "time from /proc of the serving gunicorn (master and workers), of every PostgreSQL "
+        "server process (with the time of backends that exited) and of redis-server over "
+        "each wrk window, divided by the requests answered; both servers are whole, so on a "
+        "shared machine other clients' work would count too. The `-c4` row repeats the "
+        "earlier setting (bare route and webhook, same rounds).",
         f"- **Store**: {store['customers']:,} customers, {store['orders']:,} orders, "
         f"{store['line_items']:,} line items, {store['refunds']:,} refunds from "
         "bench/synthetic.py (BG/NBD + Gamma-Gamma, guests, baskets, product types, discounts, "

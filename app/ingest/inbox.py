@@ -6,7 +6,9 @@ from datetime import datetime
 
 import redis
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from app import jobs
 from app.storage import redis_state
@@ -19,15 +21,28 @@ from app.storage.models import INBOX_DONE, INBOX_IGNORED, INBOX_PARKED, InboxEve
 PURGEABLE_STATUSES = (INBOX_DONE, INBOX_IGNORED, INBOX_PARKED)
 
 
-def insert_event(db: Database, session: Session, store_id: int, source: str, topic: str,
-                 dedupe_key: str, body: bytes, event_id: str | None = None) -> int | None:
-    """Insert an inbox row in the caller's transaction; None when the event is already there
-    (the same ``dedupe_key``, or the same platform ``event_id`` under another delivery id)."""
-    return session.execute(
-        db.insert(InboxEvent).values(store_id=store_id, source=source, topic=topic,
-                                     dedupe_key=dedupe_key, body=body, event_id=event_id)
-        .on_conflict_do_nothing().returning(InboxEvent.id)
-    ).scalar()
+_INSERTS: dict[str, Insert] = {}  # dialect name -> the inbox insert, built once
+
+
+def _insert_statement(db: Database) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING id`` on the inbox table, values bound per
+    call: built and compiled once per dialect instead of once per webhook."""
+    dialect = db.engine.dialect.name
+    if dialect not in _INSERTS:
+        _INSERTS[dialect] = (db.insert(InboxEvent.__table__).on_conflict_do_nothing()
+                             .returning(InboxEvent.id))
+    return _INSERTS[dialect]
+
+
+def insert_event(db: Database, connection: Connection | Session, store_id: int, source: str,
+                 topic: str, dedupe_key: str, body: bytes,
+                 event_id: str | None = None) -> int | None:
+    """Insert an inbox row on the caller's connection (one statement, no ORM object); None
+    when the event is already there (the same ``dedupe_key``, or the same platform
+    ``event_id`` under another delivery id)."""
+    return connection.execute(_insert_statement(db), {
+        "store_id": store_id, "source": source, "topic": topic, "dedupe_key": dedupe_key,
+        "body": body, "event_id": event_id}).scalar()
 
 
 def signal_store(client: redis.Redis, store_id: int) -> None:
@@ -37,12 +52,18 @@ def signal_store(client: redis.Redis, store_id: int) -> None:
     Raises the broker's or Redis's error; the caller decides whether that matters (a committed
     row is not lost: the sweeper re-signals its store).
     """
-    if not redis_state.mark_pending(client, store_id):
-        return
+    if redis_state.mark_pending(client, store_id):
+        queue_drain(client, store_id)
+
+
+def queue_drain(client: redis.Redis, store_id: int) -> None:
+    """Queue the drain of a store whose pending mark was just set (by ``signal_store`` or a
+    pipeline's ``redis_state.mark_pending_in``); clear the mark if the broker refuses, so the
+    next delivery queues it again. Raises the broker's error."""
     try:
         jobs.enqueue("tasks.ingest.drain_store", store_id, retry=False)
     except Exception:
-        redis_state.unmark_pending(client, store_id)  # the next delivery queues it again
+        redis_state.unmark_pending(client, store_id)
         raise
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+DECRYPTED_CACHE_SIZE = 256  # plaintexts kept per process: one per active store is the use
 
 
 class SecretBox:
@@ -16,6 +20,10 @@ class SecretBox:
             self._fernet = MultiFernet([Fernet(key.encode()) for key in parts])
         except ValueError as exc:
             raise ValueError("TAGWISE_ENCRYPTION_KEY must be url-safe base64 Fernet keys") from exc
+        # A ciphertext always opens to the same plaintext under the same keys, and every
+        # webhook opens its store's secret: remember the last few instead of re-running AES
+        # and HMAC per delivery. A rotated secret is a new ciphertext, hence a new entry.
+        self._decrypt_cached = lru_cache(maxsize=DECRYPTED_CACHE_SIZE)(self._decrypt)
 
     def encrypt(self, plaintext: str) -> str:
         """Encrypt ``plaintext`` with the newest key."""
@@ -23,6 +31,9 @@ class SecretBox:
 
     def decrypt(self, ciphertext: str) -> str:
         """Decrypt a value written with any configured key."""
+        return self._decrypt_cached(ciphertext)
+
+    def _decrypt(self, ciphertext: str) -> str:
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken as exc:

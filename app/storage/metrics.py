@@ -17,6 +17,8 @@ from datetime import datetime
 
 from flask import Flask, current_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
@@ -50,12 +52,19 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def count(name: str, labels: tuple[str, ...], amount: float = 1) -> None:
     """Add ``amount`` to a counter (label values in the order COUNTERS declares them)."""
-    assert len(labels) == len(COUNTERS[name][1]), name
     try:
         redis = current_app.extensions["redis"]
-        redis.hincrbyfloat(KEY_PREFIX + name, LABEL_SEPARATOR.join(labels), amount)
+        count_in(redis, name, labels, amount)
     except (RedisError, OSError) as exc:
         log.warning("metric %s not counted: %s", name, type(exc).__name__)
+
+
+def count_in(client: Redis | Pipeline, name: str, labels: tuple[str, ...],
+             amount: float = 1) -> None:
+    """``count`` on a given client or pipeline (a pipeline sends it with its other commands;
+    its caller handles Redis errors)."""
+    assert len(labels) == len(COUNTERS[name][1]), name
+    client.hincrbyfloat(KEY_PREFIX + name, LABEL_SEPARATOR.join(labels), amount)
 
 
 class TagwiseCollector:

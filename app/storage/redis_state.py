@@ -187,6 +187,12 @@ def mark_pending(client: redis.Redis, store_id: int) -> bool:
     return bool(client.sadd(PENDING_STORES_KEY, store_id))
 
 
+def mark_pending_in(pipe: redis.client.Pipeline, store_id: int) -> None:
+    """``mark_pending`` queued on a pipeline: its result (1 when the mark is new) comes back
+    with the pipeline's, so the webhook sends it with its other Redis commands at once."""
+    pipe.sadd(PENDING_STORES_KEY, store_id)
+
+
 def unmark_pending(client: redis.Redis, store_id: int) -> None:
     """Clear the store's mark (a drain does this before it reads the inbox)."""
     client.srem(PENDING_STORES_KEY, store_id)

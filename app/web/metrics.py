@@ -1,5 +1,5 @@
-"""``GET /metrics``: the Prometheus exposition, for operator tokens only; and the webhook
-answers counted by platform, topic and outcome (a label takes only known topics)."""
+"""``GET /metrics``: the Prometheus exposition, for operator tokens only (webhook answers are
+counted by ``app.web.webhooks.inbox``, with the store's pending mark)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,11 @@ import hmac
 from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from app.storage.metrics import TagwiseCollector, count
+from app.storage.metrics import TagwiseCollector
 from app.web.errors import ApiError
-from connectors.shopify import consts as shopify_consts
-from connectors.woocommerce import consts as woocommerce_consts
 
 bp = Blueprint("metrics", __name__)
-KNOWN_TOPICS = {"shopify": shopify_consts.SUPPORTED_TOPICS,
-                "woocommerce": frozenset(woocommerce_consts.TOPICS_USED)}
-TOPIC_HEADERS = {"shopify": shopify_consts.HEADER_TOPIC,
-                 "woocommerce": woocommerce_consts.HEADER_TOPIC}
+
 
 def _authorised() -> bool:
     """The deployment's API token or the dedicated METRICS_TOKEN; never a store user's token."""
@@ -38,23 +33,6 @@ def show_metrics():
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
-def count_webhook(response):
-    """Count every answer of a webhook endpoint by platform, topic and outcome."""
-    endpoint = request.endpoint or ""
-    if not endpoint.startswith("webhooks."):
-        return response
-    platform = endpoint.removeprefix("webhooks.receive_")
-    topic = (request.headers.get(TOPIC_HEADERS.get(platform, "")) or "").strip()
-    if topic not in KNOWN_TOPICS.get(platform, ()):
-        topic = "other"  # a label must not take whatever a caller sends
-    outcome = "rejected" if response.status_code >= 400 else "accepted"
-    if response.status_code < 400 and response.is_json:
-        outcome = (response.get_json(silent=True) or {}).get("status", outcome)
-    count("tagwise_webhooks", (platform, topic, outcome))
-    return response
-
-
 def init_app(app: Flask) -> None:
-    """Serve /metrics and count webhook answers."""
+    """Serve /metrics."""
     app.register_blueprint(bp)
-    app.after_request(count_webhook)

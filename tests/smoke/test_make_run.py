@@ -39,6 +39,24 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def child(parent: int, word: str) -> int:
+    """The pid of ``parent``'s child process whose command line contains ``word``."""
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, NotADirectoryError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and word in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no {word} process under {parent}")
+
+
+def niceness(pid: int) -> int:
+    """A process's nice value."""
+    return os.getpriority(os.PRIO_PROCESS, pid)
+
+
 def test_run_accepts_a_signed_webhook_and_pushes_the_tag(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(TAGWISE_INSTANCE_PATH=str(tmp_path / "instance"), SHOPIFY_API_SECRET=SECRET,
@@ -70,6 +88,8 @@ def test_run_accepts_a_signed_webhook_and_pushes_the_tag(tmp_path):
                                      headers=shopify_headers(body, "orders/create", "smoke-1",
                                                              shop=SHOP, secret=SECRET))
             assert response.status_code == 200 and response.json()["status"] == "accepted"
+            # The worker yields the CPU to the web: webhooks are answered first.
+            assert niceness(child(run.pid, " worker ")) == niceness(child(run.pid, "gunicorn")) + 10
             wait_for(lambda: shop.mutation_requests(), 60, "the tag write at the shop")
             tags = shop.tags_of(CUSTOMER)
             assert "VIP" in tags  # the merchant's own tag survives

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, request
+from sqlalchemy import bindparam, select
 
 from app.ingest.inbox import insert_event
 from app.storage.models import Store
@@ -20,6 +21,8 @@ from connectors.woocommerce import consts, webhooks
 
 log = logging.getLogger(__name__)
 SUPPORTED_TOPICS = frozenset(consts.TOPICS_USED)
+STORE_BY_ID = select(Store.id, Store.webhook_secret_enc).where(
+    Store.platform == "woocommerce", Store.id == bindparam("store_id"))
 
 
 @bp.post("/woocommerce/<int:store_id>")
@@ -28,10 +31,9 @@ def receive_woocommerce(store_id: int):
     raw = request.get_data(cache=False)
     signature = request.headers.get(consts.HEADER_SIGNATURE)
     db = current_app.extensions["db"]
-    with db.session() as session:  # one transaction: the store lookup and the inbox insert
-        store = session.get(Store, store_id)
-        if store is not None and store.platform != "woocommerce":
-            store = None
+    # The store lookup, then the inbox insert committing on its own (as for Shopify).
+    with db.autocommit() as connection:
+        store = connection.execute(STORE_BY_ID, {"store_id": store_id}).first()
         if (store is not None and signature is None
                 and webhooks.is_ping(request.content_type, raw) is not None):
             return "", 200  # the unsigned creation ping: exactly 200, nothing else
@@ -49,5 +51,5 @@ def receive_woocommerce(store_id: int):
             key = webhooks.dedupe_key(topic, payload)
         except PayloadError as exc:
             raise ApiError(400, "malformed_payload", str(exc)) from exc
-        inserted = insert_event(db, session, store.id, "woocommerce", topic, key, raw)
+        inserted = insert_event(db, connection, store.id, "woocommerce", topic, key, raw)
     return enqueue(store.id, inserted)

@@ -2,7 +2,7 @@ import json
 
 from sqlalchemy import func, select
 
-from app.storage.models import InboxEvent
+from app.storage.models import InboxEvent, Store
 from tests.conftest import SHOP, SHOPIFY_SECRET, fixture_bytes, shopify_headers
 
 
@@ -111,3 +111,22 @@ def test_custom_app_store_verifies_with_its_own_secret(app, client):
     ok = post(client, body, shopify_headers(body, "orders/create", "w-7",
                                             secret="custom-app-secret"))
     assert ok.status_code == 200
+
+
+def test_a_rotated_store_secret_takes_effect_at_once(app, client):
+    """Secrets are decrypted once per ciphertext and remembered: a new secret is a new
+    ciphertext, so the next delivery is checked against it and the old secret is refused."""
+    store_id = add_store(app)
+    body = fixture_bytes("shopify", "orders_create__sample.json")
+    box = app.extensions["secret_box"]
+    with app.extensions["db"].session() as session:
+        session.get(Store, store_id).webhook_secret_enc = box.encrypt("first-secret")
+    headers = shopify_headers(body, "orders/create", "rot-1", secret="first-secret")
+    assert post(client, body, headers).status_code == 200
+    with app.extensions["db"].session() as session:
+        session.get(Store, store_id).webhook_secret_enc = box.encrypt("second-secret")
+    old = shopify_headers(body, "orders/create", "rot-2", secret="first-secret")
+    assert post(client, body, old).status_code == 401
+    new = shopify_headers(body, "orders/create", "rot-3", secret="second-secret")
+    assert post(client, body, new).status_code == 200
+    assert inbox_count(app) == 2
