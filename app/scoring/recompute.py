@@ -42,6 +42,7 @@ from app.storage.bulk import (
     json_column_names,
     read_frame,
     timestamps,
+    update_by_id,
     utc_column_names,
     write_rows,
 )
@@ -472,8 +473,7 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
                             "entered_at": now, "explanation": wanted[key]} for key in gained)
     for chunk in chunked(closing):
         session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
-    if explained:
-        session.execute(update(Membership), explained)  # bulk UPDATE by primary key
+    update_by_id(session, Membership.__table__, explained)
     if opening:
         session.execute(Membership.__table__.insert(), opening)
     return changed

@@ -131,6 +131,18 @@ def _copy_in(raw: Any, table: Table, target: str, frame: pd.DataFrame) -> None:
             copy.write(buffer.getvalue())
 
 
+def update_by_id(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``UPDATE table SET … WHERE id = :id`` for each row (every row has the same keys): one
+    executemany in Core, without the ORM's per-row bookkeeping of a bulk ``update(Model)``."""
+    if not rows:
+        return
+    # The other keys of each row become the SET clause (Core names their parameters so).
+    statement = update(table).where(table.c.id == bindparam("key_id"))
+    session.execute(statement, [{"key_id": row["id"], **{name: value for name, value
+                                                         in row.items() if name != "id"}}
+                                for row in rows])
+
+
 def _executemany(session: Session, table: Table, frame: pd.DataFrame, key: list[str],
                  mode: str) -> None:
     records = python_records(frame)

@@ -104,11 +104,6 @@ class Database:
         self.engine: Engine = create_engine(url, **options)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            # A many-row INSERT (a batch's customers, lines, memberships, profile upserts) goes
-            # as multi-row VALUES statements of up to 1,000 rows, as it already does with
-            # RETURNING: psycopg's executemany sends, plans and runs one statement per row.
-            self.engine.dialect.use_insertmanyvalues_wo_returning = True
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
