@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.storage.bulk import update_by_id
+from app.storage.bulk import insert_rows, update_by_id
 from app.storage.db import Database, chunked, utcnow
 from app.storage.models import Customer, Destination, LineItem, Order, Refund, Store, SyncState
 from connectors.base import (
@@ -189,8 +189,7 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
     lines = [{"order_id": order_id, "product_id": i.product_id, "variant_id": i.variant_id,
               "product_type": i.product_type, "vendor": i.vendor, "quantity": i.quantity,
               "price": i.price} for order_id, record in fresh for i in record.line_items]
-    if lines:
-        session.execute(LineItem.__table__.insert(), lines)
+    insert_rows(session, LineItem.__table__, lines)
     return affected
 
 
