@@ -1,7 +1,7 @@
 """Rescore end to end: ``tasks.rescore.run_rescore`` on the synthetic store, in its own process.
 
-Database -> RFM re-bin, fit, score, segments -> written profiles and memberships -> hot hashes
-and queued tag diffs. Run ``python -m bench.rescore STORE_ID [AS_OF]``: prints one JSON line with
+Database -> RFM re-bin, fit, score, segments -> written profiles and memberships ->
+queued tag diffs. Run ``python -m bench.rescore STORE_ID [AS_OF]``: prints one JSON line with
 the seconds, the process's RSS before the call and its peak RSS (``VmHWM``) after, and the
 task's counts (customers, changed, rows written per table).
 """

@@ -79,13 +79,13 @@ def fresh_database() -> None:
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
 
 
-def add_store(app, api_base_url: str | None = None) -> int:
+def add_store(app, api_base_url: str | None = None, domain: str = SHOP_DOMAIN) -> int:
     """A Shopify store with its own webhook secret and a live tag destination; its id."""
     from app.storage.models import Destination, Store
 
     box = app.extensions["secret_box"]
     with app.extensions["db"].session() as session:
-        store = Store(platform="shopify", domain=SHOP_DOMAIN, api_base_url=api_base_url,
+        store = Store(platform="shopify", domain=domain, api_base_url=api_base_url,
                       access_token_enc=box.encrypt(ACCESS_TOKEN),
                       webhook_secret_enc=box.encrypt(SHOPIFY_SECRET), tag_prefix="tw:")
         session.add(store)
@@ -159,16 +159,92 @@ def celery_worker(env: dict[str, str] | None = None):
         log.close()
 
 
-def post_webhook(url: str, body: bytes, webhook_id: str, signature: str) -> int:
-    """POST one signed ``orders/create`` delivery for the bench shop on a fresh connection (as
-    Shopify does); the answer's status."""
+def post_webhook(url: str, body: bytes, webhook_id: str, signature: str,
+                 domain: str = SHOP_DOMAIN) -> int:
+    """POST one signed ``orders/create`` delivery for a shop (the bench shop unless ``domain``
+    says) on a fresh connection (as Shopify does); the answer's status."""
     host, port = url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=60)
     try:
         connection.request("POST", "/webhooks/shopify", body, {
             "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": SHOP_DOMAIN,
+            "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Shop-Domain": domain,
             "X-Shopify-Webhook-Id": webhook_id})
         return connection.getresponse().status
     finally:
         connection.close()
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every live descendant (a Celery worker and its pool processes)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _proc_stat(int(entry.name))):
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(current := todo.pop())
+        todo.extend(parents.get(current, []))
+    return tree
+
+
+def database_backends(database: str) -> list[int]:
+    """The local PostgreSQL backends serving ``database`` (their title names it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.append(int(entry.name))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds each live process of ``pids`` has used so far."""
+    used = {}
+    for pid in pids:
+        if fields := _proc_stat(pid):
+            used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return used
+
+
+class CpuMeter:
+    """CPU seconds used between ``start`` and ``stop`` by a process tree (the Celery worker),
+    the PostgreSQL backends of the run's database and the Redis server, when they run on this
+    machine. A process that starts meanwhile counts whole; one that exits meanwhile is missed
+    (the pools keep their connections, so few do)."""
+
+    def __init__(self, worker_pid: int, redis_pid: int | None):
+        self.worker_pid, self.redis_pid = worker_pid, redis_pid
+        self.database = make_url(bench_env()["DATABASE_URL"]).database
+
+    def _groups(self) -> dict[str, dict[int, float]]:
+        return {"worker": cpu_seconds(process_tree(self.worker_pid)),
+                "postgresql": cpu_seconds(database_backends(self.database)),
+                "redis": cpu_seconds([self.redis_pid] if self.redis_pid else [])}
+
+    def start(self) -> None:
+        self.before = self._groups()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per group since ``start``."""
+        after = self._groups()
+        return {group: round(sum(t - self.before[group].get(pid, 0.0)
+                                 for pid, t in used.items()), 3)
+                for group, used in after.items()}

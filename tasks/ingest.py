@@ -34,19 +34,13 @@ DRAIN_LOCK_SECONDS = 120
 
 
 def apply_processed(processed: Processed) -> None:
-    """After commit: refresh the hot profiles and queue the debounced syncs."""
-    redis = current_app.extensions["redis"]
+    """After commit: erase what a privacy request freed and queue the debounced syncs."""
     if processed.redacted_store or processed.forgotten:
         # Rare (privacy requests), so every table is vacuumed: a shop's rows cascade widely.
         current_app.extensions["db"].erase_freed_space(
             t.name for t in Base.metadata.sorted_tables)
     if processed.redacted_store:
-        redis_state.forget_store(redis, processed.store_id)
         return
-    if processed.forgotten:
-        redis_state.forget_profiles(redis, processed.store_id, processed.forgotten)
-    if processed.profiles:
-        redis_state.save_profiles(redis, processed.store_id, processed.profiles)
     if processed.changed:
         for destination_id in processed.destination_ids:
             schedule_sync(destination_id, processed.changed)

@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -14,7 +13,7 @@ from flask import current_app
 from sqlalchemy import and_, func, select, update
 
 from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
-from app.storage import metrics, redis_state
+from app.storage import metrics
 from app.storage.db import utcnow
 from app.storage.models import Customer, Store
 from app.sync.diff import destination_ids
@@ -39,12 +38,10 @@ def lock_key(store_id: int) -> str:
 
 
 def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str, int]:
-    """Run a whole-store recompute, then refresh the hot profiles and queue the tag changes.
+    """Run a whole-store recompute, then queue the tag changes.
 
-    One recompute per store at a time (a Redis lock; ``StoreBusy`` when one runs). Only
-    rewritten profiles go to Redis, plus any whose hot hash is missing (the hot copy rebuilds
-    from SQL). Returns counts: customers, customers whose segments moved, rows written per
-    table, hot hashes written.
+    One recompute per store at a time (a Redis lock; ``StoreBusy`` when one runs). Returns
+    counts: customers, customers whose segments moved, rows written per table.
     """
     db = current_app.extensions["db"]
     client = current_app.extensions["redis"]
@@ -56,17 +53,14 @@ def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str
             store = session.get(Store, store_id)
             if store is None:
                 raise LookupError(f"no store {store_id}")
-            missing_hot = partial(redis_state.missing_profiles, client, store_id)
-            result = compute(db, session, store, missing_hot)
+            result = compute(db, session, store)
             targets = destination_ids(session, store_id)
-        redis_state.save_profiles(client, store_id, result.profiles)
     finally:
         lock.release()
     for destination_id in targets:
         schedule_sync(destination_id, result.changed)
     counts = {"customers": result.customers, "changed": len(result.changed),
               "profiles_changed": result.rows_written["profiles"],
-              "hot_written": len(result.profiles),
               **{f"rows_written_{name}": n for name, n in result.rows_written.items()}}
     log.info("recomputed store %s: %s", store_id, counts)
     return counts
@@ -75,8 +69,8 @@ def _recompute(store_id: int, compute: Callable[..., RefreshResult]) -> dict[str
 def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
     """Rescore one store and queue the resulting tag changes; return counts."""
     started = time.perf_counter()
-    counts = _recompute(store_id, lambda db, session, store, missing_hot: rescore_store(
-        db, session, store, utcnow(), as_of, missing_hot))
+    counts = _recompute(store_id, lambda db, session, store: rescore_store(
+        db, session, store, utcnow(), as_of))
     metrics.count("tagwise_rescore_seconds", (str(store_id),), time.perf_counter() - started)
     metrics.count("tagwise_rescores", (str(store_id),))
     return counts
@@ -84,8 +78,8 @@ def run_rescore(store_id: int, as_of: datetime | None = None) -> dict[str, int]:
 
 def run_segment_refresh(store_id: int) -> dict[str, int]:
     """Re-evaluate every customer's segments (after a segment edit) and queue tag changes."""
-    return _recompute(store_id, lambda db, session, store, missing_hot: refresh_store(
-        db, session, store, utcnow(), missing_hot))
+    return _recompute(store_id, lambda db, session, store: refresh_store(
+        db, session, store, utcnow()))
 
 
 @shared_task(acks_late=True)

@@ -26,7 +26,7 @@ from app.ingest.categories import add_categories
 from app.ingest.privacy import export_customer, redact_customer, redact_shop
 from app.ingest.upsert import apply_records
 from app.scoring.recompute import refresh_customers
-from app.storage.db import Database, utcnow
+from app.storage.db import Database, chunked, utcnow
 from app.storage.models import (
     INBOX_DONE,
     INBOX_IGNORED,
@@ -56,7 +56,6 @@ class Processed:
     status: str
     store_id: int | None = None
     changed: list[int] = field(default_factory=list)
-    profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
     destination_ids: list[int] = field(default_factory=list)
     forgotten: list[int] = field(default_factory=list)
     redacted_store: bool = False
@@ -212,8 +211,7 @@ def _apply(db: Database, session: Session, store: Store, events: list[Prepared],
         records.extend(event.records)
         status = INBOX_DONE if event.records or event.action else INBOX_IGNORED
         outcomes.append({"id": event.id, "status": status, "error": None, "processed_at": now})
-    if outcomes:
-        session.execute(update(InboxEvent), outcomes)  # bulk UPDATE by primary key
+    _record_outcomes(session, outcomes)
     if forgotten_bodies:
         session.execute(update(InboxEvent).where(InboxEvent.id.in_(forgotten_bodies))
                         .values(body=None).execution_options(synchronize_session=False))
@@ -222,10 +220,24 @@ def _apply(db: Database, session: Session, store: Store, events: list[Prepared],
     session.flush()
     if affected:
         result = refresh_customers(db, session, store, sorted(affected), now)
-        out.changed, out.profiles = result.changed, result.profiles
+        out.changed = result.changed
     out.changed = sorted(set(out.changed) | set(out.forgotten))
     out.destination_ids = destination_ids(session, store.id)
     return out
+
+
+def _record_outcomes(session: Session, outcomes: list[dict[str, Any]]) -> None:
+    """Set each event's status, error and processed time: one ``UPDATE … WHERE id IN`` per
+    distinct outcome (a batch's events nearly all end alike), not one statement per event."""
+    alike: dict[tuple[str, str | None, datetime | None], list[int]] = {}
+    for outcome in outcomes:
+        key = (outcome["status"], outcome["error"], outcome["processed_at"])
+        alike.setdefault(key, []).append(outcome["id"])
+    for (status, error, processed_at), ids in alike.items():
+        for chunk in chunked(ids):
+            session.execute(update(InboxEvent).where(InboxEvent.id.in_(chunk))
+                            .values(status=status, error=error, processed_at=processed_at)
+                            .execution_options(synchronize_session=False))
 
 
 def _binding_error(store: Store, topic: str, payload: Any) -> str | None:

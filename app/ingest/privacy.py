@@ -12,7 +12,7 @@ the request lists), never by bytes: ``bob@`` is not ``mybob@``, and an id is not
 ``customers/redact`` first removes our tags at every live email destination while the email is
 still known, then removes the customer's personal data everywhere we keep it (the customer
 row's email, the profile, memberships, exports, deliveries about them, the email and its hash
-in sync records, the Redis hot copy) and leaves a tag-less, email-less shell. Order amounts
+in sync records) and leaves a tag-less, email-less shell. Order amounts
 stay, unattributed to anyone identifiable, for store statistics.
 ``shop/redact`` deletes the store and everything under it.
 """

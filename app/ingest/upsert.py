@@ -11,9 +11,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.storage.bulk import insert_rows, update_by_id
 from app.storage.db import Database, chunked, utcnow
 from app.storage.models import Customer, Destination, LineItem, Order, Refund, Store, SyncState
 from connectors.base import (
@@ -118,7 +119,7 @@ def upsert_customers(db: Database, session: Session, store: Store,
             customer["source_updated_at"] = record.updated_at or customer["source_updated_at"]
             changed[customer["id"]] = customer
     if changed:
-        session.execute(update(Customer), [  # bulk UPDATE by primary key
+        update_by_id(session, Customer.__table__, [
             {"id": c["id"], **{name: c[name] for name in CUSTOMER_FIELDS}}
             for c in changed.values()])
     return {key: customer["id"] for key, customer in found.items()}
@@ -159,7 +160,8 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
     inserted: set[str] = set()
     for chunk in chunked(ids):
         inserted.update(session.execute(
-            db.insert(Order).on_conflict_do_nothing().returning(Order.platform_id),
+            db.insert(Order.__table__).on_conflict_do_nothing()
+            .returning(Order.__table__.c.platform_id),
             [{"store_id": store.id, "platform_id": pid,
               **_order_values(newest[pid], owner_of[pid])} for pid in chunk]).scalars())
     stored = {}
@@ -181,15 +183,13 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
                 continue
             updates.append({"id": row.id, **_order_values(record, owner_of[pid])})
         fresh.append((row.id, record))
-    if updates:
-        session.execute(update(Order), updates)
+    update_by_id(session, Order.__table__, updates)
     for chunk in chunked([row["id"] for row in updates]):  # new orders have no old lines
         session.execute(delete(LineItem).where(LineItem.order_id.in_(chunk)))
     lines = [{"order_id": order_id, "product_id": i.product_id, "variant_id": i.variant_id,
               "product_type": i.product_type, "vendor": i.vendor, "quantity": i.quantity,
               "price": i.price} for order_id, record in fresh for i in record.line_items]
-    if lines:
-        session.execute(LineItem.__table__.insert(), lines)
+    insert_rows(session, LineItem.__table__, lines)
     return affected
 
 

@@ -40,9 +40,9 @@ from app.storage.bulk import (
     id_filter,
     is_postgres,
     json_column_names,
-    python_records,
     read_frame,
     timestamps,
+    update_by_id,
     utc_column_names,
     write_rows,
 )
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 
 STORE_BLOCK_CUSTOMERS = 100_000  # customers a whole-store pass reads, scores and writes at once
 SAME_TO = 1e-6  # relative difference below which a stored number is left as it is
-MissingHot = Callable[[list[int]], list[int]] | None  # which of these lack a hot copy
 
 PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
                    if c.name not in {"customer_id", "store_id", "segment_keys", "explanations",
@@ -62,12 +61,10 @@ PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
 
 @dataclass
 class RefreshResult:
-    """What a refresh changed: customers whose segment set moved, the profiles it rewrote
-    (for the hot copies) and, for a whole store, every profile row and the rows written per
-    table."""
+    """What a refresh changed: customers whose segment set moved and, for a whole store, the
+    customers, the rows written per table and the segment sizes."""
 
     changed: list[int] = field(default_factory=list)
-    profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
     customers: int = 0
     rows_written: dict[str, int] = field(default_factory=dict)
     segment_sizes: dict[str, int] = field(default_factory=dict)
@@ -233,17 +230,16 @@ def _score_with_stored_fit(store: Store, inputs: StoreInputs, now: datetime
     return scoring, score_profiles(profiles, scoring, as_of, predictions)
 
 
-def refresh_store(db: Database, session: Session, store: Store, now: datetime,
-                  missing_hot: MissingHot = None) -> RefreshResult:
+def refresh_store(db: Database, session: Session, store: Store, now: datetime
+                  ) -> RefreshResult:
     """Recompute every live customer against the stored scoring: segment edits take effect
     without re-binning RFM or refitting the model (lighter than a rescore)."""
     scoring, profiles = _score_with_stored_fit(store, load_inputs(session, store, None), now)
-    return write_store_profiles(session, store, profiles, scoring, now, missing_hot)
+    return write_store_profiles(session, store, profiles, scoring, now)
 
 
 def rescore_store(db: Database, session: Session, store: Store, now: datetime,
-                  as_of: datetime | None = None, missing_hot: MissingHot = None
-                  ) -> RefreshResult:
+                  as_of: datetime | None = None) -> RefreshResult:
     """Re-bin the store, recompute every profile and membership (a rescore's path).
 
     Orders are read and measured ``STORE_BLOCK_CUSTOMERS`` customers at a time (every input
@@ -272,7 +268,7 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
                               "as_of": as_of_ts.isoformat(),
                               "value_cutoffs": list(cutoffs) if cutoffs else None}
     previous_rescore, store.rescored_at = store.rescored_at, now
-    result = write_store_profiles(session, store, profiles, scoring, now, missing_hot)
+    result = write_store_profiles(session, store, profiles, scoring, now)
     save_reports(db, session, store, profiles, pd.concat(activity), result.segment_sizes,
                  as_of_ts, now, previous_rescore)
     result.rows_written["store_reports"] = 4
@@ -288,15 +284,13 @@ def _customer_blocks(session: Session, store: Store) -> list[tuple[int, int] | N
 
 
 def write_store_profiles(session: Session, store: Store, profiles: pd.DataFrame,
-                         scoring: Scoring, now: datetime, missing_hot: MissingHot = None
-                         ) -> RefreshResult:
+                         scoring: Scoring, now: datetime) -> RefreshResult:
     """Write a whole store's recomputed profiles and memberships, only where they changed.
 
     Block by block of customers: the stored profiles are read back (one ``COPY`` / query) and
     compared column by column; the rows that differ are upserted set-based, and memberships
     move only where a customer's segments or their explanations did. ``computed_at`` is when
-    a profile's values last changed. The result's ``profiles`` (for the hot copies) are the
-    changed ones plus those ``missing_hot`` reports without a hot copy.
+    a profile's values last changed.
     """
     disabled, rules = disabled_builtins(session, store), rule_segments(session, store)
     profiles = profiles.sort_index()
@@ -311,11 +305,6 @@ def write_store_profiles(session: Session, store: Store, profiles: pd.DataFrame,
         result.rows_written["profiles"] += write_rows(
             session, Profile.__table__, changed.reset_index(), key=["customer_id"],
             mode="upsert")
-        result.profiles.update(zip(changed.index.tolist(), python_records(changed),
-                                   strict=True))
-        if missing_hot is not None:
-            lost = missing_hot(table.index[~differs].tolist())
-            result.profiles.update(zip(lost, python_records(table.loc[lost]), strict=True))
         moved, written = _move_store_memberships(session, store.id, members, block, now)
         result.changed.extend(moved)
         result.rows_written["memberships"] += written
@@ -438,9 +427,7 @@ def write_profiles(db: Database, session: Session, store: Store, profiles: pd.Da
         columns = {c: insert.excluded[c] for c in records[0] if c != "customer_id"}
         session.execute(insert.on_conflict_do_update(index_elements=["customer_id"],
                                                      set_=columns), records)
-    result = RefreshResult(profiles={r["customer_id"]: r for r in records})
-    result.changed = _move_memberships(session, store.id, members, now)
-    return result
+    return RefreshResult(changed=_move_memberships(session, store.id, members, now))
 
 
 def _profile_records(profiles: pd.DataFrame, members: dict[int, dict[str, str]], store_id: int,
@@ -486,8 +473,7 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
                             "entered_at": now, "explanation": wanted[key]} for key in gained)
     for chunk in chunked(closing):
         session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
-    if explained:
-        session.execute(update(Membership), explained)  # bulk UPDATE by primary key
+    update_by_id(session, Membership.__table__, explained)
     if opening:
         session.execute(Membership.__table__.insert(), opening)
     return changed

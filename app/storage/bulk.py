@@ -131,6 +131,41 @@ def _copy_in(raw: Any, table: Table, target: str, frame: pd.DataFrame) -> None:
             copy.write(buffer.getvalue())
 
 
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows (every row has the same keys, Python values as for an ``insert``).
+
+    PostgreSQL: one ``COPY … FROM STDIN``, each value passed through its column type's bind
+    processing first (money to ten-thousandths, UTC timestamps): SQLAlchemy's executemany
+    would build every row's parameters in Python and run one statement per row. SQLite: one
+    ``executemany``.
+    """
+    if not rows:
+        return
+    if not is_postgres(session):
+        session.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    dialect = session.get_bind().dialect
+    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    raw = session.connection().connection.driver_connection
+    with raw.cursor().copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([value if process is None or value is None else process(value)
+                            for process, value in zip(processors, row.values(), strict=True)])
+
+
+def update_by_id(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``UPDATE table SET … WHERE id = :id`` for each row (every row has the same keys): one
+    executemany in Core, without the ORM's per-row bookkeeping of a bulk ``update(Model)``."""
+    if not rows:
+        return
+    # The other keys of each row become the SET clause (Core names their parameters so).
+    statement = update(table).where(table.c.id == bindparam("key_id"))
+    session.execute(statement, [{"key_id": row["id"], **{name: value for name, value
+                                                         in row.items() if name != "id"}}
+                                for row in rows])
+
+
 def _executemany(session: Session, table: Table, frame: pd.DataFrame, key: list[str],
                  mode: str) -> None:
     records = python_records(frame)

@@ -143,7 +143,7 @@ class Refund(Base):
 
 
 class Profile(Base):
-    """The durable copy of a customer's derived profile (the hot copy is a Redis hash)."""
+    """A customer's derived profile (its only copy: nothing of it is kept in Redis)."""
 
     __tablename__ = "profiles"
 

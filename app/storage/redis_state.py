@@ -1,107 +1,18 @@
-"""The hot copies in Redis: profile hashes for fast reads, dirty sets for debounced sync, and
-the live path's per-store pending marks and drain locks.
+"""What the workers coordinate through in Redis: dirty sets for debounced sync, and the live
+path's per-store pending marks and drain locks.
 
-Nothing here is the only copy: profiles rebuild from SQL, and a lost dirty set is caught by
-the periodic full comparison of wanted and confirmed tags.
+Nothing here is the only copy of anything: profiles live in SQL only, a lost dirty set is
+caught by the periodic full comparison of wanted and confirmed tags, a lost pending mark by
+the sweeper.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable
 
 import redis
-
-# Short field names, and one ``s:<segment key>`` field per segment (a comma-joined list
-# outgrows Redis's hash-max-listpack-value of 64 bytes and turns the hash into a hashtable of
-# ~780 bytes): every value stays short, so the hash keeps the compact listpack encoding.
-HOT_FIELDS = {
-    "orders_count": "oc", "net_spent": "ns", "last_order_at": "lo", "r_score": "r",
-    "f_score": "f", "m_score": "m", "rfm_group": "g", "lifecycle_stage": "lc",
-    "p_alive": "pa", "predicted_clv_12m": "clv", "churn_risk": "cr", "value_tier": "vt",
-}
-SEGMENT_PREFIX = "s:"
-EXISTS_BLOCK = 1000  # keys counted by one EXISTS in missing_profiles
-
-
-def profile_key(store_id: int, customer_id: int) -> str:
-    """Redis key of a customer's hot profile."""
-    return f"tw:p:{store_id}:{customer_id}"
-
-
-def _encode(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return str(int(value.timestamp()))
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def save_profiles(client: redis.Redis, store_id: int,
-                  profiles: Mapping[int, Mapping[str, Any]]) -> None:
-    """Replace the hot hash of each profile (one pipeline round trip)."""
-    pipe = client.pipeline(transaction=False)
-    for customer_id, profile in profiles.items():
-        mapping = {short: _encode(profile.get(name)) for name, short in HOT_FIELDS.items()}
-        mapping.update({SEGMENT_PREFIX + key: "" for key in profile.get("segment_keys") or ()})
-        key = profile_key(store_id, customer_id)
-        pipe.delete(key)  # drops the fields of segments the customer left
-        pipe.hset(key, mapping=mapping)
-    pipe.execute()
-
-
-def missing_profiles(client: redis.Redis, store_id: int,
-                     customer_ids: Iterable[int]) -> list[int]:
-    """The customers among ``customer_ids`` without a hot hash (lost or never written).
-
-    One ``EXISTS`` counts a whole block of keys; only a block that falls short is looked at
-    key by key, so the common case (nothing lost) costs one command per block.
-    """
-    ids = list(customer_ids)
-    blocks = [ids[i:i + EXISTS_BLOCK] for i in range(0, len(ids), EXISTS_BLOCK)]
-    pipe = client.pipeline(transaction=False)
-    for block in blocks:
-        pipe.exists(*(profile_key(store_id, c) for c in block))
-    short = [block for block, found in zip(blocks, pipe.execute(), strict=True)
-             if found < len(block)]
-    missing = []
-    for block in short:
-        for customer_id in block:
-            pipe.exists(profile_key(store_id, customer_id))
-        missing.extend(c for c, present in zip(block, pipe.execute(), strict=True)
-                       if not present)
-    return missing
-
-
-def read_profile(client: redis.Redis, store_id: int, customer_id: int) -> dict[str, str]:
-    """The hot hash with its long field names, segment keys comma-joined (empty when absent)."""
-    raw = {k.decode(): v.decode() for k, v in client.hgetall(
-        profile_key(store_id, customer_id)).items()}
-    if not raw:
-        return {}
-    names = {short: name for name, short in HOT_FIELDS.items()}
-    profile = {names[k]: v for k, v in raw.items() if k in names}
-    profile["segment_keys"] = ",".join(sorted(
-        k.removeprefix(SEGMENT_PREFIX) for k in raw if k.startswith(SEGMENT_PREFIX)))
-    return profile
-
-
-def forget_profiles(client: redis.Redis, store_id: int, customer_ids: Iterable[int]) -> None:
-    """Drop hot hashes (customer redacted or deleted)."""
-    keys = [profile_key(store_id, c) for c in customer_ids]
-    if keys:
-        client.delete(*keys)
-
-
-def forget_store(client: redis.Redis, store_id: int) -> None:
-    """Drop every hot hash of a store (shop redacted)."""
-    for key in client.scan_iter(f"tw:p:{store_id}:*"):
-        client.delete(key)
 
 
 def dirty_key(destination_id: int) -> str:

@@ -415,6 +415,11 @@ def _record(session: Session, destination: Destination, changes: list[TagChange]
     run.requests += len(attempts)
     report.sent = len(changes)
     errors = []
+    # The states at hand in one read per chunk: ``session.get`` then finds each in the
+    # identity map instead of flushing and selecting once per customer.
+    for chunk in chunked([o.customer_id for o in outcomes]):
+        session.scalars(select(SyncState).where(SyncState.destination_id == destination.id,
+                                                SyncState.customer_id.in_(chunk))).all()
     for outcome in outcomes:
         change = by_id[outcome.customer_id]
         state = session.get(SyncState, (destination.id, outcome.customer_id))
