@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -35,12 +35,12 @@ from app.core.profiles.reports import add_segment_sizes, monthly_activity, segme
 from app.core.segments.rules import Rule, compile_rule
 from app.scoring.reports import save_reports
 from app.storage.bulk import (
+    FrameRecords,
     epoch_us,
     id_between,
     id_filter,
     is_postgres,
     json_column_names,
-    python_records,
     read_frame,
     timestamps,
     utc_column_names,
@@ -48,10 +48,11 @@ from app.storage.bulk import (
 )
 from app.storage.db import MONEY_SCALE, Database, UTCDateTime, chunked
 from app.storage.models import Customer, Membership, Profile, Segment, Store
+from app.storage.redis_state import HOT_COLUMNS
 
 log = logging.getLogger(__name__)
 
-STORE_BLOCK_CUSTOMERS = 100_000  # customers a whole-store pass reads, scores and writes at once
+STORE_BLOCK_CUSTOMERS = 25_000  # customers a whole-store pass reads, scores and writes at once
 SAME_TO = 1e-6  # relative difference below which a stored number is left as it is
 MissingHot = Callable[[list[int]], list[int]] | None  # which of these lack a hot copy
 
@@ -63,11 +64,11 @@ PROFILE_COLUMNS = [c.name for c in Profile.__table__.columns
 @dataclass
 class RefreshResult:
     """What a refresh changed: customers whose segment set moved, the profiles it rewrote
-    (for the hot copies) and, for a whole store, every profile row and the rows written per
-    table."""
+    (for the hot copies; a whole store keeps only their ``HOT_COLUMNS``, as ``FrameRecords``)
+    and, for a whole store, the rows written per table."""
 
     changed: list[int] = field(default_factory=list)
-    profiles: dict[int, dict[str, Any]] = field(default_factory=dict)
+    profiles: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     customers: int = 0
     rows_written: dict[str, int] = field(default_factory=dict)
     segment_sizes: dict[str, int] = field(default_factory=dict)
@@ -260,11 +261,16 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
         orders.append(inputs.orders[["customer_id", "created_at", "cancelled", "net"]])
         activity.append(monthly_activity(inputs.orders, store.timezone))
         del inputs
+    # Each list is dropped once concatenated: its blocks would otherwise live on beside the whole.
     profiles = pd.concat(metrics)
+    del metrics
     scoring = fit_scoring(profiles)
     previous = (store.prediction_model or {}).get("model")  # warm start for the fit
-    predictions, model = predict(pd.concat(orders), as_of_ts, store.timezone,
+    model_orders = pd.concat(orders)
+    del orders
+    predictions, model = predict(model_orders, as_of_ts, store.timezone,
                                  previous=FittedModel.from_dict(previous) if previous else None)
+    del model_orders
     profiles = score_profiles(profiles, scoring, as_of_ts, predictions)
     store.scoring = scoring.to_dict()
     cutoffs = predictions.attrs["value_cutoffs"]
@@ -301,6 +307,7 @@ def write_store_profiles(session: Session, store: Store, profiles: pd.DataFrame,
     disabled, rules = disabled_builtins(session, store), rule_segments(session, store)
     profiles = profiles.sort_index()
     result = RefreshResult(rows_written={"profiles": 0, "memberships": 0})
+    hot_frames: list[pd.DataFrame] = []
     for start in range(0, len(profiles), STORE_BLOCK_CUSTOMERS):
         part = profiles.iloc[start:start + STORE_BLOCK_CUSTOMERS]
         members = memberships(part, scoring, disabled, rules)
@@ -311,17 +318,20 @@ def write_store_profiles(session: Session, store: Store, profiles: pd.DataFrame,
         result.rows_written["profiles"] += write_rows(
             session, Profile.__table__, changed.reset_index(), key=["customer_id"],
             mode="upsert")
-        result.profiles.update(zip(changed.index.tolist(), python_records(changed),
-                                   strict=True))
+        # Only what a hot hash holds is kept for the hot copies (a whole store's full rows
+        # would outweigh everything else a rescore holds).
+        hot = table[list(HOT_COLUMNS)]
+        hot_frames.append(hot.loc[differs])
         if missing_hot is not None:
-            lost = missing_hot(table.index[~differs].tolist())
-            result.profiles.update(zip(lost, python_records(table.loc[lost]), strict=True))
+            hot_frames.append(hot.loc[missing_hot(table.index[~differs].tolist())])
         moved, written = _move_store_memberships(session, store.id, members, block, now)
         result.changed.extend(moved)
         result.rows_written["memberships"] += written
         result.customers += len(table)
         result.segment_sizes = add_segment_sizes(result.segment_sizes,
                                                  segment_sizes(table["segment_keys"]))
+    # One frame, made into records a block at a time as the hot copies are written.
+    result.profiles = FrameRecords(pd.concat(hot_frames)) if hot_frames else {}
     return result
 
 

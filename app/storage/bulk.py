@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from app.storage.db import UTCDateTime
 
 NULL = r"\N"  # the NULL marker of our CSV copies: an empty field stays an empty string
 COPY_ROWS = 50_000  # rows per CSV buffer written into a COPY
+RECORDS_BLOCK = 5_000  # rows a FrameRecords turns into dicts at a time
 
 
 def is_postgres(session: Session) -> bool:
@@ -174,3 +176,28 @@ def json_column_names(table: Table) -> list[str]:
     """The table's JSON columns."""
     return [c.name for c in table.columns if isinstance(c.type, JSON)]
 
+
+
+class FrameRecords(Mapping[int, dict[str, Any]]):
+    """A frame's rows as ``{index: python_records row}``, made a block of rows at a time as
+    they are iterated: a whole store's rows never all exist as dicts at once."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.frame.index.tolist())
+
+    def __getitem__(self, key: int) -> dict[str, Any]:
+        if key not in self.frame.index:
+            raise KeyError(key)
+        return python_records(self.frame.loc[[key]])[0]
+
+    def items(self) -> Iterator[tuple[int, dict[str, Any]]]:  # type: ignore[override]
+        """Return (index, record) pairs, ``RECORDS_BLOCK`` rows converted at a time."""
+        for start in range(0, len(self.frame), RECORDS_BLOCK):
+            part = self.frame.iloc[start:start + RECORDS_BLOCK]
+            yield from zip(part.index.tolist(), python_records(part), strict=True)

@@ -23,6 +23,8 @@ HOT_FIELDS = {
     "p_alive": "pa", "predicted_clv_12m": "clv", "churn_risk": "cr", "value_tier": "vt",
 }
 SEGMENT_PREFIX = "s:"
+HOT_COLUMNS = (*HOT_FIELDS, "segment_keys")  # the profile values a hot hash is built from
+SAVE_BLOCK_PROFILES = 2000  # profiles whose hashes one pipeline round trip replaces
 EXISTS_BLOCK = 1000  # keys counted by one EXISTS in missing_profiles
 
 
@@ -43,14 +45,17 @@ def _encode(value: Any) -> str:
 
 def save_profiles(client: redis.Redis, store_id: int,
                   profiles: Mapping[int, Mapping[str, Any]]) -> None:
-    """Replace the hot hash of each profile (one pipeline round trip)."""
+    """Replace the hot hash of each profile (one pipeline round trip per
+    ``SAVE_BLOCK_PROFILES``: a whole store's commands are never all in memory at once)."""
     pipe = client.pipeline(transaction=False)
-    for customer_id, profile in profiles.items():
+    for n, (customer_id, profile) in enumerate(profiles.items(), start=1):
         mapping = {short: _encode(profile.get(name)) for name, short in HOT_FIELDS.items()}
         mapping.update({SEGMENT_PREFIX + key: "" for key in profile.get("segment_keys") or ()})
         key = profile_key(store_id, customer_id)
         pipe.delete(key)  # drops the fields of segments the customer left
         pipe.hset(key, mapping=mapping)
+        if n % SAVE_BLOCK_PROFILES == 0:
+            pipe.execute()
     pipe.execute()
 
 

@@ -34,3 +34,24 @@ def test_a_profile_with_many_segments_keeps_the_compact_encoding(app):
     encoding = client.object("encoding", redis_state.profile_key(1, 7)).decode()
 
     assert encoding in {"listpack", "ziplist"}  # ziplist: Redis before 7
+
+
+def test_profiles_saved_over_several_round_trips_are_all_written(app, monkeypatch):
+    # A whole store's hot copies go out SAVE_BLOCK_PROFILES at a time, from a compact frame.
+    import pandas as pd
+
+    from app.storage.bulk import FrameRecords
+
+    monkeypatch.setattr(redis_state, "SAVE_BLOCK_PROFILES", 2)
+    client = app.extensions["redis"]
+    frame = pd.DataFrame([profile(SEGMENTS[:n]) for n in range(1, 6)],
+                         index=pd.Index([11, 12, 13, 14, 15], name="customer_id"))
+    records = FrameRecords(frame)
+    assert len(records) == 5 and records[13]["segment_keys"] == SEGMENTS[:3]
+
+    redis_state.save_profiles(client, 1, records)
+
+    for n, customer_id in enumerate(range(11, 16), start=1):
+        read = redis_state.read_profile(client, 1, customer_id)
+        assert read["segment_keys"] == ",".join(SEGMENTS[:n])
+        assert read["orders_count"] == "3" and read["p_alive"] == "0.001158"
