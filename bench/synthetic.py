@@ -177,6 +177,7 @@ def load_chunks(db, store_id: int, chunks: Iterable[dict[str, pd.DataFrame]]) ->
         drawing += drawn - began
         for name, count in load(db, store_id, tables, analyze=False).items():
             rows[name] += count
+        del tables  # not held while the next slice is drawn
         began = time.perf_counter()
         loading += began - drawn
     analyze_tables(db)
