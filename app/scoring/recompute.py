@@ -280,9 +280,10 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     """Re-bin the store, recompute every profile and membership (a rescore's path).
 
     Orders are read and measured ``STORE_BLOCK_CUSTOMERS`` customers at a time (every input
-    is per customer), so memory follows the customers and orders, not the lines; the quintiles
-    run on the per-customer metrics, the model (fit, warm-started from the stored one, and its
-    holdout validation) on four columns of every order.
+    is per customer; the line quantities, already summed per customer by the database, are
+    read once for the store), so memory follows the customers and orders, not the lines; the
+    quintiles run on the per-customer metrics, the model (fit, warm-started from the stored
+    one, and its holdout validation) on four columns of every order.
     """
     as_of_ts = pd.Timestamp(as_of or now)
     metrics, orders, activity = [], [], []
