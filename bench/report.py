@@ -138,6 +138,19 @@ def rows(r: dict) -> list[str]:
                         f"{_n(quiet['customers'])} profiles compared", "—",
                         "≤ changed rows + store-level rows", written == 0,
                         f"({quiet['rows_written_store_reports']} store reports rewritten)"))
+    if "rescore_scale" in r:
+        big = r["rescore_scale"]
+        size = f"{big['rows']['customers']:,} customers / {big['rows']['orders']:,} orders"
+        for kind in ("first", "nightly"):
+            run = big[kind]
+            seconds, peak = run["seconds"], run["peak_rss_mib"]
+            out.append(_row(f"Rescore at scale, {size}, {kind}: s / peak MiB",
+                            f"{_n(seconds, 1)} / {_n(peak)}",
+                            f"store drawn in {_n(big['generate_seconds'])} s, "
+                            f"COPY-loaded in {_n(big['copy_seconds'])} s", "—",
+                            "< 300 s, < 4,096 MiB", seconds < 300 and peak < 4096,
+                            f"({seconds / 300:.0%} of the time, {peak / 4096:.0%} of the "
+                            "memory)"))
     if "fan_out" in r:
         fan = r["fan_out"]
         night = fan["rounds"][-1]
@@ -245,6 +258,12 @@ def write_report(r: dict, path: Path) -> None:
         f"{len(r['rescore']['rounds'])} later (nightly-like) round(s) "
         f"({', '.join(str(x['seconds']) for x in r['rescore']['rounds'])} s); the no-change "
         "round repeats the last round's as-of, so nothing but store-level rows may change.",
+        *([f"- **Rescore at scale**: bench/rescore_scale.py's `big_store` at the end of the "
+           "full run: bench/synthetic.py draws the store in slices of "
+           f"{r['rescore_scale']['chunk_customers']:,} customers and COPYs "
+           "each before drawing the next (one ANALYZE at the end); then a first and a nightly "
+           "rescore, each in a fresh process (bench/rescore.py)."] if "rescore_scale" in r
+          else []),
         "- **Fan-out**: bench/rescore_scale.py's `fan_out`: stores of 0.5x to 1.5x the given "
         "size, `tasks.rescore.rescore_all` queues one task per store (biggest first) to the "
         "Procfile's Celery worker; wall time until every store's `rescored_at` moved, task "

@@ -43,24 +43,20 @@ def shifted(tables: dict[str, pd.DataFrame], offset: int) -> dict[str, pd.DataFr
     return out
 
 
-def big_store(customers: int) -> dict:
-    """Load one store; its first, nightly and no-change rescores."""
+def big_store(customers: int, no_change: bool = True) -> dict:
+    """Load one store (drawn and copied in slices, bench/synthetic.py); its first, nightly
+    and (unless ``no_change`` is false) no-change rescores."""
     stack.fresh_database()
     app = stack.make_app()
     store_id = stack.add_store(app)
-    began = time.perf_counter()
-    tables = synthetic.generate(customers)
-    generated = time.perf_counter()
-    rows = synthetic.load(app.extensions["db"], store_id, tables)
-    loaded = time.perf_counter()
-    del tables
+    loaded = synthetic.load_chunks(app.extensions["db"], store_id,
+                                   synthetic.generate_chunks(customers))
     first = rescore.measure(store_id)
     as_of = datetime.now(UTC).isoformat()
     nightly = rescore.measure(store_id, as_of)
-    unchanged = rescore.measure(store_id, as_of)
-    return {"rows": rows, "generate_seconds": round(generated - began, 1),
-            "copy_seconds": round(loaded - generated, 1), "first": first, "nightly": nightly,
-            "no_change": unchanged, "load_average": [round(x, 2) for x in os.getloadavg()]}
+    unchanged = {"no_change": rescore.measure(store_id, as_of)} if no_change else {}
+    return {**loaded, "chunk_customers": synthetic.CHUNK_CUSTOMERS, "first": first,
+            "nightly": nightly, **unchanged, "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def fan_out(stores: int, customers: int) -> dict:

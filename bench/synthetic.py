@@ -6,11 +6,15 @@ guests (no platform id), anonymous guest orders bring the store to ten orders pe
 baskets of 1 + Poisson(0.9) lines in twelve product types (each customer leans to one), a
 quarter of orders discounted 10-20% with a code, 1.5% cancelled, 4% partly refunded.
 Rows go in with ``COPY`` (never through webhooks); ids are explicit and sequences moved past.
+A store too big to hold at once (the 1M-customer row) is drawn and loaded in slices of
+``CHUNK_CUSTOMERS`` customers (``generate_chunks``, ``load_chunks``).
 """
 
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 import numpy as np
@@ -29,6 +33,8 @@ DISCOUNT_CODES = ["WELCOME10", "SPRING15", "VIP20", "BFCM20"]
 MONEY_SCALE = 10_000
 REGISTERED_ID_BASE = 7_000_000_000  # platform ids of registered customers: base + our id
 ORDER_ID_BASE = 5_000_000_000
+CHUNK_CUSTOMERS = 100_000  # customers drawn and loaded at once (about 1.5 GB at peak)
+TABLES = ("customers", "orders", "line_items", "refunds")
 
 
 def registered_platform_id(customer_id: int) -> str:
@@ -127,15 +133,80 @@ def generate(n_customers: int, seed: int = 11) -> dict[str, pd.DataFrame]:
             "refunds": refunds}
 
 
-def load(db, store_id: int, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """COPY the frames into PostgreSQL for ``store_id`` in one transaction; ANALYZE; row counts."""
+def generate_chunks(n_customers: int, seed: int = 11,
+                    chunk_customers: int = CHUNK_CUSTOMERS) -> Iterator[dict[str, pd.DataFrame]]:
+    """The store in slices of ``chunk_customers`` customers, each drawn as ``generate`` does
+    (its own seed), ids and platform ids running on from the slice before."""
+    before = dict.fromkeys(TABLES, 0)
+    for n, start in enumerate(range(0, n_customers, chunk_customers)):
+        tables = generate(min(chunk_customers, n_customers - start), seed=seed + n)
+        yield _renumbered(tables, before)
+        before = {name: before[name] + len(tables[name]) for name in TABLES}
+
+
+def _renumbered(tables: dict[str, pd.DataFrame], before: dict[str, int]
+                ) -> dict[str, pd.DataFrame]:
+    """A slice's tables with every id, and the platform ids made of them, moved past the rows
+    of the slices before (unique across the store)."""
+    customers, orders, lines, refunds = (tables[name] for name in TABLES)
+    registered = customers["platform_id"].notna().to_numpy()
+    customers["id"] += before["customers"]
+    customers["platform_id"] = np.where(
+        registered, [registered_platform_id(i) for i in customers["id"]], None)
+    customers["email"] = [f"c{i}@example.com" for i in customers["id"]]
+    customers["guest_email_key"] = np.where(registered, None, customers["email"])
+    orders["id"] += before["orders"]
+    orders["customer_id"] += before["customers"]
+    orders["platform_id"] = (ORDER_ID_BASE + orders["id"]).astype(str)
+    lines["id"] += before["line_items"]
+    lines["order_id"] += before["orders"]
+    refunds["id"] += before["refunds"]
+    for column in ("platform_id", "order_platform_id"):
+        refunds[column] = (refunds[column].astype("int64") + before["orders"]).astype(str)
+    return tables
+
+
+def load_chunks(db, store_id: int, chunks: Iterable[dict[str, pd.DataFrame]]) -> dict:
+    """Draw and COPY the slices one after another, ANALYZE once; row counts and the seconds
+    spent drawing and loading."""
+    rows = dict.fromkeys(TABLES, 0)
+    drawing = loading = 0.0
+    began = time.perf_counter()
+    for tables in chunks:
+        drawn = time.perf_counter()
+        drawing += drawn - began
+        for name, count in load(db, store_id, tables, analyze=False).items():
+            rows[name] += count
+        del tables  # not held while the next slice is drawn
+        began = time.perf_counter()
+        loading += began - drawn
+    analyze_tables(db)
+    loading += time.perf_counter() - began
+    return {"rows": rows, "generate_seconds": round(drawing, 1),
+            "copy_seconds": round(loading, 1)}
+
+
+def analyze_tables(db) -> None:
+    """Refresh the planner's statistics after a bulk load."""
+    raw = db.engine.raw_connection()
+    try:
+        raw.driver_connection.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def load(db, store_id: int, tables: dict[str, pd.DataFrame],
+         analyze: bool = True) -> dict[str, int]:
+    """COPY the frames into PostgreSQL for ``store_id`` in one transaction; ANALYZE (unless
+    told not to: a slice of a bigger load); row counts."""
     raw = db.engine.raw_connection()
     try:
         cursor = raw.driver_connection.cursor()
         # Skip per-row foreign-key triggers for this bulk load (the rows are consistent by
         # construction); needs a superuser, as the local postgres role is.
         cursor.execute("SET LOCAL session_replication_role = replica")
-        for name in ("customers", "orders", "line_items", "refunds"):
+        for name in TABLES:
             frame = tables[name]
             if "store_id" in frame or name == "customers":
                 frame = frame.assign(store_id=store_id)
@@ -146,7 +217,8 @@ def load(db, store_id: int, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
                 copy.write(buffer.getvalue())
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
                            f"(SELECT max(id) FROM {name}))")
-        cursor.execute("ANALYZE")
+        if analyze:
+            cursor.execute("ANALYZE")
         raw.commit()
     finally:
         raw.close()

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special
 
-from app.core.predict.fitting import LogNormalPrior, log_starts, maximise
+from app.core.predict.fitting import NOT_FINITE, CountModel
 from app.core.predict.hypergeometric import signed_log_hyp2f1
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
@@ -47,48 +47,6 @@ def log_likelihood_terms(
     no_drop = special.betaln(a, b + x) - (r + x) * np.log(alpha + T)
     dropped = _dropped_term(r, alpha, a, b, x, t_x)
     return shared + np.logaddexp(no_drop, dropped)
-
-
-def log_likelihood(
-    params: Mapping[str, float],
-    x: ArrayLike,
-    t_x: ArrayLike,
-    T: ArrayLike,
-    weights: ArrayLike | None = None,
-) -> float:
-    """Return the total BG/NBD log-likelihood, each row counted ``weights`` times."""
-    terms = log_likelihood_terms(params, x, t_x, T)
-    return float(np.sum(terms if weights is None else terms * np.asarray(weights, dtype=float)))
-
-
-def fit(
-    x: ArrayLike,
-    t_x: ArrayLike,
-    T: ArrayLike,
-    weights: ArrayLike | None = None,
-    *,
-    prior: LogNormalPrior | None = None,
-    warm_start: Mapping[str, float] | None = None,
-    deadline: float | None = None,
-) -> tuple[dict[str, float], float, bool]:
-    """Fit BG/NBD by maximum likelihood (MAP with a prior); return (params, LL, converged).
-
-    ``warm_start`` (e.g. the store's previous fit) is tried with the scale-aware starts; the
-    search stops at ``deadline`` (``time.monotonic()``) with the best point so far, reported as
-    not converged. The log-likelihood returned is the data's, without the prior.
-    """
-    x, t_x, T = _as_arrays(x, t_x, T)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    starts = log_starts(_starting_points(x, T, w), warm_start, PARAM_NAMES, LOG_PARAM_BOUNDS)
-    found = maximise(
-        lambda log_params: _negative_ll_and_gradient(log_params, x, t_x, T, w),
-        starts, LOG_PARAM_BOUNDS, analytic_gradient=True, n_customers=float(np.sum(w)),
-        prior=prior, deadline=deadline,
-    )
-    if found is None:
-        return dict(zip(PARAM_NAMES, np.exp(starts[-1]).tolist(), strict=True)), -np.inf, False
-    params = dict(zip(PARAM_NAMES, np.exp(found.log_params).tolist(), strict=True))
-    return params, found.log_likelihood, found.converged and not found.timed_out
 
 
 def p_alive(params: Mapping[str, float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
@@ -288,7 +246,7 @@ def _negative_ll_and_gradient(
     d_b += np.where(repeat, w_drop * (psi(b + safe_x - 1.0) - psi(a + b + x)), 0.0)
     grad = np.array([np.sum(w * d) for d in (d_r, d_alpha, d_a, d_b)]) * np.array([r, alpha, a, b])
     if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
-        return 1e300, np.zeros(4)
+        return NOT_FINITE, np.zeros(4)
     return -ll, -grad
 
 
@@ -304,6 +262,12 @@ def _starting_points(x: Array, T: Array, w: Array) -> list[tuple[float, float, f
 
 def _as_arrays(*values: ArrayLike) -> tuple[Array, ...]:
     return tuple(np.asarray(v, dtype=float) for v in np.broadcast_arrays(*values))
+
+
+MODEL = CountModel(PARAM_NAMES, LOG_PARAM_BOUNDS, log_likelihood_terms, _starting_points,
+                   negative_ll_and_gradient=_negative_ll_and_gradient)
+log_likelihood = MODEL.log_likelihood  # the total, each row counted ``weights`` times
+fit = MODEL.fit  # MAP fit with the analytic gradient: (params, LL, converged)
 
 
 def p_purchase_within(

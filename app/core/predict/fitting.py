@@ -15,12 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import optimize
 
 Array = NDArray[np.float64]
 # A gradient below this per customer (in log-parameters) counts as a maximum.
 GRADIENT_TOLERANCE_PER_CUSTOMER = 1e-6
+
+
+# The objective's value where the likelihood is not finite (L-BFGS-B needs a number); a fit
+# whose best point is this bad found nothing.
+NOT_FINITE = 1e300
 
 
 class OutOfTime(Exception):
@@ -137,3 +142,59 @@ def _safe_value(objective: Callable, start: Array, analytic_gradient: bool) -> f
         return np.inf
     f = value[0] if analytic_gradient else value
     return float(f) if np.isfinite(f) else np.inf
+
+
+@dataclass(frozen=True)
+class CountModel:
+    """A purchase-count model (BG/NBD, Pareto/NBD) as the fit sees it: its per-customer
+    log-likelihood terms, its scale-aware starting points, its bounds in log-parameters and,
+    when it has one, its analytic negative log-likelihood and gradient (else central
+    differences). Gives the weighted log-likelihood and the (MAP) fit every model shares."""
+
+    names: tuple[str, ...]
+    log_bounds: Sequence[tuple[float, float]]
+    terms: Callable[[Mapping[str, float], ArrayLike, ArrayLike, ArrayLike], Array]
+    starting_points: Callable[[Array, Array, Array], list[tuple[float, ...]]]
+    negative_ll_and_gradient: Callable[[Array, Array, Array, Array, Array],
+                                       tuple[float, Array]] | None = None
+    options: dict | None = None  # L-BFGS-B options, else ``maximise``'s
+
+    def log_likelihood(self, params: Mapping[str, float], x: ArrayLike, t_x: ArrayLike,
+                       T: ArrayLike, weights: ArrayLike | None = None) -> float:
+        """Return the total log-likelihood, each row counted ``weights`` times."""
+        terms = self.terms(params, x, t_x, T)
+        return float(np.sum(terms if weights is None else terms * np.asarray(weights,
+                                                                              dtype=float)))
+
+    def fit(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None,
+            *, prior: LogNormalPrior | None = None, warm_start: Mapping[str, float] | None = None,
+            deadline: float | None = None) -> tuple[dict[str, float], float, bool]:
+        """Fit by maximum likelihood (MAP with a prior) on the weighted rows; return
+        (params, LL, converged).
+
+        ``warm_start`` (e.g. the store's previous fit) is tried before the scale-aware starts;
+        the search stops at ``deadline`` (``time.monotonic()``) with the best point so far,
+        reported as not converged. The log-likelihood returned is the data's, without the
+        prior; a fit that found no finite likelihood returns the last start, -inf, False.
+        """
+        x, t_x, T = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(x, t_x, T))
+        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+        starts = log_starts(self.starting_points(x, T, w), warm_start, self.names,
+                            self.log_bounds)
+        gradient = self.negative_ll_and_gradient
+
+        def objective(log_params: Array) -> float | tuple[float, Array]:
+            if gradient is not None:
+                return gradient(log_params, x, t_x, T, w)
+            ll = self.log_likelihood(dict(zip(self.names, np.exp(log_params), strict=True)),
+                                     x, t_x, T, w)
+            return -ll if np.isfinite(ll) else NOT_FINITE
+
+        found = maximise(objective, starts, self.log_bounds,
+                         analytic_gradient=gradient is not None, n_customers=float(np.sum(w)),
+                         prior=prior, deadline=deadline, options=self.options)
+        if found is None or found.log_likelihood <= -NOT_FINITE:
+            return (dict(zip(self.names, np.exp(starts[-1]).tolist(), strict=True)), -np.inf,
+                    False)
+        params = dict(zip(self.names, np.exp(found.log_params).tolist(), strict=True))
+        return params, found.log_likelihood, found.converged and not found.timed_out

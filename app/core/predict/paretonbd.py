@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special
 
-from app.core.predict.fitting import LogNormalPrior, log_starts, maximise
+from app.core.predict.fitting import CountModel
 from app.core.predict.hypergeometric import log_hyp2f1
 
 PARAM_NAMES = ("r", "alpha", "s", "beta")
@@ -38,53 +38,6 @@ def log_likelihood_terms(
     return shared + _log_bracket(r, alpha, s, beta, x, t_x, T)[0]
 
 
-def log_likelihood(
-    params: Mapping[str, float],
-    x: ArrayLike,
-    t_x: ArrayLike,
-    T: ArrayLike,
-    weights: ArrayLike | None = None,
-) -> float:
-    """Return the total Pareto/NBD log-likelihood, each row counted ``weights`` times."""
-    terms = log_likelihood_terms(params, x, t_x, T)
-    return float(np.sum(terms if weights is None else terms * np.asarray(weights, dtype=float)))
-
-
-def fit(
-    x: ArrayLike,
-    t_x: ArrayLike,
-    T: ArrayLike,
-    weights: ArrayLike | None = None,
-    *,
-    prior: LogNormalPrior | None = None,
-    warm_start: Mapping[str, float] | None = None,
-    deadline: float | None = None,
-) -> tuple[dict[str, float], float, bool]:
-    """Fit Pareto/NBD on every distinct row (MAP with a prior); return (params, LL, converged).
-
-    Gradients are central differences (the likelihood's 2F1 has no cheap parameter derivative).
-    ``warm_start`` and ``deadline`` as in ``bgnbd.fit``; the log-likelihood is the data's.
-    """
-    x, t_x, T = _as_arrays(x, t_x, T)
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-
-    def negative_ll(log_params: Array) -> float:
-        params = dict(zip(PARAM_NAMES, np.exp(log_params), strict=True))
-        ll = log_likelihood(params, x, t_x, T, w)
-        return -ll if np.isfinite(ll) else 1e300
-
-    starts = log_starts(_starting_points(x, T, w), warm_start, PARAM_NAMES, LOG_PARAM_BOUNDS)
-    found = maximise(
-        negative_ll, starts, LOG_PARAM_BOUNDS, analytic_gradient=False,
-        n_customers=float(np.sum(w)), prior=prior, deadline=deadline,
-        options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000},
-    )
-    if found is None or found.log_likelihood < -1e299:
-        return {"r": 0.5, "alpha": 1.0, "s": 0.5, "beta": 1.0}, -np.inf, False
-    params = dict(zip(PARAM_NAMES, np.exp(found.log_params).tolist(), strict=True))
-    return params, found.log_likelihood, found.converged and not found.timed_out
-
-
 def _starting_points(x: Array, T: Array, w: Array) -> list[tuple[float, float, float, float]]:
     """Return scale-aware starts: alpha from the observed purchase rate, beta a multiple of it."""
     rate = max(float(np.sum(w * x)) / max(float(np.sum(w * T)), 1e-9), 1e-6)
@@ -94,6 +47,13 @@ def _starting_points(x: Array, T: Array, w: Array) -> list[tuple[float, float, f
         beta0 = float(np.clip(alpha0 * lifetime_ratio, 1e-3, 1e3))
         starts.append((r0, alpha0, s0, beta0))
     return starts
+
+
+# Gradients are central differences (the likelihood's 2F1 has no cheap parameter derivative).
+MODEL = CountModel(PARAM_NAMES, LOG_PARAM_BOUNDS, log_likelihood_terms, _starting_points,
+                   options={"ftol": 1e-14, "gtol": 1e-9, "maxiter": 1000})
+log_likelihood = MODEL.log_likelihood  # the total, each row counted ``weights`` times
+fit = MODEL.fit  # MAP fit on every distinct row: (params, LL, converged)
 
 
 def p_alive(params: Mapping[str, float], x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:

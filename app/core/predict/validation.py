@@ -64,10 +64,15 @@ def holdout_report(
     steps = np.unique(np.append(np.arange(TRACKING_STEP_DAYS, holdout_days,
                                           TRACKING_STEP_DAYS), holdout_days))
     alive = module.p_alive(model.params, x, t_x, T)
+    # The expectation if alive depends on (x, T) only: computed once per distinct pair (tens of
+    # thousands even for a million customers), so the customers x steps matrix never exists.
+    pairs, pair_of = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
+    pair_of = pair_of.ravel()
     if_alive = module.expected_purchases_if_alive(
-        model.params, steps[None, :] / unit_days, x[:, None], T[:, None])
-    predicted_by_step = if_alive * alive[:, None]
-    predicted = predicted_by_step[:, -1]
+        model.params, steps[None, :] / unit_days, pairs[:, :1], pairs[:, 1:])
+    predicted = if_alive[pair_of, -1] * alive
+    alive_per_pair = np.bincount(pair_of, weights=alive, minlength=len(pairs))
+    predicted_by_step = if_alive * alive_per_pair[:, None]
     return {
         "calibration_end": str(cut), "as_of": str(end), "holdout_days": holdout_days,
         "customers": int(len(calibration)), "model": model.name,
