@@ -160,13 +160,18 @@ def main() -> None:
     _step(f"nightly fan-out: {config['fan_out_stores']} stores")
     results["fan_out"] = rescore_scale.fan_out(config["fan_out_stores"],
                                                config["fan_out_customers"])
+    _write(results, out, began)  # the longest phase comes last: what came before is kept
     if config["scale_customers"]:  # full run only: ~9 min to load, 12-22 min of rescores here
         _step(f"rescore at scale: {config['scale_customers']} customers")
         results["rescore_scale"] = rescore_scale.big_store(config["scale_customers"],
                                                            no_change=False)
+        _write(results, out, began)
+
+
+def _write(results: dict, out: Path, began: float) -> None:
+    """results.json and REPORT.md from what has been measured so far."""
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["run_seconds"] = round(time.perf_counter() - began, 1)
-
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     write_report(results, out / "REPORT.md")
     _step(f"wrote {out / 'REPORT.md'} and results.json in {results['run_seconds']} s")
