@@ -415,14 +415,15 @@ def _record(session: Session, destination: Destination, changes: list[TagChange]
     run.requests += len(attempts)
     report.sent = len(changes)
     errors = []
-    # The states at hand in one read per chunk: ``session.get`` then finds each in the
-    # identity map instead of flushing and selecting once per customer.
-    for chunk in chunked([o.customer_id for o in outcomes]):
-        session.scalars(select(SyncState).where(SyncState.destination_id == destination.id,
-                                                SyncState.customer_id.in_(chunk))).all()
+    # The states at hand in one read per chunk, not a flush and a select per customer.
+    states = {state.customer_id: state
+              for chunk in chunked([o.customer_id for o in outcomes])
+              for state in session.scalars(select(SyncState).where(
+                  SyncState.destination_id == destination.id,
+                  SyncState.customer_id.in_(chunk)))}
     for outcome in outcomes:
         change = by_id[outcome.customer_id]
-        state = session.get(SyncState, (destination.id, outcome.customer_id))
+        state = states.get(outcome.customer_id)
         if state is None:
             state = SyncState(destination_id=destination.id, customer_id=outcome.customer_id,
                               tags=[])
