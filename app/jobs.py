@@ -95,6 +95,9 @@ def celery_init_app(app: Flask) -> Celery:
             "purge-sync-runs": {"task": "tasks.retention.purge_sync_runs",
                                 "schedule": crontab(minute=40,
                                                     hour=app.config["RESCORE_HOUR_UTC"])},
+            "drop-legacy-profile-hashes": {"task": "tasks.retention.drop_legacy_profile_hashes",
+                                           "schedule": crontab(
+                                               minute=50, hour=app.config["RESCORE_HOUR_UTC"])},
             "check-alerts": {"task": "tasks.alerts.check_alerts",
                              "schedule": ALERT_CHECK_INTERVAL_SECONDS},
         },

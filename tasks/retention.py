@@ -1,5 +1,5 @@
 """Retention: raw webhook bodies past ``INBOX_RETENTION_DAYS``, sync runs past
-``SYNC_RUN_RETENTION_DAYS``."""
+``SYNC_RUN_RETENTION_DAYS``, and the profile hashes earlier versions kept in Redis."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import delete
 
 from app.ingest.inbox import purge_bodies
+from app.storage import redis_state
 from app.storage.db import utcnow
 from app.storage.models import SyncRun
 from app.sync.diff import RUN_HELD
@@ -38,3 +39,13 @@ def purge_sync_runs() -> int:
             SyncRun.started_at < cutoff, SyncRun.status != RUN_HELD)).rowcount
     log.info("sync run retention: %s runs older than %s days deleted", purged, days)
     return purged
+
+
+@shared_task
+def drop_legacy_profile_hashes() -> int | None:
+    """Delete the Redis profile hashes earlier versions kept (once per Redis; daily, beat)."""
+    dropped = redis_state.drop_legacy_profile_hashes(current_app.extensions["redis"])
+    if dropped is not None:
+        log.info("upgrade clean-up: %s profile hashes of earlier versions deleted from Redis",
+                 dropped)
+    return dropped

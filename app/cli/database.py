@@ -32,6 +32,17 @@ def alembic_config():
 def db_upgrade() -> None:
     """Apply every migration up to the newest."""
     from alembic import command
+    from redis.exceptions import RedisError
+
+    from app.storage.redis_state import drop_legacy_profile_hashes
 
     command.upgrade(alembic_config(), "heads")
     click.echo("database is up to date")
+    try:
+        dropped = drop_legacy_profile_hashes(current_app.extensions["redis"])
+    except (RedisError, OSError) as exc:
+        click.echo(f"Redis did not answer ({type(exc).__name__}): the daily upkeep deletes the"
+                   " profile hashes earlier versions kept there")
+        return
+    if dropped:
+        click.echo(f"deleted {dropped} profile hashes earlier versions kept in Redis")

@@ -121,6 +121,31 @@ def take_drain_lock(client: redis.Redis, store_id: int, seconds: int) -> str | N
     return token if client.set(drain_lock_key(store_id), token, nx=True, ex=seconds) else None
 
 
+# Earlier versions kept a hot copy of every profile in a hash ``tw:p:<store>:<customer>``.
+# Nothing reads them any more (profiles live in SQL only) and they would outlive a customer's
+# redaction, so the first upkeep after an upgrade deletes them, once per Redis.
+LEGACY_PROFILE_PATTERN = "tw:p:*"
+LEGACY_PROFILES_DROPPED_KEY = "tw:legacy-profiles-dropped"
+
+
+def drop_legacy_profile_hashes(client: redis.Redis, batch: int = 1000) -> int | None:
+    """Delete the profile hashes earlier versions left behind; return how many went, or None
+    when this Redis was cleaned before. The mark is set only once the scan has finished, so an
+    interrupted clean-up is resumed by the next one."""
+    if client.exists(LEGACY_PROFILES_DROPPED_KEY):
+        return None
+    dropped, keys = 0, []
+    for key in client.scan_iter(match=LEGACY_PROFILE_PATTERN, count=batch):
+        keys.append(key)
+        if len(keys) == batch:
+            dropped += client.unlink(*keys)
+            keys = []
+    if keys:
+        dropped += client.unlink(*keys)
+    client.set(LEGACY_PROFILES_DROPPED_KEY, "1")
+    return dropped
+
+
 def release_drain_lock(client: redis.Redis, store_id: int, token: str) -> None:
     """Release the lock if it is still ours (an expired lock may have passed to another)."""
     client.eval(_RELEASE_IF_OURS, 1, drain_lock_key(store_id), token)
