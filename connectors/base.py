@@ -187,6 +187,13 @@ class TagChange:
     properties: Mapping[str, Any] = field(default_factory=dict)
 
 
+# The statuses of a ChangeOutcome.
+OK = "ok"  # written
+TRANSIENT = "transient"  # not written, try again later
+PERMANENT = "permanent"  # not written, and trying again would not help
+PARTIAL = "partial"  # written, but only the tags in ``written`` fit
+
+
 @dataclass(frozen=True, slots=True)
 class ChangeOutcome:
     """How one :class:`TagChange` fared: ``ok``, ``transient`` (try later), ``permanent``, or

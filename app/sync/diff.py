@@ -36,7 +36,10 @@ from app.sync import alerts
 from app.sync.writers import make_writer
 from connectors.base import (
     CONSENTING_EMAILS,
+    OK,
+    PARTIAL,
     STORE_CUSTOMERS,
+    TRANSIENT,
     Attempt,
     ChangeOutcome,
     RetryPolicy,
@@ -398,9 +401,9 @@ def describe_failure(outcome: ChangeOutcome) -> tuple[str, str | None]:
         return reason, f"HTTP {status}"
     if error.startswith(("ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout")):
         return "network", error.split(":", 1)[0]
-    if outcome.status == "partial":
+    if outcome.status == PARTIAL:
         return "tag_budget", EMAIL.sub("<email>", error)[:FAILURE_MESSAGE_CHARS]
-    reason = "transient" if outcome.status == "transient" else "rejected"
+    reason = "transient" if outcome.status == TRANSIENT else "rejected"
     return reason, EMAIL.sub("<email>", error)[:FAILURE_MESSAGE_CHARS] or None
 
 
@@ -428,7 +431,7 @@ def _record(session: Session, destination: Destination, changes: list[TagChange]
             state = SyncState(destination_id=destination.id, customer_id=outcome.customer_id,
                               tags=[])
             session.add(state)
-        if outcome.status in ("ok", "partial"):
+        if outcome.status in (OK, PARTIAL):
             report.ok += 1
             run.succeeded += 1
             written = change.tags if outcome.written is None else outcome.written
@@ -436,13 +439,13 @@ def _record(session: Session, destination: Destination, changes: list[TagChange]
             state.last_error = outcome.error
         else:
             run.failed += 1
-            if outcome.status == "transient":
+            if outcome.status == TRANSIENT:
                 report.transient.append(outcome.customer_id)
             else:
                 report.permanent += 1
             state.last_error = outcome.error
             errors.append(outcome.error)
-        if outcome.status != "ok":
+        if outcome.status != OK:
             reason, message = describe_failure(outcome)
             session.add(SyncFailure(run_id=run.id, destination_id=destination.id,
                                     customer_id=outcome.customer_id, outcome=outcome.status,
@@ -468,7 +471,7 @@ def failed_customer_ids(session: Session, destination_id: int,
     query = (select(SyncFailure.customer_id).join(SyncRun, SyncRun.id == SyncFailure.run_id)
              .where(SyncFailure.destination_id == destination_id,
                     SyncFailure.retried_in_run_id.is_(None),
-                    SyncFailure.outcome != "partial"))
+                    SyncFailure.outcome != PARTIAL))
     if since is not None:
         query = query.where(SyncRun.started_at >= since)
     return sorted(set(session.execute(query).scalars()))

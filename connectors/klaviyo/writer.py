@@ -21,6 +21,9 @@ from typing import Any
 from connectors.base import (
     CONSENTING_EMAILS,
     INCLUDE_ALL_OPTION,
+    OK,
+    PERMANENT,
+    TRANSIENT,
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
@@ -39,10 +42,6 @@ from connectors.klaviyo.client import (
     profile_resource,
     rate_bucket_for,
 )
-
-OK = "ok"
-TRANSIENT = "transient"
-PERMANENT = "permanent"
 
 # Below this many changes one profile-import per profile costs fewer requests than a job
 # plus its polls, and lands immediately.

@@ -24,6 +24,9 @@ from typing import Any
 from connectors.base import (
     CONSENTING_EMAILS,
     INCLUDE_ALL_OPTION,
+    OK,
+    PERMANENT,
+    TRANSIENT,
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
@@ -38,9 +41,6 @@ from connectors.base import (
 from connectors.mailchimp import consts
 from connectors.mailchimp.client import CONNECTIONS_BUCKET, MailchimpClient, problem_title
 
-OK = "ok"
-TRANSIENT = "transient"
-PERMANENT = "permanent"
 HASH_SUFFIX_CHARS = 8
 # Any write of more than a few changes costs the same two or three calls (batch subscribe,
 # one segment edit per tag touched, ≤500 members each): from 50 changes that is ≤0.06 a change.

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from connectors.base import (
+    OK,
+    PERMANENT,
     STORE_CUSTOMERS,
+    TRANSIENT,
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
@@ -59,15 +62,15 @@ class ShopifyFlowWriter:
         for change in changes:
             if not change.platform_customer_id or not change.platform_customer_id.isdigit():
                 outcomes[change.customer_id] = ChangeOutcome(
-                    change.customer_id, "permanent", "no Shopify customer to trigger Flow for")
+                    change.customer_id, PERMANENT, "no Shopify customer to trigger Flow for")
             else:
                 pending.extend((change.customer_id, event) for event in events(change))
         for start in range(0, len(pending), TRIGGERS_PER_DOCUMENT):
             for customer_id, outcome in self._fire(pending[start:start + TRIGGERS_PER_DOCUMENT]):
-                if outcome.status != "ok" or customer_id not in outcomes:
+                if outcome.status != OK or customer_id not in outcomes:
                     outcomes[customer_id] = outcome
         for change in changes:
-            outcomes.setdefault(change.customer_id, ChangeOutcome(change.customer_id, "ok"))
+            outcomes.setdefault(change.customer_id, ChangeOutcome(change.customer_id, OK))
         return list(outcomes.values())
 
     def _fire(self, batch: list[tuple[int, dict[str, object]]]
@@ -77,14 +80,14 @@ class ShopifyFlowWriter:
         try:
             data = self.client.graphql(trigger_document(len(batch)), variables)
         except ConnectorError as exc:
-            status = "transient" if isinstance(exc, TransientError) else "permanent"
+            status = TRANSIENT if isinstance(exc, TransientError) else PERMANENT
             return [(c, ChangeOutcome(c, status, str(exc)[:500])) for c, _ in batch]
         results = []
         for i, (customer_id, _) in enumerate(batch):
             errors = (data.get(f"t{i}") or {}).get("userErrors") or []
             results.append((customer_id, ChangeOutcome(
-                customer_id, "permanent", "; ".join(e.get("message", "") for e in errors))
-                if errors else ChangeOutcome(customer_id, "ok")))
+                customer_id, PERMANENT, "; ".join(e.get("message", "") for e in errors))
+                if errors else ChangeOutcome(customer_id, OK)))
         return results
 
 

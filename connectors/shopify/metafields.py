@@ -17,7 +17,10 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import (
+    OK,
+    PERMANENT,
     STORE_CUSTOMERS,
+    TRANSIENT,
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
@@ -118,7 +121,7 @@ class ShopifyMetafieldsWriter:
         for change in changes:
             if not change.platform_customer_id:
                 outcomes[change.customer_id] = ChangeOutcome(
-                    change.customer_id, "permanent", "guest customer: no Shopify customer")
+                    change.customer_id, PERMANENT, "guest customer: no Shopify customer")
             else:
                 writable.append(change)
         if writable:
@@ -134,7 +137,7 @@ class ShopifyMetafieldsWriter:
             outcomes.update(self._delete(deletions[start:start + MAX_IDENTIFIERS_PER_DELETE
                                                    // len(FIELDS)]))
         for change in writable:
-            outcomes.setdefault(change.customer_id, ChangeOutcome(change.customer_id, "ok"))
+            outcomes.setdefault(change.customer_id, ChangeOutcome(change.customer_id, OK))
         return list(outcomes.values())
 
     def _define(self) -> tuple[str, str] | None:
@@ -146,7 +149,7 @@ class ShopifyMetafieldsWriter:
         errors = [e for result in data.values() for e in (result or {}).get("userErrors") or []
                   if e.get("code") != "TAKEN"]
         if errors:
-            return "permanent", "metafield definitions refused: " + "; ".join(
+            return PERMANENT, "metafield definitions refused: " + "; ".join(
                 e.get("message", "") for e in errors)[:400]
         return None
 
@@ -177,7 +180,7 @@ class ShopifyMetafieldsWriter:
                     e.get("message", "") for e in errors)
                 if change.customer_id in culprits or not culprits or not again:
                     outcomes[change.customer_id] = ChangeOutcome(change.customer_id,
-                                                                 "permanent", message[:500])
+                                                                 PERMANENT, message[:500])
             innocent = [c for c in group if c.customer_id not in outcomes]
             if innocent:
                 retry.append(innocent)
@@ -197,7 +200,7 @@ class ShopifyMetafieldsWriter:
         errors = (data.get("metafieldsDelete") or {}).get("userErrors") or []
         if errors:
             message = "; ".join(e.get("message", "") for e in errors)[:500]
-            return {c.customer_id: ChangeOutcome(c.customer_id, "permanent", message)
+            return {c.customer_id: ChangeOutcome(c.customer_id, PERMANENT, message)
                     for c in changes}
         return {}
 
@@ -230,7 +233,7 @@ def _vanished(change: TagChange) -> set[str]:
 
 
 def _status(exc: ConnectorError) -> str:
-    return "transient" if isinstance(exc, TransientError) else "permanent"
+    return TRANSIENT if isinstance(exc, TransientError) else PERMANENT
 
 
 def build_writer(context: WriterContext) -> ShopifyMetafieldsWriter:

@@ -16,7 +16,11 @@ import dataclasses
 from collections.abc import Sequence
 
 from connectors.base import (
+    OK,
+    PARTIAL,
+    PERMANENT,
     STORE_CUSTOMERS,
+    TRANSIENT,
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
@@ -70,14 +74,14 @@ class ShopifyTagWriter:
         too_long: dict[int, list[str]] = {}
         for change in changes:
             if not change.platform_customer_id:
-                outcomes.append(ChangeOutcome(change.customer_id, "permanent",
+                outcomes.append(ChangeOutcome(change.customer_id, PERMANENT,
                                               "guest customer: no Shopify customer to tag"))
                 continue
             change, too_long[change.customer_id] = _without_long_tags(change)
             if change.add or change.remove:
                 sendable.append(change)
             else:
-                outcomes.append(ChangeOutcome(change.customer_id, "ok"))
+                outcomes.append(ChangeOutcome(change.customer_id, OK))
         for start in range(0, len(sendable), CUSTOMERS_PER_DOCUMENT):
             outcomes.extend(self._write_batch(sendable[start:start + CUSTOMERS_PER_DOCUMENT]))
         by_id = {c.customer_id: c for c in changes}
@@ -89,7 +93,7 @@ class ShopifyTagWriter:
         try:
             data = self.client.graphql(query, variables)
         except ConnectorError as exc:
-            status = "transient" if isinstance(exc, TransientError) else "permanent"
+            status = TRANSIENT if isinstance(exc, TransientError) else PERMANENT
             return [ChangeOutcome(c.customer_id, status, str(exc)[:500]) for c in batch]
         outcomes = []
         for i, change in enumerate(batch):
@@ -107,9 +111,9 @@ class ShopifyTagWriter:
             if add_refused and len(errors) == 1:
                 outcomes.append(self._fit_budget(change, errors[0]))
             elif errors:
-                outcomes.append(ChangeOutcome(change.customer_id, "permanent", "; ".join(errors)))
+                outcomes.append(ChangeOutcome(change.customer_id, PERMANENT, "; ".join(errors)))
             else:
-                outcomes.append(ChangeOutcome(change.customer_id, "ok"))
+                outcomes.append(ChangeOutcome(change.customer_id, OK))
         return outcomes
 
     def _fit_budget(self, change: TagChange, refusal: str) -> ChangeOutcome:
@@ -118,24 +122,24 @@ class ShopifyTagWriter:
         try:
             customer = self.client.graphql(CUSTOMER_TAGS_QUERY, {"id": gid}).get("customer")
             if customer is None:
-                return ChangeOutcome(change.customer_id, "permanent", refusal)
+                return ChangeOutcome(change.customer_id, PERMANENT, refusal)
             present = {t.lower() for t in customer.get("tags") or []}
             missing = sorted(t for t in change.add if t.lower() not in present)
             room = max(0, MAX_TAGS_PER_CUSTOMER - len(present))
             if len(missing) <= room:  # the refusal was not about the budget
-                return ChangeOutcome(change.customer_id, "permanent", refusal)
+                return ChangeOutcome(change.customer_id, PERMANENT, refusal)
             fitting, dropped = missing[:room], missing[room:]
             if fitting:
                 result = self.client.graphql(ADD_TAGS_MUTATION, {"id": gid, "tags": fitting})
                 errors = (result.get("tagsAdd") or {}).get("userErrors") or []
                 if errors:
-                    return ChangeOutcome(change.customer_id, "permanent",
+                    return ChangeOutcome(change.customer_id, PERMANENT,
                                          "; ".join(e.get("message", "") for e in errors))
         except ConnectorError as exc:
-            status = "transient" if isinstance(exc, TransientError) else "permanent"
+            status = TRANSIENT if isinstance(exc, TransientError) else PERMANENT
             return ChangeOutcome(change.customer_id, status, str(exc)[:500])
         return ChangeOutcome(
-            change.customer_id, "partial",
+            change.customer_id, PARTIAL,
             f"tag budget: {len(dropped)} tag(s) left out, the customer already carries "
             f"{len(present)} of Shopify's {MAX_TAGS_PER_CUSTOMER}: {', '.join(dropped)}"[:500],
             written=frozenset(change.tags - set(dropped)))
@@ -156,13 +160,13 @@ def _without_long_tags(change: TagChange) -> tuple[TagChange, list[str]]:
 def _note_long_tags(outcome: ChangeOutcome, change: TagChange,
                     too_long: list[str] | None) -> ChangeOutcome:
     """Mark an ``ok`` or ``partial`` outcome with the long tags that were left out."""
-    if not too_long or outcome.status not in ("ok", "partial"):
+    if not too_long or outcome.status not in (OK, PARTIAL):
         return outcome
     written = change.tags if outcome.written is None else outcome.written
     note = f"tag budget: {len(too_long)} tag(s) longer than {MAX_TAG_LENGTH} characters left out"
-    if outcome.status == "partial":
+    if outcome.status == PARTIAL:
         note = f"{note}; {outcome.error}"
-    return ChangeOutcome(change.customer_id, "partial", note[:500],
+    return ChangeOutcome(change.customer_id, PARTIAL, note[:500],
                          written=frozenset(written - set(too_long)))
 
 

@@ -17,6 +17,9 @@ from typing import Any
 
 from connectors.base import (
     EVERY_CUSTOMER,
+    OK,
+    PERMANENT,
+    TRANSIENT,
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
@@ -31,9 +34,6 @@ from connectors.netguard import UnsafeURL, ensure_public_url
 from connectors.webhook import consts
 from connectors.webhook.client import WebhookClient
 
-OK = "ok"
-TRANSIENT = "transient"
-PERMANENT = "permanent"
 MIN_SECRET_LENGTH = 16  # the generated ones are 43 characters
 
 

@@ -13,7 +13,10 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from connectors.base import (
+    OK,
+    PERMANENT,
     STORE_CUSTOMERS,
+    TRANSIENT,
     ChangeOutcome,
     ConnectorError,
     DestinationKind,
@@ -77,9 +80,9 @@ class WooCommerceMetaWriter:
         try:
             answer = self.client.batch_update_customers([update for _, _, update in batch])
         except TransientError as exc:
-            return [(i, ChangeOutcome(c.customer_id, "transient", str(exc))) for i, c, _ in batch]
+            return [(i, ChangeOutcome(c.customer_id, TRANSIENT, str(exc))) for i, c, _ in batch]
         except ConnectorError as exc:
-            return [(i, ChangeOutcome(c.customer_id, "permanent", str(exc))) for i, c, _ in batch]
+            return [(i, ChangeOutcome(c.customer_id, PERMANENT, str(exc))) for i, c, _ in batch]
         results = answer.get("update")
         items = results if isinstance(results, list) else []
         by_id = {item.get("id"): item for item in items if isinstance(item, Mapping)}
@@ -111,7 +114,7 @@ def is_own_echo(
 
 
 def _permanent(change: TagChange, error: str) -> ChangeOutcome:
-    return ChangeOutcome(change.customer_id, "permanent", error)
+    return ChangeOutcome(change.customer_id, PERMANENT, error)
 
 
 def _customer_id(platform_customer_id: str) -> int | None:
@@ -128,12 +131,12 @@ def _strip_prefix(tag: str, prefix: str) -> str:
 
 def _item_outcome(change: TagChange, item: Mapping[str, Any] | None) -> ChangeOutcome:
     if item is None:
-        return ChangeOutcome(change.customer_id, "transient", MISSING_FROM_RESPONSE)
+        return ChangeOutcome(change.customer_id, TRANSIENT, MISSING_FROM_RESPONSE)
     error = item.get("error")
     if not error:
-        return ChangeOutcome(change.customer_id, "ok")
+        return ChangeOutcome(change.customer_id, OK)
     if not isinstance(error, Mapping):
-        return ChangeOutcome(change.customer_id, "permanent", str(error))
+        return ChangeOutcome(change.customer_id, PERMANENT, str(error))
     data = error.get("data")
     status = data.get("status") if isinstance(data, Mapping) else None
     # Batch items fail one by one with the error the single endpoint would give
@@ -142,7 +145,7 @@ def _item_outcome(change: TagChange, item: Mapping[str, Any] | None) -> ChangeOu
     text = f"{error.get('code', 'error')}: {error.get('message', '')}".strip()
     if status is not None:
         text = f"{text} (HTTP {status})"
-    return ChangeOutcome(change.customer_id, "transient" if retryable else "permanent", text)
+    return ChangeOutcome(change.customer_id, TRANSIENT if retryable else PERMANENT, text)
 
 
 def build_writer(context: WriterContext) -> WooCommerceMetaWriter:
