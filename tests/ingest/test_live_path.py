@@ -74,11 +74,11 @@ def test_a_delivery_during_a_drain_is_taken_by_the_next_even_when_its_own_finds_
     deliver(client, "orders/create", order_payload(1, created=days_ago(9)), "a1")
     real_add_categories, nested = pipeline.add_categories, []
 
-    def a_delivery_arrives_meanwhile(store, record):
+    def a_delivery_arrives_meanwhile(store, records):
         if not nested:  # between the drain's read of the inbox and its write transaction
             deliver(client, "orders/create", order_payload(2, created=days_ago(2)), "a2")
             nested.extend(result for _, _, result in run_queued(app))
-        return real_add_categories(store, record)
+        return real_add_categories(store, records)
 
     monkeypatch.setattr(pipeline, "add_categories", a_delivery_arrives_meanwhile)
     results = [result for _, _, result in run_queued(app)]
