@@ -42,6 +42,7 @@ from app.storage.bulk import (
     json_column_names,
     read_frame,
     timestamps,
+    update_by_id,
     utc_column_names,
     write_rows,
 )
@@ -487,7 +488,7 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
         current = open_rows.get(customer_id, {})
         lost = current.keys() - wanted.keys()
         gained = wanted.keys() - current.keys()
-        explained.extend((current[key].id, wanted[key])
+        explained.extend({"id": current[key].id, "explanation": wanted[key]}
                          for key in wanted.keys() & current.keys()
                          if current[key].explanation != wanted[key])
         if lost or gained:
@@ -496,8 +497,9 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
             opening.extend((customer_id, key, wanted[key]) for key in gained)
     for chunk in chunked(closing):
         session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
-    write_rows(session, Membership.__table__,
-               pd.DataFrame(explained, columns=["id", "explanation"]), key=["id"], mode="update")
+    # By primary key, one row at a time: a join to a staging table of the changed rows would
+    # have PostgreSQL scan every membership of every store (the planner's choice here).
+    update_by_id(session, Membership.__table__, explained)
     write_rows(session, Membership.__table__,
                pd.DataFrame(opening, columns=["customer_id", "segment_key", "explanation"])
                .assign(store_id=store_id, entered_at=pd.Timestamp(now)), key=["id"],
