@@ -4,7 +4,7 @@ a store of N synthetic customers and rescores it; ``python -m bench.drain_profil
 phase's mix: 78% returning customers, 10% new, 12% anonymous guests), applies them with the
 worker's own calls (``drain_batch``, then ``apply_processed``) and prints the CPU milliseconds
 per order of this process and of the database's PostgreSQL backends. With a file name the
-drains run under cProfile and the profile is saved there.
+drains run under cProfile (process CPU time, not wall time) and the profile is saved there.
 
 For iterating on the drain's cost on a shared machine, where wall-clock figures are noise.
 """
