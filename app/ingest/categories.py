@@ -33,15 +33,16 @@ def cache_key(store_id: int) -> str:
     return f"tw:product-category:{store_id}"
 
 
-def add_categories(store: Store, record: CanonicalEvent) -> CanonicalEvent:
-    """Fill missing line-item categories of an order from its products."""
+def add_categories(store: Store, records: list[CanonicalEvent]) -> list[CanonicalEvent]:
+    """Fill the missing line-item categories of the orders among ``records`` (a batch's) from
+    their products: one cache read and at most one lookup for all of them, not one per order."""
     lookup = platform_for(store.platform).product_categories
-    if lookup is None or not isinstance(record, OrderRecord):
-        return record
-    wanted = sorted({i.product_id for i in record.line_items
-                     if i.product_type is None and i.product_id})
+    if lookup is None:
+        return records
+    wanted = sorted({i.product_id for record in records if isinstance(record, OrderRecord)
+                     for i in record.line_items if i.product_type is None and i.product_id})
     if not wanted:
-        return record
+        return records
     redis = current_app.extensions["redis"]
     cached = dict(zip(wanted, redis.hmget(cache_key(store.id), wanted), strict=True))
     found = {pid: value.decode() for pid, value in cached.items() if value is not None}
@@ -59,8 +60,16 @@ def add_categories(store: Store, record: CanonicalEvent) -> CanonicalEvent:
         if fresh:
             redis.hset(cache_key(store.id), mapping=fresh)
             redis.expire(cache_key(store.id), CACHE_SECONDS)
+    return [_with_categories(record, found) if isinstance(record, OrderRecord) else record
+            for record in records]
+
+
+def _with_categories(order: OrderRecord, found: dict[str, str]) -> OrderRecord:
+    """The order with each uncategorised line's category from ``found`` ("" stays None)."""
+    if not any(i.product_type is None and i.product_id for i in order.line_items):
+        return order
     items = tuple(
         dataclasses.replace(i, product_type=found.get(i.product_id) or None)
         if i.product_type is None and i.product_id else i
-        for i in record.line_items)
-    return dataclasses.replace(record, line_items=items)
+        for i in order.line_items)
+    return dataclasses.replace(order, line_items=items)

@@ -142,7 +142,7 @@ def _companions(session: Session, event: Row, limit: int) -> list[Row]:
 
 
 def _prepare(store: Store, row: Row) -> Prepared:
-    """Parse and normalise one event, filling WooCommerce categories (may call the store)."""
+    """Parse and normalise one event (its line items' categories are filled batch-wide)."""
     platform = platform_for(store.platform)
     event = Prepared(id=row.id, action=platform.actions.get(row.topic))
     try:
@@ -153,17 +153,25 @@ def _prepare(store: Store, row: Row) -> Prepared:
         if event.action in (StoreAction.EXPORT_CUSTOMER, StoreAction.REDACT_CUSTOMER):
             event.person = platform.requested_customer(row.topic, payload)  # or park it
         elif event.action is None:
-            event.records = [add_categories(store, r) for r in platform.normalise(row.topic,
-                                                                                   payload)]
+            event.records = platform.normalise(row.topic, payload)
     except (PayloadError, ValueError) as exc:
         event.error = f"malformed: {exc}"[:1000]
     return event
+
+
+def _fill_categories(store: Store, prepared: list[Prepared]) -> None:
+    """Fill the line-item categories of every order of the batch at once (may call the store:
+    one lookup for the batch's uncached products, not one per order)."""
+    filled = iter(add_categories(store, [r for event in prepared for r in event.records]))
+    for event in prepared:
+        event.records = [next(filled) for _ in event.records]
 
 
 def _process(db: Database, store: Store, rows: list[Row], now: datetime,
              claimed: list[int] | None) -> Processed:
     """Prepare the events with no transaction open, then claim and apply them in one."""
     prepared = [_prepare(store, row) for row in rows]
+    _fill_categories(store, prepared)
     with db.session() as session:
         ids = [event.id for event in prepared]
         unlocked = list(session.execute(

@@ -459,34 +459,18 @@ def _move_store_memberships(session: Session, store_id: int, members: dict[int, 
 
 def write_profiles(db: Database, session: Session, store: Store, profiles: pd.DataFrame,
                    scoring: Scoring, now: datetime) -> RefreshResult:
-    """Upsert profile rows and move memberships; report who changed."""
+    """Upsert profile rows and move memberships; report who changed.
+
+    Set-based, like a whole store's write: on PostgreSQL the rows are copied into a staging
+    table and upserted with one statement, not converted value by value for an executemany.
+    """
     members = memberships(profiles, scoring, disabled_builtins(session, store),
                           rule_segments(session, store))
-    records = _profile_records(profiles, members, store.id, now)
-    if records:
-        insert = db.insert(Profile)
-        columns = {c: insert.excluded[c] for c in records[0] if c != "customer_id"}
-        session.execute(insert.on_conflict_do_update(index_elements=["customer_id"],
-                                                     set_=columns), records)
+    table = _profile_table(profiles, members)
+    write_rows(session, Profile.__table__,
+               table.assign(store_id=store.id, computed_at=pd.Timestamp(now)).reset_index(),
+               key=["customer_id"], mode="upsert")
     return RefreshResult(changed=_move_memberships(session, store.id, members, now))
-
-
-def _profile_records(profiles: pd.DataFrame, members: dict[int, dict[str, str]], store_id: int,
-                     now: datetime) -> list[dict[str, Any]]:
-    frame = profiles[PROFILE_COLUMNS].astype(object)
-    frame = frame.where(frame.notna(), None)
-    records = []
-    for customer_id, values in zip(frame.index, frame.to_dict("records"), strict=True):
-        for key, value in values.items():
-            if isinstance(value, pd.Timestamp):
-                values[key] = value.to_pydatetime()
-            elif isinstance(value, np.generic):
-                values[key] = value.item()
-        segs = members.get(int(customer_id), {})
-        values.update(customer_id=int(customer_id), store_id=store_id, computed_at=now,
-                      segment_keys=sorted(segs), explanations=segs)
-        records.append(values)
-    return records
 
 
 def _move_memberships(session: Session, store_id: int, members: dict[int, dict[str, str]],
@@ -510,13 +494,16 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
         if lost or gained:
             changed.append(customer_id)
             closing.extend(current[key].id for key in lost)
-            opening.extend({"store_id": store_id, "customer_id": customer_id, "segment_key": key,
-                            "entered_at": now, "explanation": wanted[key]} for key in gained)
+            opening.extend((customer_id, key, wanted[key]) for key in gained)
     for chunk in chunked(closing):
         session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
+    # By primary key, one row at a time: a join to a staging table of the changed rows would
+    # have PostgreSQL scan every membership of every store (the planner's choice here).
     update_by_id(session, Membership.__table__, explained)
-    if opening:
-        session.execute(Membership.__table__.insert(), opening)
+    write_rows(session, Membership.__table__,
+               pd.DataFrame(opening, columns=["customer_id", "segment_key", "explanation"])
+               .assign(store_id=store_id, entered_at=pd.Timestamp(now)), key=["id"],
+               mode="insert")
     return changed
 
 

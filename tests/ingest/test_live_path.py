@@ -74,11 +74,11 @@ def test_a_delivery_during_a_drain_is_taken_by_the_next_even_when_its_own_finds_
     deliver(client, "orders/create", order_payload(1, created=days_ago(9)), "a1")
     real_add_categories, nested = pipeline.add_categories, []
 
-    def a_delivery_arrives_meanwhile(store, record):
+    def a_delivery_arrives_meanwhile(store, records):
         if not nested:  # between the drain's read of the inbox and its write transaction
             deliver(client, "orders/create", order_payload(2, created=days_ago(2)), "a2")
             nested.extend(result for _, _, result in run_queued(app))
-        return real_add_categories(store, record)
+        return real_add_categories(store, records)
 
     monkeypatch.setattr(pipeline, "add_categories", a_delivery_arrives_meanwhile)
     results = [result for _, _, result in run_queued(app)]
@@ -239,3 +239,26 @@ def test_events_arrive_in_order_around_an_uninstall(app, client, shop):
     results = [result for _, _, result in run_queued(app)]
     assert results == ["done", "done", "done"]  # before, the uninstall alone, after
     assert set(inbox(app).values()) == {("done", 1)}
+
+
+def test_the_live_path_stores_what_a_whole_store_refresh_would_write(app, client, shop):
+    """The drain's set-based writes (profile upsert, memberships opened, closed and
+    re-explained) leave nothing for a full refresh at the same moment to change."""
+    from app.scoring.recompute import refresh_store
+    from app.storage.models import Store
+
+    store_id = add_store(app, shop)
+    db = app.extensions["db"]
+    first, later = days_ago(40), days_ago(0)
+    deliver_many_customers(client, 20, first)
+    assert drain_batch(db, store_id, 500, now=first).changed
+    for i in range(10):  # every customer orders again: new segments, new explanations
+        deliver(client, "orders/create",
+                order_payload(900 + i, customer_id=9000 + i, email=f"c{i}@example.com",
+                              created=later - timedelta(hours=i), total="250.00"), f"again{i}")
+    assert drain_batch(db, store_id, 500, now=later).changed
+    with db.session() as session:
+        result = refresh_store(db, session, session.get(Store, store_id), later)
+    assert result.customers == 10
+    assert result.rows_written == {"profiles": 0, "memberships": 0}
+    assert result.changed == []

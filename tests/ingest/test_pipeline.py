@@ -356,6 +356,27 @@ def test_shopify_line_items_get_their_product_type_from_one_cached_lookup(app, c
     assert "category-coffee" in {s["key"] for s in view["segments"]}
 
 
+def test_a_batch_of_orders_looks_up_its_uncached_products_in_one_query(app, client, shop):
+    """Orders drained together share one cache read and one ``nodes(ids:)`` query for the
+    products none of them had cached: not a lookup per order."""
+    add_store(app, shop)
+    coffee, tea = shop.history.product_id("Coffee"), shop.history.product_id("Tea")
+    for i, product in enumerate([coffee, tea, coffee]):
+        payload = order_payload(60 + i, customer_id=7000 + i, created=days_ago(5 - i),
+                                total="30.00")
+        for item in payload["line_items"]:
+            item["product_id"] = product
+        deliver(client, "orders/create", payload, f"batch{i}")
+    assert process_pending(app) == ["done", "done", "done"]
+    lookups = [r for r in shop.requests if "nodes(ids:" in r["query"]]
+    assert [sorted(r["variables"]["ids"]) for r in lookups] == [
+        sorted(f"gid://shopify/Product/{p}" for p in (coffee, tea))]
+    with app.extensions["db"].session() as session:
+        types = dict(session.execute(select(Customer.platform_id, Profile.top_product_type)
+                                     .join(Profile, Profile.customer_id == Customer.id)).all())
+    assert types == {"7000": "Coffee", "7001": "Tea", "7002": "Coffee"}
+
+
 def test_a_shop_that_cannot_be_reached_leaves_categories_empty_and_loses_no_order(app, client,
                                                                                   shop):
     store_id = add_store(app, shop)
