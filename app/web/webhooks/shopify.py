@@ -46,10 +46,12 @@ def receive_shopify():
     # insert committing on its own (its foreign key holds the store to still being there).
     with db.autocommit() as connection:
         store = stores.find(connection, STORE_BY_DOMAIN, lookup) if shop else None
-        if store is not None and not webhooks.verify(_secrets(store), raw, signature):
+        verified = webhooks.verify(_secrets(store), raw, signature)
+        if not verified and store is not None:
             # Perhaps signed with a secret rotated since: look again before refusing.
             store = stores.find(connection, STORE_BY_DOMAIN, lookup, fresh=True)
-        if not webhooks.verify(_secrets(store), raw, signature):
+            verified = webhooks.verify(_secrets(store), raw, signature)
+        if not verified:
             raise ApiError(401, "bad_signature", "X-Shopify-Hmac-Sha256 does not match the body")
         if not topic or not shop or not webhook_id:
             raise ApiError(400, "missing_header", "X-Shopify-Topic, X-Shopify-Shop-Domain and "

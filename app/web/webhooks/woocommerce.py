@@ -42,11 +42,13 @@ def receive_woocommerce(store_id: int):
                 and webhooks.is_ping(request.content_type, raw) is not None):
             return "", 200  # the unsigned creation ping: exactly 200, nothing else
         # An unknown store id answers exactly like a bad signature: ids are not probed here.
-        if store is not None and not _verified(store, raw, signature):
+        verified = _verified(store, raw, signature)
+        if not verified and store is not None:
             # Perhaps signed with a secret rotated since: look again before refusing.
             store = stores.find(connection, STORE_BY_ID, lookup, fresh=True)
-        if store is None or not _verified(store, raw, signature):
-            raise ApiError(401, "bad_signature", "X-WC-Webhook-Signature does not match the body")
+            verified = _verified(store, raw, signature)
+        if not verified:
+            raise _bad_signature()
         topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
         payload = parse_json_object(raw)
         if topic not in SUPPORTED_TOPICS:
@@ -62,12 +64,18 @@ def receive_woocommerce(store_id: int):
             # The remembered store was deleted since: as for an unknown store.
             if stores.find(connection, STORE_BY_ID, lookup, fresh=True) is not None:
                 raise
-            raise ApiError(401, "bad_signature",
-                           "X-WC-Webhook-Signature does not match the body") from None
+            raise _bad_signature() from None
     return enqueue(store.id, inserted)
 
 
-def _verified(store: Row, raw: bytes, signature: str | None) -> bool:
-    """Whether ``signature`` is the body's under the store's own secret."""
+def _verified(store: Row | None, raw: bytes, signature: str | None) -> bool:
+    """Whether ``signature`` is the body's under the store's own secret (never for no store)."""
+    if store is None:
+        return False
     secret = current_app.extensions["secret_box"].decrypt(store.webhook_secret_enc or "")
     return webhooks.verify_signature(secret.encode(), raw, signature)
+
+
+def _bad_signature() -> ApiError:
+    """The one refusal for a bad signature and for an unknown or deleted store alike."""
+    return ApiError(401, "bad_signature", "X-WC-Webhook-Signature does not match the body")
