@@ -1,7 +1,9 @@
 import json
 import time
 
-from sqlalchemy import delete, func, select
+import pytest
+from sqlalchemy import create_engine, delete, func, select, text
+from sqlalchemy.pool import NullPool
 
 from app.storage.models import InboxEvent, Store
 from app.web.webhooks.stores import STORE_CACHE_SECONDS
@@ -161,3 +163,26 @@ def test_unknown_shops_are_not_remembered_and_a_new_store_is_seen_at_once(app, c
     response = post(client, body, shopify_headers(body, "orders/create", "u-new"))
     assert response.status_code == 200 and response.json["status"] == "accepted"
     assert inbox_count(app) == 1
+
+
+def test_after_postgresql_dropped_every_connection_the_next_delivery_is_committed(app, client):
+    """As after a PostgreSQL restart: the pooled connections are dead, the web process must
+    notice before it uses one (a 500 here would be a delivery Shopify has to retry)."""
+    db = app.extensions["db"]
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL connections only")
+    add_store(app)
+    body = fixture_bytes("shopify", "orders_create__sample.json")
+    assert post(client, body, shopify_headers(body, "orders/create", "pg-1")).status_code == 200
+    others = ("FROM pg_stat_activity WHERE datname = current_database() "
+              "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    admin = create_engine(db.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        terminated = connection.execute(text(f"SELECT pg_terminate_backend(pid) {others}")).all()
+        assert terminated  # the web pool's connection was among them
+        while connection.execute(text(f"SELECT count(*) {others}")).scalar():
+            pass  # until every terminated backend has exited (a restart's end state)
+    admin.dispose()
+    response = post(client, body, shopify_headers(body, "orders/create", "pg-2"))
+    assert response.status_code == 200 and response.json["status"] == "accepted"
+    assert inbox_count(app) == 2
