@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -91,6 +93,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _replace_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Have the pool replace a PostgreSQL connection the server ended while it sat idle."""
+    # Instead of pool_pre_ping's SELECT 1 (a round trip per checkout, one per webhook): an idle
+    # connection has nothing to read unless the server ended it (a PostgreSQL that stops or
+    # restarts sends each session a termination notice and closes it; a killed backend's
+    # socket reads as end of file), so a readable socket, or one psycopg already knows is
+    # broken, has the pool replace it with a new connection. A server that vanishes without a
+    # word (a silent network drop) is not seen here: the statement fails as it would after a
+    # successful ping, and the request is refused without acknowledging anything.
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("connection closed")
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
+        raise DisconnectionError("the server ended this connection while it was idle")
+
+
 class Database:
     """One engine and session factory per process."""
 
@@ -100,10 +119,12 @@ class Database:
         if url.startswith("sqlite"):
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
         else:
-            options.update(pool_pre_ping=True, pool_size=5, max_overflow=10)
+            options.update(pool_size=5, max_overflow=10)
         self.engine: Engine = create_engine(url, **options)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine, "checkout", _replace_if_closed_by_server)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 

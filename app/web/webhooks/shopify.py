@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from flask import current_app, request
 from sqlalchemy import Row, bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from app.ingest.inbox import insert_event
 from app.storage.db import utcnow
@@ -38,11 +39,19 @@ def receive_shopify():
     topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
     webhook_id = (request.headers.get(consts.HEADER_WEBHOOK_ID) or "").strip()
     db = current_app.extensions["db"]
-    # The store lookup, then the inbox insert committing on its own (its foreign key holds the
-    # store to still being there).
+    stores = current_app.extensions["webhook_stores"]
+    lookup = {"domain": shop}
+    signature = request.headers.get(consts.HEADER_HMAC)
+    # The store (remembered for a few seconds: app/web/webhooks/stores.py), then the inbox
+    # insert committing on its own (its foreign key holds the store to still being there).
     with db.autocommit() as connection:
-        store = connection.execute(STORE_BY_DOMAIN, {"domain": shop}).first() if shop else None
-        if not webhooks.verify(_secrets(store), raw, request.headers.get(consts.HEADER_HMAC)):
+        store = stores.find(connection, STORE_BY_DOMAIN, lookup) if shop else None
+        verified = webhooks.verify(_secrets(store), raw, signature)
+        if not verified and store is not None:
+            # Perhaps signed with a secret rotated since: look again before refusing.
+            store = stores.find(connection, STORE_BY_DOMAIN, lookup, fresh=True)
+            verified = webhooks.verify(_secrets(store), raw, signature)
+        if not verified:
             raise ApiError(401, "bad_signature", "X-Shopify-Hmac-Sha256 does not match the body")
         if not topic or not shop or not webhook_id:
             raise ApiError(400, "missing_header", "X-Shopify-Topic, X-Shopify-Shop-Domain and "
@@ -69,8 +78,15 @@ def receive_shopify():
             # (the pipeline checks every topic again before acting).
             log.warning("store %s: %s delivery refused: %s", store.id, topic, why)
             raise ApiError(400, "body_mismatch", why)
-        inserted = insert_event(db, connection, store.id, "shopify", topic, webhook_id, raw,
-                                event_id)
+        try:
+            inserted = insert_event(db, connection, store.id, "shopify", topic, webhook_id, raw,
+                                    event_id)
+        except IntegrityError:
+            # The remembered store was deleted since (shop/redact): as for an unknown shop.
+            if stores.find(connection, STORE_BY_DOMAIN, lookup, fresh=True) is not None:
+                raise
+            log.info("webhook for a deleted shop acknowledged without processing")
+            return acknowledge("unknown_shop")
     return enqueue(store.id, inserted)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, request
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from app.ingest.inbox import insert_event
 from app.storage.models import Store
@@ -31,17 +32,23 @@ def receive_woocommerce(store_id: int):
     raw = request.get_data(cache=False)
     signature = request.headers.get(consts.HEADER_SIGNATURE)
     db = current_app.extensions["db"]
-    # The store lookup, then the inbox insert committing on its own (as for Shopify).
+    stores = current_app.extensions["webhook_stores"]
+    lookup = {"store_id": store_id}
+    # The store (remembered briefly), then the inbox insert committing on its own (as for
+    # Shopify).
     with db.autocommit() as connection:
-        store = connection.execute(STORE_BY_ID, {"store_id": store_id}).first()
+        store = stores.find(connection, STORE_BY_ID, lookup)
         if (store is not None and signature is None
                 and webhooks.is_ping(request.content_type, raw) is not None):
             return "", 200  # the unsigned creation ping: exactly 200, nothing else
         # An unknown store id answers exactly like a bad signature: ids are not probed here.
-        secret = (current_app.extensions["secret_box"].decrypt(store.webhook_secret_enc or "")
-                  if store is not None else "")
-        if store is None or not webhooks.verify_signature(secret.encode(), raw, signature):
-            raise ApiError(401, "bad_signature", "X-WC-Webhook-Signature does not match the body")
+        verified = _verified(store, raw, signature)
+        if not verified and store is not None:
+            # Perhaps signed with a secret rotated since: look again before refusing.
+            store = stores.find(connection, STORE_BY_ID, lookup, fresh=True)
+            verified = _verified(store, raw, signature)
+        if not verified:
+            raise _bad_signature()
         topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
         payload = parse_json_object(raw)
         if topic not in SUPPORTED_TOPICS:
@@ -51,5 +58,24 @@ def receive_woocommerce(store_id: int):
             key = webhooks.dedupe_key(topic, payload)
         except PayloadError as exc:
             raise ApiError(400, "malformed_payload", str(exc)) from exc
-        inserted = insert_event(db, connection, store.id, "woocommerce", topic, key, raw)
+        try:
+            inserted = insert_event(db, connection, store.id, "woocommerce", topic, key, raw)
+        except IntegrityError:
+            # The remembered store was deleted since: as for an unknown store.
+            if stores.find(connection, STORE_BY_ID, lookup, fresh=True) is not None:
+                raise
+            raise _bad_signature() from None
     return enqueue(store.id, inserted)
+
+
+def _verified(store: Row | None, raw: bytes, signature: str | None) -> bool:
+    """Whether ``signature`` is the body's under the store's own secret (never for no store)."""
+    if store is None:
+        return False
+    secret = current_app.extensions["secret_box"].decrypt(store.webhook_secret_enc or "")
+    return webhooks.verify_signature(secret.encode(), raw, signature)
+
+
+def _bad_signature() -> ApiError:
+    """The one refusal for a bad signature and for an unknown or deleted store alike."""
+    return ApiError(401, "bad_signature", "X-WC-Webhook-Signature does not match the body")

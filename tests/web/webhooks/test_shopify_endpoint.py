@@ -1,8 +1,12 @@
 import json
+import time
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import create_engine, delete, func, select, text
+from sqlalchemy.pool import NullPool
 
 from app.storage.models import InboxEvent, Store
+from app.web.webhooks.stores import STORE_CACHE_SECONDS
 from tests.conftest import SHOP, SHOPIFY_SECRET, fixture_bytes, shopify_headers
 
 
@@ -113,9 +117,10 @@ def test_custom_app_store_verifies_with_its_own_secret(app, client):
     assert ok.status_code == 200
 
 
-def test_a_rotated_store_secret_takes_effect_at_once(app, client):
-    """Secrets are decrypted once per ciphertext and remembered: a new secret is a new
-    ciphertext, so the next delivery is checked against it and the old secret is refused."""
+def test_a_rotated_store_secret_takes_effect_at_once_and_the_old_one_within_seconds(
+        app, client):
+    """The store is remembered for STORE_CACHE_SECONDS: a delivery signed with the new secret
+    makes the view look again at once; the old secret is refused once the window has passed."""
     store_id = add_store(app)
     body = fixture_bytes("shopify", "orders_create__sample.json")
     box = app.extensions["secret_box"]
@@ -125,8 +130,59 @@ def test_a_rotated_store_secret_takes_effect_at_once(app, client):
     assert post(client, body, headers).status_code == 200
     with app.extensions["db"].session() as session:
         session.get(Store, store_id).webhook_secret_enc = box.encrypt("second-secret")
-    old = shopify_headers(body, "orders/create", "rot-2", secret="first-secret")
-    assert post(client, body, old).status_code == 401
-    new = shopify_headers(body, "orders/create", "rot-3", secret="second-secret")
+    new = shopify_headers(body, "orders/create", "rot-2", secret="second-secret")
     assert post(client, body, new).status_code == 200
+    stores = app.extensions["webhook_stores"]
+    stores.clock = lambda: time.monotonic() + STORE_CACHE_SECONDS
+    old = shopify_headers(body, "orders/create", "rot-3", secret="first-secret")
+    assert post(client, body, old).status_code == 401
+    assert inbox_count(app) == 2
+
+
+def test_a_store_deleted_while_remembered_is_an_unknown_shop_not_a_500(app, client):
+    store_id = add_store(app)
+    body = fixture_bytes("shopify", "orders_create__sample.json")
+    assert post(client, body, shopify_headers(body, "orders/create", "del-1")).status_code == 200
+    with app.extensions["db"].session() as session:
+        session.execute(delete(Store).where(Store.id == store_id))
+    response = post(client, body, shopify_headers(body, "orders/create", "del-2"))
+    assert response.status_code == 200 and response.json["reason"] == "unknown_shop"
+    assert inbox_count(app) == 0  # the first row went with its store
+
+
+def test_unknown_shops_are_not_remembered_and_a_new_store_is_seen_at_once(app, client):
+    body = fixture_bytes("shopify", "orders_create__sample.json")
+    for n in range(50):
+        response = post(client, body, shopify_headers(
+            body, "orders/create", f"u-{n}", shop=f"probe-{n}.myshopify.com"))
+        assert response.json["reason"] == "unknown_shop"
+    response = post(client, body, shopify_headers(body, "orders/create", "u-new"))
+    assert response.json["reason"] == "unknown_shop"
+    assert len(app.extensions["webhook_stores"]) == 0
+    add_store(app)
+    response = post(client, body, shopify_headers(body, "orders/create", "u-new"))
+    assert response.status_code == 200 and response.json["status"] == "accepted"
+    assert inbox_count(app) == 1
+
+
+def test_after_postgresql_dropped_every_connection_the_next_delivery_is_committed(app, client):
+    """As after a PostgreSQL restart: the pooled connections are dead, the web process must
+    notice before it uses one (a 500 here would be a delivery Shopify has to retry)."""
+    db = app.extensions["db"]
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL connections only")
+    add_store(app)
+    body = fixture_bytes("shopify", "orders_create__sample.json")
+    assert post(client, body, shopify_headers(body, "orders/create", "pg-1")).status_code == 200
+    others = ("FROM pg_stat_activity WHERE datname = current_database() "
+              "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+    admin = create_engine(db.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        terminated = connection.execute(text(f"SELECT pg_terminate_backend(pid) {others}")).all()
+        assert terminated  # the web pool's connection was among them
+        while connection.execute(text(f"SELECT count(*) {others}")).scalar():
+            pass  # until every terminated backend has exited (a restart's end state)
+    admin.dispose()
+    response = post(client, body, shopify_headers(body, "orders/create", "pg-2"))
+    assert response.status_code == 200 and response.json["status"] == "accepted"
     assert inbox_count(app) == 2

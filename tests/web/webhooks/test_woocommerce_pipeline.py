@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from app.storage.models import InboxEvent, Profile
+from app.storage.models import InboxEvent, Profile, Store
 from tests.conftest import API_TOKEN, fixture_bytes, fixture_json
 from tests.seeding import process_pending, sync_dirty
 from tests.standins.server import serving
@@ -86,6 +86,27 @@ def test_signature_and_shape_errors(app, client, site):
     assert post(client, 999, "order.created", body).status_code == 401  # as a bad signature
     assert post(client, store_id, "product.updated", body).json["reason"] == "unsupported_topic"
     assert inbox_count(app) == 0
+
+
+def test_a_changed_secret_is_used_at_once_and_a_deleted_store_is_refused_not_500(
+        app, client, site):
+    """The store is remembered for a few seconds (app/web/webhooks/stores.py): a delivery
+    signed with a new secret looks it up again; one for a store deleted since is a 401."""
+    store_id = add_store(app, site)
+    first = order(1, 0, datetime(2026, 1, 1, tzinfo=UTC))
+    assert post(client, store_id, "order.created", first).json["status"] == "accepted"
+    box = app.extensions["secret_box"]
+    with app.extensions["db"].session() as session:
+        session.get(Store, store_id).webhook_secret_enc = box.encrypt("new-wc-secret")
+    second = order(2, 0, datetime(2026, 1, 2, tzinfo=UTC))
+    response = post(client, store_id, "order.created", second, secret="new-wc-secret")
+    assert response.json["status"] == "accepted"
+    with app.extensions["db"].session() as session:
+        session.execute(delete(Store).where(Store.id == store_id))
+    third = order(3, 0, datetime(2026, 1, 3, tzinfo=UTC))
+    assert post(client, store_id, "order.created", third,
+                secret="new-wc-secret").status_code == 401
+    assert inbox_count(app) == 0  # the earlier rows went with their store
 
 
 def test_redelivered_state_is_deduplicated_by_resource_and_modification_time(app, client, site):
