@@ -276,10 +276,13 @@ class QueueSampler:
         while not self._stop.wait(self.every):
             pipe = self.client.pipeline()
             for queue in QUEUES:
-                pipe.llen(queue)
+                for key in (queue, *(f"{queue}\x06\x16{step}" for step in (3, 6, 9))):
+                    pipe.llen(key)  # kombu's Redis transport: one list per priority step
             pipe.hlen("unacked")
+            lengths = pipe.execute()
+            sample = {queue: sum(lengths[4 * i:4 * i + 4]) for i, queue in enumerate(QUEUES)}
             self.samples.append((round(time.time() - began, 1),
-                                 dict(zip((*QUEUES, "unacked"), pipe.execute(), strict=True))))
+                                 sample | {"unacked": lengths[-1]}))
 
     def __enter__(self) -> QueueSampler:
         self._thread.start()

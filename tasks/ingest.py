@@ -4,9 +4,12 @@ A delivery does not cost a task. The webhook commits its row and marks the store
 (``app.ingest.inbox.signal_store``); a drain is queued only when the mark is new. The mark
 stays set while the store's drain is queued or running, so a store has one drain message at a
 time however fast its deliveries come: the drain takes one bounded batch of the store's
-pending events and queues its own successor behind the other stores' drains (round robin: a
-flood in one store does not starve the others), and clears the mark only once the inbox holds
-nothing more for it. One drain per store runs at a time (a Redis lock with an expiry).
+pending events and queues its own successor behind the other stores' drains, and clears the
+mark only once the inbox holds nothing more for it. A store whose batch came back full has a
+backlog: its next drain is queued at ``BACKLOG_PRIORITY``, which the worker takes only when no
+other store's drain or sync waits, so a flood in one store delays that store, not the others
+(Redis broker; on RabbitMQ, whose queues are declared without priorities, drains take turns
+in arrival order). One drain per store runs at a time (a Redis lock with an expiry).
 Correctness does not rest on Redis: events are claimed in SQL, so a lost mark, a flushed
 Redis or a killed worker only delays events until the sweeper re-signals their store. A
 failed event is retried alone with backoff (``ingest_event``).
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 5
 # A drain's lock outlives any one batch; a killed holder's lock expires after this.
 DRAIN_LOCK_SECONDS = 120
+# The Celery priority of a drain that continues a store's backlog. The Redis transport serves
+# its queues' priority-0 messages (every other task's) before any of priority 3, 6 or 9.
+BACKLOG_PRIORITY = 6
 
 
 def apply_processed(processed: Processed) -> None:
@@ -87,7 +93,9 @@ def drain_store(store_id: int) -> str:
     finally:
         redis_state.release_drain_lock(redis, store_id, token)
     apply_processed(processed)
-    if processed.more_pending or _still_pending(db, redis, store_id):
+    if processed.more_pending:  # a backlog: after every store that has none
+        drain_store.apply_async(args=[store_id], priority=BACKLOG_PRIORITY)
+    elif _still_pending(db, redis, store_id):
         drain_store.delay(store_id)  # behind the drains other stores queued meanwhile
     return processed.status
 

@@ -214,6 +214,20 @@ def test_a_flood_in_one_store_does_not_starve_another(app, client, shop):
     assert set(inbox(app).values()) == {("done", 1)}
 
 
+def test_a_store_with_a_backlog_waits_behind_stores_without_one(app, client, shop):
+    big = add_store(app, shop)
+    small = add_store(app, shop, domain=OTHER_SHOP)
+    app.config["INGEST_BATCH_SIZE"] = 3
+    for i in range(9):
+        deliver(client, "orders/create", order_payload(100 + i, created=days_ago(9 - i)), f"f{i}")
+    assert [args[0] for _, args, _ in run_queued(app, limit=1)] == [big]  # a full batch
+    deliver(client, "orders/create", order_payload(1, created=days_ago(1)), "s1",
+            shop=OTHER_SHOP)  # queued after the big store's next drain
+    drains = [args[0] for name, args, _ in run_queued(app)]
+    assert drains[:2] == [small, big]  # yet served first: the big store has a backlog
+    assert set(inbox(app).values()) == {("done", 1)}
+
+
 def test_with_broker_and_redis_down_the_webhook_commits_and_answers_200(
         app, client, shop, tmp_path):
     store_id = add_store(app, shop)
