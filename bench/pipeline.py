@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select, text, update
 
+from app.jobs import QUEUES
 from app.storage.models import INBOX_PENDING, Destination, InboxEvent, Profile, Store
 from bench import stack
 from bench.synthetic import REGISTERED_ID_BASE
@@ -259,6 +260,59 @@ BURST_CUSTOMER_BASE = NEW_CUSTOMER_BASE + 200_000_000
 BURST_ORDER_BASE = ORDER_BASE + 30_000_000
 
 
+class QueueSampler:
+    """Samples the Celery queues' lengths in Redis every ``every`` seconds in a thread, and
+    how many messages workers hold unacknowledged (running, prefetched or waiting for their
+    countdown: kombu's ``unacked`` hash)."""
+
+    def __init__(self, client, every: float = 1.0):
+        self.client, self.every = client, every
+        self.samples: list[tuple[float, dict[str, int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        began = time.time()
+        while not self._stop.wait(self.every):
+            pipe = self.client.pipeline()
+            for queue in QUEUES:
+                for key in (queue, *(f"{queue}\x06\x16{step}" for step in (3, 6, 9))):
+                    pipe.llen(key)  # kombu's Redis transport: one list per priority step
+            pipe.hlen("unacked")
+            lengths = pipe.execute()
+            sample = {queue: sum(lengths[4 * i:4 * i + 4]) for i, queue in enumerate(QUEUES)}
+            self.samples.append((round(time.time() - began, 1),
+                                 sample | {"unacked": lengths[-1]}))
+
+    def __enter__(self) -> QueueSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peaks(self) -> dict[str, int]:
+        return {queue: max((s[queue] for _, s in self.samples), default=0)
+                for queue in (*QUEUES, "unacked")}
+
+
+def _processed_waits(db, prefix: str, sent: list[float], indices: list[int]) -> list[float]:
+    """Seconds from send to the start of the batch that processed each delivery
+    ``prefix-<index>`` (the inbox row's ``processed_at``) for ``indices``."""
+    with db.session() as session:
+        processed = dict(session.execute(select(InboxEvent.dedupe_key, InboxEvent.processed_at)
+                                         .where(InboxEvent.dedupe_key.like(f"{prefix}-%"),
+                                                InboxEvent.processed_at.is_not(None))).all())
+    return [processed[key].timestamp() - sent[i] for i in indices
+            if (key := f"{prefix}-{i}") in processed]
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    return {"p50_s": statistics.median(values) if values else None,
+            "p99_s": float(np.percentile(values, 99)) if values else None}
+
+
 def burst(app, store_id: int, stores: int, deliveries: int, seconds: float,
           timed: TimedShop, shop_url: str, registered: np.ndarray) -> dict:
     """Phase 3: ``deliveries`` signed orders through gunicorn within ``seconds``, half of them
@@ -267,7 +321,9 @@ def burst(app, store_id: int, stores: int, deliveries: int, seconds: float,
 
     Reports the share answered 200, deliveries answered 200 but missing from the inbox
     (lost), how long after the last send every row was processed, and webhook → tag for the
-    small stores' customers sent during the burst.
+    small stores' customers sent during the burst, split into webhook → processed (the batch
+    that took the row began) and the rest (debounce and sync); the Celery queues' lengths are
+    sampled throughout.
     """
     db = app.extensions["db"]
     small = [stack.add_store(app, shop_url, f"bench-burst-{i}.myshopify.com")
@@ -296,7 +352,7 @@ def burst(app, store_id: int, stores: int, deliveries: int, seconds: float,
     for customer in customers:
         if customer is not None:
             timed.shop.customers.setdefault(str(customer), [])
-    with stack.gunicorn("app.wsgi:app") as url:
+    with stack.gunicorn("app.wsgi:app") as url, QueueSampler(app.extensions["redis"]) as queues:
         _send_paced(url, _payloads(store_id, [None] * 6, BURST_ORDER_BASE - 10), 2.0,
                     "burst-warm")
         began = time.time()
@@ -314,6 +370,8 @@ def burst(app, store_id: int, stores: int, deliveries: int, seconds: float,
         _wait_tagged(timed, watched, len(tagged), 60)
     watched_sent = [t for t, sid in zip(sent, targets, strict=True) if sid != store_id]
     waits = _waits(timed, watched, watched_sent)
+    small_indices = [i for i, sid in enumerate(targets) if sid != store_id]
+    big_indices = [i for i, sid in enumerate(targets) if sid == store_id]
     return {"stores": stores, "deliveries": deliveries, "offered_seconds": seconds,
             "send_seconds": round(ended - began, 2), "answered_200": accepted,
             "answered_200_share": accepted / deliveries, "inbox_rows": rows,
@@ -321,7 +379,10 @@ def burst(app, store_id: int, stores: int, deliveries: int, seconds: float,
             "statuses": counts, "all_processed_after_s": round(drained, 2),
             "small_store_orders": len(watched), "small_store_tagged": len(waits),
             "small_p50_s": statistics.median(waits) if waits else None,
-            "small_p99_s": float(np.percentile(waits, 99)) if waits else None}
+            "small_p99_s": float(np.percentile(waits, 99)) if waits else None,
+            "small_processed": _quantiles(_processed_waits(db, "burst", sent, small_indices)),
+            "big_processed": _quantiles(_processed_waits(db, "burst", sent, big_indices)),
+            "queue_peaks": queues.peaks(), "queue_samples": queues.samples}
 
 
 def measure(app, store_id: int, n_throughput: int, timeout: float, latency_seconds: float,

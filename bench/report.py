@@ -68,9 +68,12 @@ def rows(r: dict) -> list[str]:
                         f"{emb['rows_committed']:,} of {emb['accepted']:,} rows committed, "
                         f"{emb.get('rows_processed', 0):,} processed by the worker "
                         "while they were sent "
-                        f"({_n(emb.get('processed_per_s'))}/s), {emb['not_accepted']} not "
-                        "accepted", "—", "≥ 300 webhooks/s",
-                        emb["accepted_per_s"] >= 300 and emb["not_accepted"] == 0,
+                        f"({_n(emb.get('processed_per_s'))}/s), then "
+                        f"{_n(emb.get('drain_per_s'))}/s drained once they stopped, "
+                        f"{emb['not_accepted']} not accepted", "—", "≥ 300 webhooks/s",
+                        # the worker must have drained during the sending, not only after
+                        emb["accepted_per_s"] >= 300 and emb["not_accepted"] == 0
+                        and emb.get("rows_processed", 0) > 0,
                         f"({emb['accepted_per_s'] / 300:.2f}× the bar)"))
     tp = r["pipeline"]["throughput"]
     out.append(_row("Pipeline orders/s (inbox row → profile + segments + queued tag diff)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -50,8 +49,8 @@ def schedule_sync(destination_id: int, customer_ids: list[int]) -> None:
 def sync_destination(destination_id: int) -> int:
     """Send the destination's pending changes in batches; return how many changes were sent.
 
-    For Klaviyo and Mailchimp the run may first let a small pending set grow, then takes what
-    was pending when it started (app/sync/debounce.py); the store's own tags go at once.
+    A run takes what was pending when it started. For Klaviyo and Mailchimp it may first let
+    a small pending set grow (app/sync/debounce.py); the store's own tags go at once.
     """
     redis = current_app.extensions["redis"]
     db = current_app.extensions["db"]
@@ -78,12 +77,12 @@ def sync_destination(destination_id: int) -> int:
             if wait > 0:
                 _queue_again(destination_id, wait)
                 return 0
-            gathers = kind is not None and kind.bulk_from > 0
             run_id = open_run(session, destination, "debounce").id
         batch_size = current_app.config["SYNC_BATCH_SIZE"]
-        # A destination that gathers takes what is pending now (later arrivals gather for the
-        # next run); the store's own tags take arrivals too, latency first.
-        left = redis_state.start_taking_dirty(redis, destination_id) if gathers else math.inf
+        # A run takes what is pending now: later arrivals queued the next run (the scheduled
+        # flag was cleared above), so a busy store's run cannot hold a worker process for as
+        # long as its changes keep coming while other stores' syncs and drains wait.
+        left = redis_state.start_taking_dirty(redis, destination_id)
         while left > 0 and (ids := redis_state.take_dirty(redis, destination_id,
                                                           int(min(batch_size, left)))):
             left -= len(ids)

@@ -78,6 +78,8 @@ def days_ago(days: float) -> datetime:
 
 
 OTHER_SHOP = "other-shop.myshopify.com"
+# kombu's Redis transport keeps a queue's messages of priority step N in "<queue>\x06\x16N"
+PRIORITY_SEPARATOR = "\x06\x16"
 
 
 def add_store(app, shop, *extra: str, domain: str = SHOP) -> int:
@@ -147,17 +149,22 @@ __all__ = ["CUSTOMER_ID", "OTHER_SHOP", "add_store", "rescore", "rescored_store"
            "two_stores"]
 
 
-def run_queued(app, queue: str = "realtime") -> list[tuple[str, list, object]]:
-    """Run the messages waiting in a Redis broker queue, oldest first, as a worker would
-    (including those the tasks queue meanwhile); return (task, args, result) of each."""
+def run_queued(app, queue: str = "realtime", limit: int | None = None
+               ) -> list[tuple[str, list, object]]:
+    """Run the messages waiting in a Redis broker queue as a worker would: priority 0 first,
+    then 3, 6 and 9 (the transport's lists for each), oldest first within one, including
+    those the tasks queue meanwhile, or only the first ``limit``; return (task, args, result)
+    of each."""
     import base64
 
     import tasks.ingest  # noqa: F401  (register the tasks)
     import tasks.sweep  # noqa: F401
 
     redis, celery = app.extensions["redis"], app.extensions["celery"]
+    keys = [queue] + [f"{queue}{PRIORITY_SEPARATOR}{step}" for step in (3, 6, 9)]
     ran = []
-    while (raw := redis.rpop(queue)) is not None:
+    while (limit is None or len(ran) < limit) and (
+            raw := next(filter(None, (redis.rpop(key) for key in keys)), None)) is not None:
         message = json.loads(raw)
         args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
         name = message["headers"]["task"]

@@ -7,7 +7,9 @@ platform's ``product_categories`` reads them (a WooCommerce product's first cate
 Shopify product's type). This runs while an event is prepared, outside any transaction.
 Lookups are cached in Redis for a day; a failed lookup (or a store that cannot be called)
 leaves the category empty rather than failing or delaying the event: one quick retry, then
-the next order of that product tries again.
+the store's orders skip the lookup for ``LOOKUP_BACKOFF_SECONDS`` (a drain of hundreds of
+events from a store whose API is away would otherwise pay a failed call and its retry for
+each), and the next order of that product after it tries again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 86_400
 # A lookup must not hold the live path up: one retry, at most a second apart.
 LOOKUP_POLICY = RetryPolicy(max_attempts=2, cap_seconds=1.0)
+LOOKUP_BACKOFF_SECONDS = 60
+
+
+def backoff_key(store_id: int) -> str:
+    """Set (with an expiry) while a store's product lookups are skipped after one failed."""
+    return f"tw:product-category-backoff:{store_id}"
 
 
 def cache_key(store_id: int) -> str:
@@ -47,7 +55,7 @@ def add_categories(store: Store, records: list[CanonicalEvent]) -> list[Canonica
     cached = dict(zip(wanted, redis.hmget(cache_key(store.id), wanted), strict=True))
     found = {pid: value.decode() for pid, value in cached.items() if value is not None}
     missing = [pid for pid in wanted if pid not in found]
-    if missing:
+    if missing and not redis.exists(backoff_key(store.id)):
         try:
             fresh = lookup(store_client(store, policy=LOOKUP_POLICY), missing)
         except (CredentialsUnavailable, ConnectorError) as exc:
@@ -56,6 +64,8 @@ def add_categories(store: Store, records: list[CanonicalEvent]) -> list[Canonica
         if len(fresh) < len(missing):
             log.info("store %s: %d product category lookups failed", store.id,
                      len(missing) - len(fresh))
+        if not fresh:  # nothing came back: the store's API is failing or out of reach
+            redis.set(backoff_key(store.id), 1, ex=LOOKUP_BACKOFF_SECONDS)
         found.update(fresh)
         if fresh:
             redis.hset(cache_key(store.id), mapping=fresh)

@@ -120,6 +120,14 @@ def drain_batch(db: Database, store_id: int, limit: int, now: datetime | None = 
     return processed
 
 
+def has_pending(db: Database, store_id: int) -> bool:
+    """Whether the store has fresh pending events (what a drain takes)."""
+    with db.session() as session:
+        return session.execute(select(InboxEvent.id).where(
+            InboxEvent.store_id == store_id, InboxEvent.status == INBOX_PENDING,
+            InboxEvent.attempts == 0).limit(1)).first() is not None
+
+
 def _until_alone(rows: list[Row]) -> list[Row]:
     """The leading rows up to (not including) the first store action."""
     for index, row in enumerate(rows):

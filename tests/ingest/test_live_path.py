@@ -66,7 +66,7 @@ def test_a_burst_is_one_drain_not_one_task_per_delivery(app, client, shop):
     assert not redis_state.is_pending(redis, store_id)
 
 
-def test_a_delivery_during_a_drain_is_taken_by_the_next_even_when_its_own_finds_the_lock_held(
+def test_a_delivery_during_a_drain_queues_no_second_drain_and_the_holder_takes_it_next(
         app, client, shop, monkeypatch):
     import app.ingest.events as pipeline
 
@@ -82,11 +82,40 @@ def test_a_delivery_during_a_drain_is_taken_by_the_next_even_when_its_own_finds_
 
     monkeypatch.setattr(pipeline, "add_categories", a_delivery_arrives_meanwhile)
     results = [result for _, _, result in run_queued(app)]
-    assert nested == ["busy"]  # the second delivery's drain found the first one's lock
+    assert nested == []  # the store was still marked: its drain is on its way
     assert results == ["done", "done"]  # the holder looked again after letting go
     assert inbox(app) == {"a1": ("done", 1), "a2": ("done", 1)}
     with app.extensions["db"].session() as session:
         assert session.execute(select(Profile.orders_count)).scalar_one() == 2
+
+
+def test_a_store_has_one_drain_message_however_many_deliveries_arrive_during_its_drains(
+        app, client, shop, monkeypatch):
+    import app.ingest.events as pipeline
+
+    store_id = add_store(app, shop)
+    app.config["INGEST_BATCH_SIZE"] = 2
+    redis = app.extensions["redis"]
+    real_add_categories, queued_during_drains = pipeline.add_categories, []
+
+    def deliveries_arrive_meanwhile(store, record):
+        n = len(queued_during_drains)
+        if n < 6:  # two deliveries during each of the first drains' batches
+            for i in (2 * n, 2 * n + 1):
+                deliver(client, "orders/create", order_payload(200 + i, created=days_ago(1)),
+                        f"d{i}")
+            queued_during_drains.append(redis.llen("realtime"))
+        return real_add_categories(store, record)
+
+    monkeypatch.setattr(pipeline, "add_categories", deliveries_arrive_meanwhile)
+    deliver(client, "orders/create", order_payload(1, created=days_ago(9)), "first")
+    drains = [(name, result) for name, _, result in run_queued(app)]
+    assert set(queued_during_drains) == {0}  # none queued behind a running drain
+    # 13 events, two a batch: each drain queued the next, and the last full batch one more
+    assert drains == [("tasks.ingest.drain_store", "done")] * 7 + [
+        ("tasks.ingest.drain_store", "empty")]
+    assert set(inbox(app).values()) == {("done", 1)}
+    assert not redis_state.is_pending(redis, store_id)
 
 
 def test_a_flushed_redis_loses_nothing_the_sweeper_re_signals_the_store(app, client, shop):
@@ -182,6 +211,20 @@ def test_a_flood_in_one_store_does_not_starve_another(app, client, shop):
             shop=OTHER_SHOP)
     drains = [args[0] for name, args, _ in run_queued(app)]
     assert drains[:3] == [big, small, big]  # the small store waited for one batch, no more
+    assert set(inbox(app).values()) == {("done", 1)}
+
+
+def test_a_store_with_a_backlog_waits_behind_stores_without_one(app, client, shop):
+    big = add_store(app, shop)
+    small = add_store(app, shop, domain=OTHER_SHOP)
+    app.config["INGEST_BATCH_SIZE"] = 3
+    for i in range(9):
+        deliver(client, "orders/create", order_payload(100 + i, created=days_ago(9 - i)), f"f{i}")
+    assert [args[0] for _, args, _ in run_queued(app, limit=1)] == [big]  # a full batch
+    deliver(client, "orders/create", order_payload(1, created=days_ago(1)), "s1",
+            shop=OTHER_SHOP)  # queued after the big store's next drain
+    drains = [args[0] for name, args, _ in run_queued(app)]
+    assert drains[:2] == [small, big]  # yet served first: the big store has a backlog
     assert set(inbox(app).values()) == {("done", 1)}
 
 

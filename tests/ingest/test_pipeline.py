@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
+from app.ingest.categories import backoff_key
 from app.storage.db import Base
 from app.storage.models import Customer, InboxEvent, Membership, Profile, Store, SyncAttempt
 from tests.conftest import API_TOKEN, OTHER_ID, SHOP, fixture_json
@@ -386,3 +387,19 @@ def test_a_shop_that_cannot_be_reached_leaves_categories_empty_and_loses_no_orde
     view = customer_view(client, store_id)
     assert view["profile"]["orders_count"] == 1
     assert not any(s["key"].startswith("category-") for s in view["segments"])
+
+
+def test_after_a_failed_lookup_the_store_s_next_orders_do_not_call_it_again(app, client, shop):
+    store_id = add_store(app, shop)
+    shop.fail_next.extend([(503, {}), (503, {})])  # the lookup and its one retry
+    for i in range(3):
+        deliver(client, "orders/create", order_payload(60 + i, created=days_ago(3 - i)),
+                f"away{i}")
+    assert set(process_pending(app)) == {"done"}
+    lookups = [r for r in shop.requests if "nodes(ids:" in r["query"]]
+    assert len(lookups) == 2  # the first order's lookup and retry; the others skipped it
+    assert customer_view(client, store_id)["profile"]["orders_count"] == 3
+    app.extensions["redis"].delete(backoff_key(store_id))  # as when the backoff expires
+    deliver(client, "orders/create", order_payload(70, created=days_ago(0)), "back")
+    assert process_pending(app) == ["done"]
+    assert len([r for r in shop.requests if "nodes(ids:" in r["query"]]) == 3
