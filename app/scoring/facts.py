@@ -40,7 +40,8 @@ class OrderFacts:
     lines: list[tuple[str | None, str | None, int, int]] = field(default_factory=list)
 
 
-def _has_discount(session: Session) -> str:
+def has_discount_sql(session: Session) -> str:
+    """SQL for "order ``o`` has a discount" as 0/1: an amount off or discount codes."""
     # A JSON list of discount codes that is not empty (SQLite's json_array_length is 0 for a
     # non-array; PostgreSQL's raises, hence the CASE).
     codes = ("CASE WHEN json_typeof(o.discount_codes) = 'array'"
@@ -54,7 +55,7 @@ def _orders_sql(session: Session, where: str) -> str:
     return (f"SELECT o.customer_id, o.platform_id, {epoch_us(session, 'o.created_at')}, o.total,"
             " COALESCE((SELECT SUM(r.amount) FROM refunds r WHERE r.store_id = o.store_id"
             " AND r.order_platform_id = o.platform_id), 0),"
-            f" CASE WHEN o.cancelled_at IS NULL THEN 0 ELSE 1 END, {_has_discount(session)},"
+            f" CASE WHEN o.cancelled_at IS NULL THEN 0 ELSE 1 END, {has_discount_sql(session)},"
             f" o.items_count FROM orders o WHERE o.store_id = :store AND {where}"
             " AND o.customer_id IS NOT NULL")
 

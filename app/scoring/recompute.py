@@ -35,7 +35,7 @@ from app.core.predict import FittedModel, prior_model
 from app.core.profiles.metrics import LINE_COLUMNS, empty_orders
 from app.core.profiles.reports import add_segment_sizes, monthly_activity, segment_sizes
 from app.core.segments.rules import Rule, compile_rule
-from app.scoring.facts import repair_facts
+from app.scoring.facts import has_discount_sql, repair_facts
 from app.scoring.reports import save_reports
 from app.storage.bulk import (
     epoch_us,
@@ -161,15 +161,10 @@ def _customers_sql(session: Session, store: Store, selects: Selection) -> str:
 
 
 def _orders_sql(session: Session, store: Store, selects: Selection, cutoff: int | None) -> str:
-    # A JSON list of discount codes that is not empty (SQLite's json_array_length is 0 for a
-    # non-array; PostgreSQL's raises, hence the CASE).
-    codes = ("CASE WHEN json_typeof(o.discount_codes) = 'array'"
-             " THEN json_array_length(o.discount_codes) ELSE 0 END" if is_postgres(session)
-             else "COALESCE(json_array_length(o.discount_codes), 0)")
     return (f"SELECT o.customer_id, {epoch_us(session, 'o.created_at')}, o.total,"
             " COALESCE(r.refunded, 0),"
             " CASE WHEN o.cancelled_at IS NULL THEN 0 ELSE 1 END,"
-            f" CASE WHEN o.discount_total > 0 OR {codes} > 0 THEN 1 ELSE 0 END, o.items_count"
+            f" {has_discount_sql(session)}, o.items_count"
             " FROM orders o LEFT JOIN (SELECT order_platform_id, SUM(amount) AS refunded"
             f" FROM refunds WHERE store_id = {int(store.id)} GROUP BY order_platform_id) r"
             " ON r.order_platform_id = o.platform_id"
