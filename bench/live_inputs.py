@@ -4,9 +4,12 @@ reading the touched customers' inputs, in one process under cProfile.
 A synthetic store (``--customers``) is loaded and rescored, then ``--orders`` orders/create
 deliveries (the pipeline bench's mix: 78% returning customers, 10% new, 12% anonymous guests)
 are committed as inbox rows and drained with ``drain_batch`` in batches of the configured
-``INGEST_BATCH_SIZE``. CPU is this process's user + system time (``resource.getrusage``): the
-worker's own work, not PostgreSQL's. Run from the tree to measure (``PYTHONPATH=.``) with
-``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL`` pointing at a database and Redis db of its own.
+``INGEST_BATCH_SIZE``, the first half unprofiled (CPU), the second under cProfile (shares).
+Worker CPU is this process's user + system time (``resource.getrusage``); the PostgreSQL
+backends of the bench database and the Redis server are measured apart, from /proc (whole
+servers: on a shared machine other clients' work counts too). Run from the tree to measure
+(``PYTHONPATH=.``) with ``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL`` pointing at a database
+and Redis db of its own; ``LIVE_INPUTS_STATS=REGEX`` prints the matching profile rows.
 """
 
 from __future__ import annotations
@@ -74,10 +77,13 @@ def measure(app, n_customers: int, n_orders: int) -> dict:
             {"store_id": store_id, "source": "shopify", "topic": "orders/create",
              "dedupe_key": f"li-{i}", "body": body} for i, body in enumerate(bodies)])
     batch = app.config["INGEST_BATCH_SIZE"]
+    meter = stack.CpuMeter(os.getpid(), pipeline._redis_pid(app))
+    meter.start()
     began, unprofiled = _cpu_seconds(), 0
     while unprofiled < n_orders // 2:
         unprofiled += len(drain_batch(db, store_id, batch).statuses)
     cpu = _cpu_seconds() - began
+    servers = meter.stop()
     profiler = cProfile.Profile()
     profiler.enable()
     while drain_batch(db, store_id, batch).status != EMPTY:
@@ -87,12 +93,14 @@ def measure(app, n_customers: int, n_orders: int) -> dict:
     cumulative = {key[2]: row[3] for key, row in stats.stats.items()}
     profiled = n_orders - unprofiled
     if os.environ.get("LIVE_INPUTS_STATS"):
-        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(os.environ["LIVE_INPUTS_STATS"], 40)
     read = sum(cumulative.get(name, 0.0) for name in READS)
     return {
         "customers": n_customers, "orders": n_orders, "batch": batch,
         "unprofiled_orders": unprofiled,
         "cpu_ms_per_order": round(1000 * cpu / max(unprofiled, 1), 3),
+        "server_cpu_ms_per_order": {group: round(1000 * servers[group] / max(unprofiled, 1), 3)
+                                    for group in ("postgresql", "redis")},
         "input_read_share_of_drain": round(read / cumulative["drain_batch"], 3),
         "profiled_ms_per_order": {name: round(1000 * cumulative.get(name, 0.0) / profiled, 3)
                                   for name in ("drain_batch", "apply_records",
