@@ -149,16 +149,21 @@ def write_facts(db: Database, session: Session, store: Store,
             set_={m: insert.excluded[m] for m in FACT_MAPS}), chunk)
 
 
-def build_facts(session: Session, store: Store, customer_ids: list[int] | None = None
+def build_facts(session: Session, store: Store, customer_ids: list[int] | None = None,
+                id_range: tuple[int, int] | None = None
                 ) -> dict[int, dict[str, dict[str, list[int]]]]:
-    """Facts from scratch, from the stored orders (every customer with an owned order, or the
-    given customers: those without orders get empty maps)."""
+    """Facts from scratch, from the stored orders: of every customer with an owned order, of
+    those with ids in ``id_range`` (inclusive), or of the given customers (those without
+    orders get empty maps)."""
     rows = {int(c): _empty() for c in customer_ids or []}
-    if customer_ids is None:
-        selections = [("1 = 1", {})]
-    else:
+    if customer_ids is not None:
         selections = [("o.customer_id IN :ids", {"ids": chunk})
                       for chunk in chunked(sorted(set(customer_ids)))]
+    elif id_range is not None:
+        selections = [("o.customer_id BETWEEN :low AND :high",
+                       {"low": id_range[0], "high": id_range[1]})]
+    else:
+        selections = [("1 = 1", {})]
     for where, extra in selections:
         params = {"store": store.id, **extra}
 
@@ -193,16 +198,22 @@ def ensure_facts(db: Database, session: Session, store: Store) -> None:
         store.facts_built_at = utcnow()
 
 
-def repair_facts(db: Database, session: Session, store: Store) -> int:
-    """Rebuild the store's facts from scratch and rewrite the rows that drifted; return how
-    many. A drifted row is locked and built again before it is written, so a live write that
-    committed meanwhile is not undone."""
-    built = build_facts(session, store)
-    stored = {row.customer_id: {m: getattr(row, m) for m in FACT_MAPS} for row in session.execute(
-        select(CustomerFacts.customer_id, *(getattr(CustomerFacts, m) for m in FACT_MAPS))
-        .where(CustomerFacts.store_id == store.id))}
-    drifted = sorted(c for c in built.keys() | stored.keys()
-                     if built.get(c, _empty()) != stored.get(c, _empty()))
+def repair_facts(db: Database, session: Session, store: Store,
+                 blocks: list[tuple[int, int] | None]) -> int:
+    """Rebuild the store's facts from scratch, block of customer ids by block (None: all at
+    once), and rewrite the rows that drifted; return how many. A drifted row is locked and
+    built again before it is written, so a live write that committed meanwhile is kept."""
+    drifted = []
+    for block in blocks:
+        built = build_facts(session, store, id_range=block)
+        query = select(CustomerFacts.customer_id, *(getattr(CustomerFacts, m) for m in FACT_MAPS)
+                       ).where(CustomerFacts.store_id == store.id)
+        if block is not None:
+            query = query.where(CustomerFacts.customer_id.between(*block))
+        stored = {row.customer_id: {m: getattr(row, m) for m in FACT_MAPS}
+                  for row in session.execute(query)}
+        drifted.extend(sorted(c for c in built.keys() | stored.keys()
+                              if built.get(c, _empty()) != stored.get(c, _empty())))
     for chunk in chunked(drifted):
         session.execute(select(CustomerFacts.customer_id)
                         .where(CustomerFacts.customer_id.in_(chunk))

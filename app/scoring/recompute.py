@@ -279,7 +279,7 @@ def refresh_store(db: Database, session: Session, store: Store, now: datetime
     """Recompute every live customer against the stored scoring: segment edits take effect
     without re-binning RFM or refitting the model (lighter than a rescore); repair drifted
     facts rows."""
-    repair_facts(db, session, store)
+    repair_facts(db, session, store, _customer_blocks(session, store))
     scoring, profiles = _score_with_stored_fit(store, load_inputs(session, store), now)
     return write_store_profiles(session, store, profiles, scoring, now)
 
@@ -295,10 +295,11 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     one, and its holdout validation) on four columns of every order.
     """
     as_of_ts = pd.Timestamp(as_of or now)
-    repair_facts(db, session, store)
+    blocks = _customer_blocks(session, store)
+    repair_facts(db, session, store, blocks)
     metrics, orders, activity = [], [], []
     lines = store_lines(session, store, as_of)
-    for block in _customer_blocks(session, store):
+    for block in blocks:
         inputs = load_inputs(session, store, as_of, id_range=block,
                              lines=block_lines(lines, block))
         metrics.append(metrics_as_of(inputs, as_of_ts))
