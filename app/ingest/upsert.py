@@ -2,7 +2,9 @@
 
 Every function returns the ids of the customers whose profile must be recomputed. The caller
 owns the transaction. Rows are locked (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers)
-so two workers handling the same customer cannot interleave.
+so two workers handling the same customer cannot interleave. Each write to orders, refunds or
+line items moves the touched orders' contributions in their owners' facts rows
+(``app.scoring.facts``): measured under the orders' locks before the write and after it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.scoring.facts import ensure_facts, order_facts, record_changes
 from app.storage.bulk import insert_rows, update_by_id
 from app.storage.db import Database, chunked, utcnow
 from app.storage.models import Customer, Destination, LineItem, Order, Refund, Store, SyncState
@@ -38,6 +41,7 @@ def apply_records(db: Database, session: Session, store: Store,
     locked in key order so concurrent batches cannot deadlock — which is what lets one worker
     keep up with a burst. Refunds, deletions and tag echoes are applied one at a time, in place.
     """
+    ensure_facts(db, session, store)
     affected: set[int] = set()
     run: list[OrderRecord | CustomerRecord] = []
     for record in records:
@@ -140,8 +144,8 @@ def _order_values(record: OrderRecord, customer_id: int | None) -> dict[str, Any
 def upsert_orders(db: Database, session: Session, store: Store, records: list[OrderRecord],
                   customers: dict[tuple[str, str], int]) -> set[int]:
     """Upsert orders with their lines and refunds; an update older than what is stored is
-    dropped. Return the customers whose orders changed (an order that moved owner counts for
-    both)."""
+    dropped (its refunds still count). Return the customers whose orders changed (an order
+    that moved owner counts for both)."""
     newest: dict[str, OrderRecord] = {}
     for record in records:  # the same order twice in a batch: the newest wins, as in sequence
         seen = newest.get(record.platform_id)
@@ -153,8 +157,6 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
                 "order_platform_id": refund.order_platform_id, "amount": refund.amount,
                 "created_at": refund.created_at}
                for record in newest.values() for refund in record.refunds]
-    if refunds:
-        session.execute(db.insert(Refund).on_conflict_do_nothing(), refunds)
     affected = {owner for owner in owner_of.values() if owner}
     ids = sorted(newest)
     inserted: set[str] = set()
@@ -170,6 +172,10 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
             select(Order.id, Order.platform_id, Order.customer_id, Order.source_updated_at)
             .where(Order.store_id == store.id, Order.platform_id.in_(chunk))
             .order_by(Order.platform_id).with_for_update()))
+    touched = set(ids) | {refund["order_platform_id"] for refund in refunds}
+    before = order_facts(session, store, touched - inserted)
+    if refunds:
+        session.execute(db.insert(Refund).on_conflict_do_nothing(), refunds)
     updates, fresh = [], []
     for pid, record in newest.items():
         row = stored[pid]
@@ -190,18 +196,22 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
               "product_type": i.product_type, "vendor": i.vendor, "quantity": i.quantity,
               "price": i.price} for order_id, record in fresh for i in record.line_items]
     insert_rows(session, LineItem.__table__, lines)
+    record_changes(db, session, store, before, order_facts(session, store, touched))
     return affected
 
 
 def apply_refund(db: Database, session: Session, store: Store, record: RefundRecord) -> set[int]:
     """Record a refund once; it counts against its order whenever that order arrives."""
+    owner = session.execute(select(Order.customer_id).filter_by(
+        store_id=store.id, platform_id=record.order_platform_id).with_for_update()).scalar()
+    touched = [record.order_platform_id]
+    before = order_facts(session, store, touched)
     session.execute(db.insert(Refund).values(
         store_id=store.id, platform_id=record.platform_id,
         order_platform_id=record.order_platform_id, amount=record.amount,
         created_at=record.created_at,
     ).on_conflict_do_nothing())
-    owner = session.execute(select(Order.customer_id).filter_by(
-        store_id=store.id, platform_id=record.order_platform_id)).scalar()
+    record_changes(db, session, store, before, order_facts(session, store, touched))
     return {owner} if owner else set()
 
 
@@ -219,7 +229,9 @@ def apply_deletion(db: Database, session: Session, store: Store, record: Deletio
     if order is None:
         return set()
     owner = order.customer_id
+    before = order_facts(session, store, [order.platform_id])
     session.execute(delete(Order).where(Order.id == order.id))
+    record_changes(db, session, store, before, {})
     return {owner} if owner else set()
 
 

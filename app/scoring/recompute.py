@@ -1,8 +1,10 @@
 """Recompute profiles and memberships from SQL: the bridge between the tables and the pure core.
 
-``refresh_customers`` serves a webhook (a handful of customers), ``rescore_store`` and
-``refresh_store`` a whole store; all read their inputs with ``load_inputs`` (aggregated in the
-database) and run the same pure functions. A whole store is written only where it changed.
+``refresh_customers`` serves a webhook (a handful of customers) and reads their inputs from
+their facts rows (``facts_inputs``: one primary-key read, app.scoring.facts); ``rescore_store``
+and ``refresh_store`` serve a whole store, read its history with ``load_inputs`` (aggregated in
+the database) and repair any facts row that drifted from it. All run the same pure functions.
+A whole store is written only where it changed.
 """
 
 from __future__ import annotations
@@ -33,11 +35,11 @@ from app.core.predict import FittedModel, prior_model
 from app.core.profiles.metrics import LINE_COLUMNS, empty_orders
 from app.core.profiles.reports import add_segment_sizes, monthly_activity, segment_sizes
 from app.core.segments.rules import Rule, compile_rule
+from app.scoring.facts import has_discount_sql, repair_facts
 from app.scoring.reports import save_reports
 from app.storage.bulk import (
     epoch_us,
     id_between,
-    id_filter,
     is_postgres,
     json_column_names,
     read_frame,
@@ -47,7 +49,7 @@ from app.storage.bulk import (
     write_rows,
 )
 from app.storage.db import MONEY_SCALE, Database, UTCDateTime, chunked
-from app.storage.models import Customer, Membership, Profile, Segment, Store
+from app.storage.models import Customer, CustomerFacts, Membership, Profile, Segment, Store
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +79,12 @@ def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
 
 
-def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
-                as_of: datetime | None = None, *,
+def load_inputs(session: Session, store: Store, as_of: datetime | None = None, *,
                 id_range: tuple[int, int] | None = None,
                 lines: pd.DataFrame | None = None) -> StoreInputs:
-    """The per-customer inputs of the pure core: the whole store, the given customers (the
-    live path's touched customers), or the store's customers with ids in ``id_range``
-    (inclusive; a whole-store pass block by block, which passes their ``lines`` already read
-    by ``store_lines``).
+    """The per-customer inputs of the pure core from the stored history: the whole store, or
+    the store's customers with ids in ``id_range`` (inclusive; a whole-store pass block by
+    block, which passes their ``lines`` already read by ``store_lines``).
 
     The database does the aggregation: line items arrive summed per (customer, product type,
     vendor) by a ``GROUP BY`` next to the data, refunds summed per order. Orders cross once
@@ -92,32 +92,49 @@ def load_inputs(session: Session, store: Store, customer_ids: list[int] | None,
     numbers: ``COPY`` on PostgreSQL, a plain cursor on SQLite (``app.storage.bulk.read_frame``).
     """
     cutoff = None if as_of is None else int(pd.Timestamp(as_of).value // 1000)
-    if customer_ids is not None:
-        selections = [partial(id_filter, ids=chunk) for chunk in chunked(sorted(set(customer_ids)))]
-    elif id_range is not None:
-        selections = [partial(id_between, low=id_range[0], high=id_range[1])]
-    else:
-        selections = [None]
-    customers: list[pd.DataFrame] = []
-    orders: list[pd.DataFrame] = []
-    line_parts = [] if lines is None else [lines]
-    for selects in selections:
-        customers.append(read_frame(session, _customers_sql(session, store, selects),
-                                    ["customer_id", "has_email", "accepts_marketing"]))
-        orders.append(read_frame(session, _orders_sql(session, store, selects, cutoff),
-                                 ["customer_id", "created_at", "total", "refunded", "cancelled",
-                                  "has_discount", "items"]))
-        if lines is None:
-            line_parts.append(read_frame(session, _lines_sql(session, store, selects, cutoff),
-                                         LINE_COLUMNS))
-    customer_frame = pd.concat(customers, ignore_index=True)
+    selects = None if id_range is None else partial(id_between, low=id_range[0],
+                                                    high=id_range[1])
+    customer_frame = read_frame(session, _customers_sql(session, store, selects),
+                                ["customer_id", "has_email", "accepts_marketing"])
+    orders = read_frame(session, _orders_sql(session, store, selects, cutoff),
+                        ["customer_id", "created_at", "total", "refunded", "cancelled",
+                         "has_discount", "items"])
+    if lines is None:
+        lines = read_frame(session, _lines_sql(session, store, selects, cutoff), LINE_COLUMNS)
     ids = customer_frame["customer_id"].to_numpy(dtype="int64")
     marketing = [None if pd.isna(v) else bool(v) for v in customer_frame["accepts_marketing"]]
     contact = pd.DataFrame({"has_email": customer_frame["has_email"].to_numpy(dtype=bool),
                             "accepts_marketing": marketing},
                            index=pd.Index(ids, name="customer_id"))
-    return StoreInputs(ids, _orders_frame(pd.concat(orders, ignore_index=True)),
-                       _lines_frame(pd.concat(line_parts, ignore_index=True)), contact,
+    return StoreInputs(ids, _orders_frame(orders), _lines_frame(lines), contact, store.timezone)
+
+
+def facts_inputs(session: Session, store: Store, customer_ids: list[int]) -> StoreInputs:
+    """The inputs of the pure core for these live customers from their facts rows: the same
+    frames ``load_inputs`` gives, without reading their order history."""
+    ids, has_email, marketing, orders, lines = [], [], [], [], []
+    for chunk in chunked(sorted(set(customer_ids))):
+        for row in session.execute(
+                select(Customer.id, Customer.email, Customer.accepts_marketing,
+                       CustomerFacts.orders, CustomerFacts.product_types, CustomerFacts.vendors)
+                .outerjoin(CustomerFacts, CustomerFacts.customer_id == Customer.id)
+                .where(Customer.store_id == store.id, Customer.id.in_(chunk),
+                       Customer.deleted_at.is_(None)).order_by(Customer.id)):
+            ids.append(row.id)
+            has_email.append(bool(row.email))
+            marketing.append(row.accepts_marketing)
+            orders.extend([row.id, *entry] for entry in (row.orders or {}).values())
+            lines.extend((row.id, name, None, units)
+                         for name, (units, _) in (row.product_types or {}).items())
+            lines.extend((row.id, None, name, units)
+                         for name, (units, _) in (row.vendors or {}).items())
+    contact = pd.DataFrame({"has_email": np.array(has_email, dtype=bool),
+                            "accepts_marketing": marketing},
+                           index=pd.Index(np.array(ids, dtype="int64"), name="customer_id"))
+    raw_orders = pd.DataFrame(orders, columns=["customer_id", "created_at", "total", "refunded",
+                                               "cancelled", "has_discount", "items"])
+    return StoreInputs(contact.index.to_numpy(), _orders_frame(raw_orders),
+                       _lines_frame(pd.DataFrame(lines, columns=LINE_COLUMNS)), contact,
                        store.timezone)
 
 
@@ -144,15 +161,10 @@ def _customers_sql(session: Session, store: Store, selects: Selection) -> str:
 
 
 def _orders_sql(session: Session, store: Store, selects: Selection, cutoff: int | None) -> str:
-    # A JSON list of discount codes that is not empty (SQLite's json_array_length is 0 for a
-    # non-array; PostgreSQL's raises, hence the CASE).
-    codes = ("CASE WHEN json_typeof(o.discount_codes) = 'array'"
-             " THEN json_array_length(o.discount_codes) ELSE 0 END" if is_postgres(session)
-             else "COALESCE(json_array_length(o.discount_codes), 0)")
     return (f"SELECT o.customer_id, {epoch_us(session, 'o.created_at')}, o.total,"
             " COALESCE(r.refunded, 0),"
             " CASE WHEN o.cancelled_at IS NULL THEN 0 ELSE 1 END,"
-            f" CASE WHEN o.discount_total > 0 OR {codes} > 0 THEN 1 ELSE 0 END, o.items_count"
+            f" {has_discount_sql(session)}, o.items_count"
             " FROM orders o LEFT JOIN (SELECT order_platform_id, SUM(amount) AS refunded"
             f" FROM refunds WHERE store_id = {int(store.id)} GROUP BY order_platform_id) r"
             " ON r.order_platform_id = o.platform_id"
@@ -238,7 +250,7 @@ def rule_segments(session: Session, store: Store) -> tuple[tuple[str, Rule], ...
 def refresh_customers(db: Database, session: Session, store: Store, customer_ids: list[int],
                       now: datetime) -> RefreshResult:
     """Recompute the given customers against the store's stored scoring (a webhook's path)."""
-    inputs = load_inputs(session, store, customer_ids)
+    inputs = facts_inputs(session, store, customer_ids)
     scoring, profiles = _score_with_stored_fit(store, inputs, now)
     result = write_profiles(db, session, store, profiles, scoring, now)
     gone = set(customer_ids) - set(int(i) for i in inputs.customer_ids)
@@ -265,8 +277,10 @@ def _score_with_stored_fit(store: Store, inputs: StoreInputs, now: datetime
 def refresh_store(db: Database, session: Session, store: Store, now: datetime
                   ) -> RefreshResult:
     """Recompute every live customer against the stored scoring: segment edits take effect
-    without re-binning RFM or refitting the model (lighter than a rescore)."""
-    scoring, profiles = _score_with_stored_fit(store, load_inputs(session, store, None), now)
+    without re-binning RFM or refitting the model (lighter than a rescore); repair drifted
+    facts rows."""
+    repair_facts(db, session, store, _customer_blocks(session, store))
+    scoring, profiles = _score_with_stored_fit(store, load_inputs(session, store), now)
     return write_store_profiles(session, store, profiles, scoring, now)
 
 
@@ -281,10 +295,12 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     one, and its holdout validation) on four columns of every order.
     """
     as_of_ts = pd.Timestamp(as_of or now)
+    blocks = _customer_blocks(session, store)
+    repair_facts(db, session, store, blocks)
     metrics, orders, activity = [], [], []
     lines = store_lines(session, store, as_of)
-    for block in _customer_blocks(session, store):
-        inputs = load_inputs(session, store, None, as_of, id_range=block,
+    for block in blocks:
+        inputs = load_inputs(session, store, as_of, id_range=block,
                              lines=block_lines(lines, block))
         metrics.append(metrics_as_of(inputs, as_of_ts))
         # The model (its fit and holdout validation) needs every order, but only these columns.

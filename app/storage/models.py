@@ -58,6 +58,9 @@ class Store(Base):
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refresh_token_enc: Mapped[str | None] = mapped_column(Text)
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the store's customer facts were first built (a new store has nothing to build; a
+    # store from before the facts table gets them on its first write: app.scoring.facts).
+    facts_built_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     # The store's own alert receiver (a Slack incoming webhook URL carries its secret in the
     # path): encrypted like a credential, never shown back.
     alert_url_enc: Mapped[str | None] = mapped_column(Text)
@@ -140,6 +143,22 @@ class Refund(Base):
     order_platform_id: Mapped[str] = mapped_column(String(64), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerFacts(Base):
+    """What the profile needs of a customer's orders, kept up to date by every write to them
+    (app.scoring.facts): each owned order's numbers by platform id, and the units bought of
+    live orders per product type and per vendor, ``[quantity, lines]`` each."""
+
+    __tablename__ = "customer_facts"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    orders: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
+    product_types: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
+    vendors: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
 
 
 class Profile(Base):

@@ -23,7 +23,12 @@ from app.core.assemble import (
     score_profiles,
 )
 from app.scoring import recompute
-from app.scoring.recompute import PROFILE_COLUMNS, disabled_builtins, load_inputs, rule_segments
+from app.scoring.recompute import (
+    PROFILE_COLUMNS,
+    disabled_builtins,
+    facts_inputs,
+    rule_segments,
+)
 from app.storage.db import chunked
 from app.storage.models import Customer, LineItem, Membership, Order, Profile, Refund, Store
 from tasks.rescore import run_rescore
@@ -194,8 +199,8 @@ def test_rescore_stores_exactly_what_the_previous_implementation_computed(app, c
 
 
 @pytest.mark.parametrize("picked", [slice(0, 3), slice(5, 6)])
-def test_the_customer_filter_gives_the_same_metrics_as_the_whole_store(app, client, shop,
-                                                                       picked):
+def test_the_live_paths_facts_give_the_same_metrics_as_the_whole_history(app, client, shop,
+                                                                         picked):
     store_id = add_store(app, shop, "--timezone", "America/New_York")
     seed_store(client, app)
     as_of = pd.Timestamp(AS_OF)
@@ -203,6 +208,6 @@ def test_the_customer_filter_gives_the_same_metrics_as_the_whole_store(app, clie
         store = session.get(Store, store_id)
         whole = metrics_as_of(previous_inputs(session, store, AS_OF), as_of)
         ids = whole.index[picked].tolist()
-        some = metrics_as_of(load_inputs(session, store, ids), as_of)
+        some = metrics_as_of(facts_inputs(session, store, ids), as_of)
     pd.testing.assert_frame_equal(some.sort_index(), whole.loc[ids].sort_index(),
                                   check_dtype=False)
