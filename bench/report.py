@@ -141,6 +141,12 @@ def rows(r: dict) -> list[str]:
                         f"{_n(quiet['customers'])} profiles compared", "—",
                         "≤ changed rows + store-level rows", written == 0,
                         f"({quiet['rows_written_store_reports']} store reports rewritten)"))
+    if "facts_check" in r:
+        check = r["facts_check"]
+        out.append(_row("Nightly customer facts check (the live path's inputs rebuilt from the "
+                        "history and compared), s / peak MiB", f"{check['seconds']} / "
+                        f"{_n(check['peak_rss_mib'])}", f"{_n(check['rebuilt'])} rows rebuilt",
+                        "—", "reported", None))
     if "rescore_scale" in r:
         big = r["rescore_scale"]
         size = f"{big['rows']['customers']:,} customers / {big['rows']['orders']:,} orders"
@@ -253,7 +259,7 @@ def write_report(r: dict, path: Path) -> None:
         f"- **Store**: {store['customers']:,} customers, {store['orders']:,} orders, "
         f"{store['line_items']:,} line items, {store['refunds']:,} refunds from "
         "bench/synthetic.py (BG/NBD + Gamma-Gamma, guests, baskets, product types, discounts, "
-        f"refunds), COPY-loaded in {r['store']['copy_seconds']} s.",
+        f"refunds), COPY-loaded and its customer facts built in {r['store']['copy_seconds']} s.",
         f"- **Rescore**: `tasks.rescore.run_rescore` in a fresh process per round "
         f"(bench/rescore.py); the first round (no profiles yet) took "
         f"{r['rescore']['first']['seconds']} s and changed "

@@ -34,16 +34,26 @@ def measure(store_id: int, as_of: str | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def check_facts(store_id: int) -> dict:
+    """Run the nightly customer facts check of the store in a fresh process; its figures."""
+    out = subprocess.run([sys.executable, "-m", "bench.rescore", "facts", str(store_id)],
+                         env=bench_env(), cwd=ROOT, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     from bench.stack import make_app
-    from tasks.rescore import run_rescore
+    from tasks.rescore import check_store_facts, run_rescore
 
     app = make_app()
     with app.app_context():
         before = _status_mib("VmRSS")
         began = time.perf_counter()
-        as_of = datetime.fromisoformat(sys.argv[2]) if len(sys.argv) > 2 else None
-        counts = run_rescore(int(sys.argv[1]), as_of)
+        if sys.argv[1] == "facts":
+            counts = {"rebuilt": check_store_facts(int(sys.argv[2]))}
+        else:
+            as_of = datetime.fromisoformat(sys.argv[2]) if len(sys.argv) > 2 else None
+            counts = run_rescore(int(sys.argv[1]), as_of)
         seconds = time.perf_counter() - began
     # VmHWM, not ru_maxrss: Linux carries the parent's high-water mark into ru_maxrss across
     # fork and exec, so a parent that generated the store inflated it.

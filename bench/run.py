@@ -138,6 +138,8 @@ def main() -> None:
         "seconds_median": statistics.median(r["seconds"] for r in nightly),
         "peak_rss_mib_median": statistics.median(r["peak_rss_mib"] for r in nightly)}
 
+    results["facts_check"] = rescore.check_facts(store_id)  # nightly, after the rescores
+
     _step("footprint")
     results["footprint"] = footprint.measure(app, store_id)
 

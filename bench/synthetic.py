@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
+from app.scoring.recompute import check_facts
+from app.storage.models import Store
 from bench.predict_core import simulate_orders
 
 HISTORY_DAYS = 3 * 365
@@ -222,4 +224,7 @@ def load(db, store_id: int, tables: dict[str, pd.DataFrame],
         raw.commit()
     finally:
         raw.close()
+    if analyze:  # a whole store: its customer facts, as a backfill's writes would keep them
+        with db.session() as session:
+            check_facts(db, session, session.get(Store, store_id))
     return {name: len(frame) for name, frame in tables.items()}

@@ -12,7 +12,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import and_, func, select, update
 
-from app.scoring.recompute import RefreshResult, refresh_store, rescore_store
+from app.scoring.recompute import RefreshResult, check_facts, refresh_store, rescore_store
 from app.storage import metrics
 from app.storage.db import utcnow
 from app.storage.models import Customer, Store
@@ -123,7 +123,8 @@ def stores_biggest_first(session: Any) -> list[int]:
 
 @shared_task(acks_late=True)
 def rescore_all() -> int:
-    """Nightly: fan out one rescore task per installed store, the biggest first.
+    """Nightly: fan out one rescore task per installed store, the biggest first, then one
+    check of each store's customer facts.
 
     The bulk queue is first in, first out and each worker process takes one task at a time, so
     the workers start on the largest stores and the small ones fill in behind: the night takes
@@ -134,4 +135,20 @@ def rescore_all() -> int:
         ids = stores_biggest_first(session)
     for store_id in ids:
         rescore.delay(store_id)
+    for store_id in ids:  # behind every rescore (first in, first out)
+        check_store_facts.delay(store_id)
     return len(ids)
+
+
+@shared_task(acks_late=True)
+def check_store_facts(store_id: int) -> int:
+    """Nightly, after the rescores: rewrite the store's customer facts rows that drifted from
+    its history (``app.scoring.recompute.check_facts``); return how many."""
+    db = current_app.extensions["db"]
+    with db.session() as session:
+        store = session.get(Store, store_id)
+        drifted = check_facts(db, session, store) if store is not None else 0
+    if drifted:
+        log.warning("store %s: %s customer facts rows had drifted from the history and were"
+                    " rebuilt", store_id, drifted)
+    return drifted

@@ -277,9 +277,7 @@ def _score_with_stored_fit(store: Store, inputs: StoreInputs, now: datetime
 def refresh_store(db: Database, session: Session, store: Store, now: datetime
                   ) -> RefreshResult:
     """Recompute every live customer against the stored scoring: segment edits take effect
-    without re-binning RFM or refitting the model (lighter than a rescore); repair drifted
-    facts rows."""
-    repair_facts(db, session, store, _customer_blocks(session, store))
+    without re-binning RFM or refitting the model (lighter than a rescore)."""
     scoring, profiles = _score_with_stored_fit(store, load_inputs(session, store), now)
     return write_store_profiles(session, store, profiles, scoring, now)
 
@@ -295,11 +293,9 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     one, and its holdout validation) on four columns of every order.
     """
     as_of_ts = pd.Timestamp(as_of or now)
-    blocks = _customer_blocks(session, store)
-    repair_facts(db, session, store, blocks)
     metrics, orders, activity = [], [], []
     lines = store_lines(session, store, as_of)
-    for block in blocks:
+    for block in _customer_blocks(session, store):
         inputs = load_inputs(session, store, as_of, id_range=block,
                              lines=block_lines(lines, block))
         metrics.append(metrics_as_of(inputs, as_of_ts))
@@ -330,6 +326,14 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
                  as_of_ts, now, previous_rescore)
     result.rows_written["store_reports"] = 4
     return result
+
+
+def check_facts(db: Database, session: Session, store: Store) -> int:
+    """Rebuild the store's customer facts from its history, ``STORE_BLOCK_CUSTOMERS`` customers
+    at a time, and rewrite the rows that drifted; return how many (nightly upkeep, apart from
+    the rescore: every write keeps the facts exact, so this only catches what a rare race
+    between two workers left behind)."""
+    return repair_facts(db, session, store, _customer_blocks(session, store))
 
 
 def _customer_blocks(session: Session, store: Store) -> list[tuple[int, int] | None]:

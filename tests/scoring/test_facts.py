@@ -1,12 +1,11 @@
 """Customer facts: a store from before the facts table gets them on its first write, and the
-whole-store passes repair a row that drifted."""
+nightly facts check repairs a row that drifted."""
 
 from __future__ import annotations
 
 from sqlalchemy import delete, select, update
 
 from app.scoring.facts import build_facts
-from app.scoring.recompute import refresh_store
 from app.storage.models import Customer, CustomerFacts, Profile, Store
 from tests.seeding import (
     CUSTOMER_ID,
@@ -60,7 +59,9 @@ def test_a_store_from_before_the_facts_table_gets_them_on_its_first_write(app, c
         assert profile.net_spent == 100.0 + 85.0 + 60.0
 
 
-def test_a_whole_store_refresh_repairs_a_drifted_facts_row(app, client, shop):
+def test_the_nightly_facts_check_repairs_a_drifted_row(app, client, shop):
+    from tasks.rescore import check_store_facts
+
     store_id = add_store(app, shop)
     seed(client, app)
     db = app.extensions["db"]
@@ -70,8 +71,11 @@ def test_a_whole_store_refresh_repairs_a_drifted_facts_row(app, client, shop):
         right = stored_facts(session)
         session.execute(update(CustomerFacts).where(CustomerFacts.customer_id == customer)
                         .values(orders={}, product_types={}, vendors={}))
-    with db.session() as session:
-        refresh_store(db, session, session.get(Store, store_id), days_ago(0))
+    assert check_store_facts.apply(args=[store_id]).get() == 1
+    assert check_store_facts.apply(args=[store_id]).get() == 0  # nothing left to repair
     with db.session() as session:
         assert stored_facts(session) == right
-        assert session.get(Profile, customer).orders_count == 2
+    deliver(client, "orders/create", order_payload(5, created=days_ago(1)), "o5")
+    assert set(process_pending(app)) == {"done"}
+    with db.session() as session:  # the live path builds on the repaired row
+        assert session.get(Profile, customer).orders_count == 3

@@ -23,19 +23,22 @@ def add_stores(app, customers: dict[str, int], uninstalled: str | None = None) -
     return ids
 
 
-def queued_rescores(app) -> list[int]:
-    """Store ids of the rescore messages on the bulk queue, in the order workers take them."""
+def queued_bulk(app) -> list[tuple[str, int]]:
+    """(task name, store id) of the messages on the bulk queue, in the order workers take them."""
     messages = app.extensions["redis"].lrange("bulk", 0, -1)[::-1]  # LPUSH in, BRPOP out
     headers = [json.loads(m)["headers"] for m in messages]
-    return [int(h["argsrepr"].strip("(),")) for h in headers
-            if h["task"] == "tasks.rescore.rescore"]
+    return [(h["task"].removeprefix("tasks.rescore."), int(h["argsrepr"].strip("(),")))
+            for h in headers]
 
 
 def test_the_nightly_beat_queues_every_installed_store_biggest_first(app):
     ids = add_stores(app, {"small": 2, "big": 9, "gone": 50, "middle": 5, "empty": 0},
                      uninstalled="gone")
     assert rescore_all.apply().get() == 4
-    assert queued_rescores(app) == [ids["big"], ids["middle"], ids["small"], ids["empty"]]
+    order = [ids["big"], ids["middle"], ids["small"], ids["empty"]]
+    # Then each store's customer facts check, behind every rescore.
+    assert queued_bulk(app) == ([("rescore", i) for i in order]
+                                + [("check_store_facts", i) for i in order])
 
 
 def test_a_store_being_recomputed_is_not_rescored_again_meanwhile(app):
