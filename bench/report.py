@@ -30,10 +30,14 @@ def rows(r: dict) -> list[str]:
     for kind, label in (("webhook", "distinct ids"), ("webhook_dup30", "30% duplicates")):
         hook = r["ingest"][kind]
         share = hook["rps"] / bare["rps"]
+        # Each round's webhook against the bare round beside it: bare Flask's rounds are
+        # bimodal here (bench/FINDINGS.md), so the bar holds only if every round's share does.
+        shares = [h["rps"] / b["rps"] for h, b in zip(hook["rounds"], bare["rounds"],
+                                                      strict=True)]
         out.append(_row(f"Webhook ingest, requests/s ({label}, `wrk -c{conns}`)",
                         _n(hook["rps"]), f"{_n(bare['rps'])} bare Flask", f"{share:.0%}",
-                        "≥ 25% of bare (goal 50%)", share >= 0.25,
-                        f"({share / 0.25:.2f}× the bar)"))
+                        "≥ 25% of bare (goal 50%) in every round", min(shares) >= 0.25,
+                        "(rounds: " + " / ".join(f"{s:.0%}" for s in shares) + ")"))
         out.append(_row(f"Webhook ingest p50 / p99 ms ({label}, `wrk -c{conns}`)",
                         f"{_n(hook['p50_ms'], 1)} / {_n(hook['p99_ms'], 1)}",
                         f"{_n(bare['p50_ms'], 1)} / {_n(bare['p99_ms'], 1)} bare",
