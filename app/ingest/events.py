@@ -235,7 +235,7 @@ def _apply(db: Database, session: Session, store: Store, events: list[Prepared],
     affected = apply_records(db, session, store, records)
     session.flush()
     if affected:
-        result = refresh_customers(db, session, store, sorted(affected), now)
+        result = refresh_customers(session, store, sorted(affected), now)
         out.changed = result.changed
     out.changed = sorted(set(out.changed) | set(out.forgotten))
     out.destination_ids = destination_ids(session, store.id)

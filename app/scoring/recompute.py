@@ -2,9 +2,10 @@
 
 ``refresh_customers`` serves a webhook (a handful of customers) and reads their inputs from
 their facts rows (``facts_inputs``: one primary-key read, app.scoring.facts); ``rescore_store``
-and ``refresh_store`` serve a whole store, read its history with ``load_inputs`` (aggregated in
-the database) and repair any facts row that drifted from it. All run the same pure functions.
-A whole store is written only where it changed.
+and ``refresh_store`` serve a whole store and read its history with ``load_inputs``
+(aggregated in the database); ``check_facts`` rewrites any facts row that drifted from that
+history (nightly, on its own). All run the same pure functions. A whole store is written only
+where it changed.
 """
 
 from __future__ import annotations
@@ -247,12 +248,12 @@ def rule_segments(session: Session, store: Store) -> tuple[tuple[str, Rule], ...
     return tuple((key, compile_rule(text)) for key, text in rows)
 
 
-def refresh_customers(db: Database, session: Session, store: Store, customer_ids: list[int],
+def refresh_customers(session: Session, store: Store, customer_ids: list[int],
                       now: datetime) -> RefreshResult:
     """Recompute the given customers against the store's stored scoring (a webhook's path)."""
     inputs = facts_inputs(session, store, customer_ids)
     scoring, profiles = _score_with_stored_fit(store, inputs, now)
-    result = write_profiles(db, session, store, profiles, scoring, now)
+    result = write_profiles(session, store, profiles, scoring, now)
     gone = set(customer_ids) - set(int(i) for i in inputs.customer_ids)
     result.changed.extend(close_memberships(session, sorted(gone), now))
     return result
@@ -477,8 +478,8 @@ def _move_store_memberships(session: Session, store_id: int, members: dict[int, 
     return moved, written
 
 
-def write_profiles(db: Database, session: Session, store: Store, profiles: pd.DataFrame,
-                   scoring: Scoring, now: datetime) -> RefreshResult:
+def write_profiles(session: Session, store: Store, profiles: pd.DataFrame, scoring: Scoring,
+                   now: datetime) -> RefreshResult:
     """Upsert profile rows and move memberships; report who changed.
 
     Set-based, like a whole store's write: on PostgreSQL the rows are copied into a staging
