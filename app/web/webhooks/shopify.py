@@ -45,12 +45,9 @@ def receive_shopify():
     # The store (remembered for a few seconds: app/web/webhooks/stores.py), then the inbox
     # insert committing on its own (its foreign key holds the store to still being there).
     with db.autocommit() as connection:
-        store = stores.find(connection, STORE_BY_DOMAIN, lookup) if shop else None
-        verified = webhooks.verify(_secrets(store), raw, signature)
-        if not verified and store is not None:
-            # Perhaps signed with a secret rotated since: look again before refusing.
-            store = stores.find(connection, STORE_BY_DOMAIN, lookup, fresh=True)
-            verified = webhooks.verify(_secrets(store), raw, signature)
+        store, verified = stores.find_verified(
+            connection, STORE_BY_DOMAIN, lookup,
+            lambda store: webhooks.verify(_secrets(store), raw, signature))
         if not verified:
             raise ApiError(401, "bad_signature", "X-Shopify-Hmac-Sha256 does not match the body")
         if not topic or not shop or not webhook_id:

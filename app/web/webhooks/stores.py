@@ -57,6 +57,19 @@ class RecentStores:
                 self._rows[key] = (now + self.seconds, row)
         return row
 
+    def find_verified(self, connection: Connection, statement: Select, params: dict[str, Any],
+                      verify: Callable[[Row | None], bool]) -> tuple[Row | None, bool]:
+        """The store row and whether ``verify`` accepts the delivery with it. A remembered row
+        that fails is looked up again before the delivery is refused: its secret may have
+        changed since it was remembered."""
+        store = self.find(connection, statement, params)
+        if verify(store):
+            return store, True
+        if store is None:  # nothing remembered: the lookup was fresh already
+            return None, False
+        store = self.find(connection, statement, params, fresh=True)
+        return store, verify(store)
+
     def __len__(self) -> int:
         """How many stores are remembered."""
         return len(self._rows)

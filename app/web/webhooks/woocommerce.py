@@ -37,16 +37,12 @@ def receive_woocommerce(store_id: int):
     # The store (remembered briefly), then the inbox insert committing on its own (as for
     # Shopify).
     with db.autocommit() as connection:
-        store = stores.find(connection, STORE_BY_ID, lookup)
-        if (store is not None and signature is None
+        store, verified = stores.find_verified(connection, STORE_BY_ID, lookup,
+                                               lambda store: _verified(store, raw, signature))
+        if (not verified and store is not None and signature is None
                 and webhooks.is_ping(request.content_type, raw) is not None):
             return "", 200  # the unsigned creation ping: exactly 200, nothing else
         # An unknown store id answers exactly like a bad signature: ids are not probed here.
-        verified = _verified(store, raw, signature)
-        if not verified and store is not None:
-            # Perhaps signed with a secret rotated since: look again before refusing.
-            store = stores.find(connection, STORE_BY_ID, lookup, fresh=True)
-            verified = _verified(store, raw, signature)
         if not verified:
             raise _bad_signature()
         topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
