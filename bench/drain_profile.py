@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from app.storage.models import InboxEvent, Store
-from bench import pipeline, rescore, stack, synthetic
+from bench import pipeline, stack
 
 
 def _process_cpu() -> float:
@@ -36,11 +36,8 @@ def _database_cpu() -> float:
 
 
 def setup(customers: int) -> None:
-    stack.fresh_database()
-    app = stack.make_app()
-    store_id = stack.add_store(app)
-    synthetic.load(app.extensions["db"], store_id, synthetic.generate(customers))
-    print(json.dumps({"store_id": store_id, "rescore": rescore.measure(store_id)}))
+    app, store_id = pipeline.loaded_store(customers)
+    print(json.dumps({"store_id": store_id}))
     pipeline._confirm_current_tags(app.extensions["db"], store_id)
 
 

@@ -29,6 +29,7 @@ import json
 import statistics
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from sqlalchemy import func, select, text, update
 
 from app.jobs import QUEUES
 from app.storage.models import INBOX_PENDING, Destination, InboxEvent, Profile, Store
-from bench import stack
+from bench import rescore, stack, synthetic
 from bench.synthetic import REGISTERED_ID_BASE
 from connectors.shopify.webhooks import sign
 from demo.standins.shopify import GID, ShopifyStandIn
@@ -385,10 +386,22 @@ def burst(app, store_id: int, stores: int, deliveries: int, seconds: float,
             "queue_peaks": queues.peaks(), "queue_samples": queues.samples}
 
 
-def measure(app, store_id: int, n_throughput: int, timeout: float, latency_seconds: float,
-            latency_rate: float, burst_stores: int, burst_deliveries: int,
-            burst_seconds: float) -> dict:
-    """The three phases against the loaded, rescored store."""
+def loaded_store(customers: int):
+    """A fresh bench database with one synthetic store of ``customers``, rescored once (as a
+    store is before its live traffic); the app and the store's id."""
+    stack.fresh_database()
+    app = stack.make_app()
+    store_id = stack.add_store(app)
+    synthetic.load(app.extensions["db"], store_id, synthetic.generate(customers))
+    rescore.measure(store_id)
+    return app, store_id
+
+
+@contextmanager
+def shop_for(app, store_id: int):
+    """The loaded store's current tags confirmed, Redis emptied and the Shopify stand-in serving
+    its registered customers (a full cost bucket for every request), the store pointed at it:
+    yields the stand-in, its timing wrapper, its URL and the registered customers' ids."""
     db = app.extensions["db"]
     _confirm_current_tags(db, store_id)
     app.extensions["redis"].flushdb()
@@ -397,13 +410,21 @@ def measure(app, store_id: int, n_throughput: int, timeout: float, latency_secon
             "SELECT platform_id FROM customers WHERE store_id = :s AND platform_id IS NOT NULL"
         ), {"s": store_id}).scalars()])
     shop = ShopifyStandIn(customers={str(p): [] for p in registered})
-    shop.clock = itertools.count(step=1000).__next__  # a full cost bucket for every request
+    shop.clock = itertools.count(step=1000).__next__
     timed = TimedShop(shop)
-    env = stack.bench_env()
     with serving(timed) as shop_url:
         with db.session() as session:
             session.execute(update(Store).where(Store.id == store_id).values(
                 api_base_url=shop_url))
+        yield shop, timed, shop_url, registered
+
+
+def measure(app, store_id: int, n_throughput: int, timeout: float, latency_seconds: float,
+            latency_rate: float, burst_stores: int, burst_deliveries: int,
+            burst_seconds: float) -> dict:
+    """The three phases against the loaded, rescored store."""
+    env = stack.bench_env()
+    with shop_for(app, store_id) as (shop, timed, shop_url, registered):
         for p in range(n_throughput):
             shop.customers[str(NEW_CUSTOMER_BASE + p)] = []
         result = {"throughput": throughput(app, store_id, n_throughput, timeout, registered,

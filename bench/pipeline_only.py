@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 import logging
 
-from bench import pipeline, rescore, stack, synthetic
+from bench import pipeline
 from bench.run import FULL
 
 
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-ins' request lines
     config = FULL
-    stack.fresh_database()
-    app = stack.make_app()
-    store_id = stack.add_store(app)
-    synthetic.load(app.extensions["db"], store_id, synthetic.generate(config["customers"]))
-    rescore.measure(store_id)
+    app, store_id = pipeline.loaded_store(config["customers"])
     result = pipeline.measure(
         app, store_id, config["pipeline_orders"], config["pipeline_timeout"],
         config["latency_seconds"], config["latency_rate"], config["burst_stores"],
