@@ -39,6 +39,10 @@ SCRIPT = stack.ROOT / "bench" / "webhook.lua"
 KINDS = {"bare": (0.0, 16), "webhook": (0.0, 16), "webhook_dup30": (0.3, 16),
          "bare_c4": (0.0, 4), "webhook_c4": (0.0, 4)}
 CONNECTIONS = 16
+# Each wrk connection is re-opened about every this many requests (bench/webhook.lua), so the
+# connections keep spreading over both gunicorn workers instead of staying all round with
+# whichever worker accepted them first.
+RECONNECT_EVERY = int(os.environ.get("BENCH_RECONNECT_EVERY", "100"))
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -80,7 +84,8 @@ def _wrk(url: str, seconds: int, dup_share: float, connections: int = CONNECTION
          timeout: int = 10) -> dict:
     body = FIXTURE.read_bytes()
     env = dict(os.environ, BODY_FILE=str(FIXTURE), HMAC=sign(stack.SHOPIFY_SECRET, body),
-               SHOP=stack.SHOP_DOMAIN, RUN_ID=uuid.uuid4().hex[:12], DUP_SHARE=str(dup_share))
+               SHOP=stack.SHOP_DOMAIN, RUN_ID=uuid.uuid4().hex[:12], DUP_SHARE=str(dup_share),
+               RECONNECT_EVERY=str(RECONNECT_EVERY))
     port = int(url.rsplit(":", 1)[1])
     before = _cpu_now(port)
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",

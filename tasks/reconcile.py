@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from app.clients import CredentialsUnavailable, store_client
 from app.ingest.events import process_event
-from app.ingest.inbox import record_event
+from app.ingest.inbox import insert_event
 from app.storage.db import utcnow
 from app.storage.models import Destination, Store
 from connectors.base import ApiClient, PayloadError, PermanentError
@@ -56,7 +56,7 @@ def import_changes(store_id: int, since: datetime | None,
             counts["rejected"] += 1
             log.warning("reconcile store %s: %s", store_id, change)
             continue
-        inbox_id = record_event(db, store_id, platform.name, change.topic, change.key,
+        inbox_id = insert_event(db, store_id, platform.name, change.topic, change.key,
                                 json.dumps(change.body).encode())
         if inbox_id is not None:
             counts["new"] += 1

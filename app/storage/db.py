@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -126,7 +126,6 @@ class Database:
         else:
             event.listen(self.engine, "checkout", _replace_if_closed_by_server)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -142,12 +141,36 @@ class Database:
             session.close()
 
     @contextmanager
-    def autocommit(self) -> Iterator[Connection]:
-        """A connection on which every statement commits on its own: for a request whose one
-        write is a single statement (the webhook's inbox insert), it saves the BEGIN and COMMIT
-        round trips of a transaction."""
-        with self._autocommit_engine.connect() as connection:
+    def autocommit(self) -> Iterator[Any]:
+        """A pooled DBAPI connection (psycopg or sqlite3) on which every statement commits on
+        its own, for a request whose one write is a single statement (the webhook's inbox
+        insert): no BEGIN and COMMIT round trips, and none of SQLAlchemy's execution machinery
+        (statement cache lookup, parameter and result processing: a fifth of a webhook's CPU).
+
+        The connection goes back to the pool in its usual mode; after any error but a refused
+        row (an integrity error) it is discarded instead, since its state is then unknown.
+        """
+        pooled = self.engine.raw_connection()
+        connection = pooled.driver_connection
+        sqlite_mode = self.engine.dialect.name == "sqlite"
+        try:
+            if sqlite_mode:
+                connection.isolation_level = None  # sqlite3: no implicit BEGIN
+            else:
+                connection.autocommit = True
             yield connection
+        except self.engine.dialect.loaded_dbapi.IntegrityError:
+            raise
+        except BaseException:
+            pooled.invalidate()
+            raise
+        finally:
+            if pooled.is_valid:
+                if sqlite_mode:
+                    connection.isolation_level = ""  # sqlite3's default: deferred BEGIN
+                else:
+                    connection.autocommit = False
+                pooled.close()
 
     def erase_freed_space(self, tables: Iterable[str]) -> None:
         """After a redaction committed: leave the erased values nowhere on disk we control.

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import text
 
-from app.ingest.inbox import record_event
+from app.ingest.inbox import insert_event
 from app.storage.models import Store
 from tests.conftest import fixture_bytes
 
@@ -14,7 +14,7 @@ def test_a_webhook_body_is_stored_exactly_and_lz4_compressed_on_postgresql(app):
         store = Store(platform="shopify", domain="lz4.myshopify.com")
         session.add(store)
     body = fixture_bytes("shopify", "orders_create__sample.json")
-    event_id = record_event(db, store.id, "shopify", "orders/create", "lz4-1", body)
+    event_id = insert_event(db, store.id, "shopify", "orders/create", "lz4-1", body)
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT body FROM inbox_events WHERE id = :id"),
                                   {"id": event_id}).scalar() == body

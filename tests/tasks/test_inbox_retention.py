@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from app.ingest.inbox import record_event
+from app.ingest.inbox import insert_event
 from app.storage.models import InboxEvent
 from tests.seeding import add_store, days_ago
 
@@ -21,7 +21,7 @@ def test_finished_bodies_past_retention_are_purged_and_the_rest_kept(app, shop):
         "done-recent": ("done", 29, True), "parked-recent": ("parked", 2, True),
     }
     for key, (status, age, _kept) in cases.items():
-        event_id = record_event(db, store_id, "shopify", "orders/create", key, b'{"id": 1}')
+        event_id = insert_event(db, store_id, "shopify", "orders/create", key, b'{"id": 1}')
         with db.session() as session:
             session.execute(update(InboxEvent).where(InboxEvent.id == event_id)
                             .values(status=status, received_at=days_ago(age)))
@@ -36,7 +36,7 @@ def test_finished_bodies_past_retention_are_purged_and_the_rest_kept(app, shop):
 def test_a_purged_parked_event_is_reported_not_replayed(app, shop):
     store_id = add_store(app, shop)
     db = app.extensions["db"]
-    event_id = record_event(db, store_id, "shopify", "orders/create", "p1", b'{"id": 1}')
+    event_id = insert_event(db, store_id, "shopify", "orders/create", "p1", b'{"id": 1}')
     with db.session() as session:
         session.execute(update(InboxEvent).where(InboxEvent.id == event_id)
                         .values(status="parked", body=None))

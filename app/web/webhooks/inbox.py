@@ -30,9 +30,9 @@ def enqueue(store_id: int, inserted: int | None):
     pending (a duplicate is not signalled). A drain is queued only when the store's mark is
     new (``tasks/ingest``)."""
     if inserted is None:
-        return jsonify({"status": "duplicate"}), 200
+        return _answer({"status": "duplicate"})
     g.inbox_signal = (store_id, inserted)
-    return jsonify({"status": "accepted", "id": inserted}), 200
+    return _answer({"status": "accepted", "id": inserted})
 
 
 @bp.after_request
@@ -44,9 +44,8 @@ def signal_and_count(response: Response) -> Response:
     topic = (request.headers.get(TOPIC_HEADERS.get(platform, "")) or "").strip()
     if topic not in KNOWN_TOPICS.get(platform, ()):
         topic = "other"  # a label must not take whatever a caller sends
-    outcome = "rejected" if response.status_code >= 400 else "accepted"
-    if response.status_code < 400 and response.is_json:
-        outcome = (response.get_json(silent=True) or {}).get("status", outcome)
+    outcome = ("rejected" if response.status_code >= 400
+               else g.get("webhook_outcome", "accepted"))
     signal = g.pop("inbox_signal", None)
     redis = current_app.extensions["redis"]
     try:
@@ -80,4 +79,10 @@ def parse_json_object(raw: bytes) -> dict:
 
 def acknowledge(reason: str):
     """A 200 that says the delivery was understood and deliberately not processed."""
-    return jsonify({"status": "ignored", "reason": reason}), 200
+    return _answer({"status": "ignored", "reason": reason})
+
+
+def _answer(body: dict):
+    """A 200 with ``body``, its status noted for ``signal_and_count`` (no re-parse of it)."""
+    g.webhook_outcome = body["status"]
+    return jsonify(body), 200

@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 
 from flask import current_app, request
 from sqlalchemy import Row, bindparam, select
-from sqlalchemy.exc import IntegrityError
 
-from app.ingest.inbox import insert_event
+from app.ingest.inbox import UnknownStore, insert_event
 from app.storage.db import utcnow
 from app.storage.models import Store
 from app.web.errors import ApiError
@@ -35,55 +34,53 @@ def _secrets(store: Row | None) -> list[str]:
 def receive_shopify():
     """Verify the HMAC on the raw bytes, record the delivery, enqueue it, answer 200."""
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-    shop = (request.headers.get(consts.HEADER_SHOP_DOMAIN) or "").strip().lower()
-    topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
-    webhook_id = (request.headers.get(consts.HEADER_WEBHOOK_ID) or "").strip()
+    headers = request.headers
+    shop = (headers.get(consts.HEADER_SHOP_DOMAIN) or "").strip().lower()
+    topic = (headers.get(consts.HEADER_TOPIC) or "").strip()
+    webhook_id = (headers.get(consts.HEADER_WEBHOOK_ID) or "").strip()
     db = current_app.extensions["db"]
     stores = current_app.extensions["webhook_stores"]
     lookup = {"domain": shop}
-    signature = request.headers.get(consts.HEADER_HMAC)
-    # The store (remembered for a few seconds: app/web/webhooks/stores.py), then the inbox
-    # insert committing on its own (its foreign key holds the store to still being there).
-    with db.autocommit() as connection:
-        store, verified = stores.find_verified(
-            connection, STORE_BY_DOMAIN, lookup,
-            lambda store: webhooks.verify(_secrets(store), raw, signature))
-        if not verified:
-            raise ApiError(401, "bad_signature", "X-Shopify-Hmac-Sha256 does not match the body")
-        if not topic or not shop or not webhook_id:
-            raise ApiError(400, "missing_header", "X-Shopify-Topic, X-Shopify-Shop-Domain and "
-                                                  "X-Shopify-Webhook-Id required")
-        if len(webhook_id) > 100:
-            raise ApiError(400, "bad_header", "X-Shopify-Webhook-Id is too long")
-        event_id = (request.headers.get(consts.HEADER_EVENT_ID) or "").strip() or None
-        if event_id is not None and len(event_id) > 100:
-            raise ApiError(400, "bad_header", "X-Shopify-Event-Id is too long")
-        payload = parse_json_object(raw)  # refuse a malformed body before it is stored
-        if store is None:
-            log.info("webhook for unknown shop acknowledged without processing")
-            return acknowledge("unknown_shop")
-        if topic not in consts.SUPPORTED_TOPICS:
-            log.info("unsupported Shopify topic %s acknowledged", topic)
-            return acknowledge("unsupported_topic")
-        if _is_stale(request.headers.get(consts.HEADER_TRIGGERED_AT)):
-            log.warning("store %s: %s delivery triggered too long ago dropped", store.id, topic)
-            return acknowledge("stale")
-        why = (webhooks.binding_error(topic, shop, payload)
-               if topic in webhooks.SHOP_NAMING_FIELDS else None)
-        if why:
-            # A signed body resent under another shop's domain or another topic: refuse it here
-            # (the pipeline checks every topic again before acting).
-            log.warning("store %s: %s delivery refused: %s", store.id, topic, why)
-            raise ApiError(400, "body_mismatch", why)
-        try:
-            inserted = insert_event(db, connection, store.id, "shopify", topic, webhook_id, raw,
-                                    event_id)
-        except IntegrityError:
-            # The remembered store was deleted since (shop/redact): as for an unknown shop.
-            if stores.find(connection, STORE_BY_DOMAIN, lookup, fresh=True) is not None:
-                raise
-            log.info("webhook for a deleted shop acknowledged without processing")
-            return acknowledge("unknown_shop")
+    signature = headers.get(consts.HEADER_HMAC)
+    # The store, remembered for a few seconds (app/web/webhooks/stores.py).
+    store, verified = stores.find_verified(
+        db, STORE_BY_DOMAIN, lookup, lambda store: webhooks.verify(_secrets(store), raw, signature))
+    if not verified:
+        raise ApiError(401, "bad_signature", "X-Shopify-Hmac-Sha256 does not match the body")
+    if not topic or not shop or not webhook_id:
+        raise ApiError(400, "missing_header", "X-Shopify-Topic, X-Shopify-Shop-Domain and "
+                                              "X-Shopify-Webhook-Id required")
+    if len(webhook_id) > 100:
+        raise ApiError(400, "bad_header", "X-Shopify-Webhook-Id is too long")
+    event_id = (headers.get(consts.HEADER_EVENT_ID) or "").strip() or None
+    if event_id is not None and len(event_id) > 100:
+        raise ApiError(400, "bad_header", "X-Shopify-Event-Id is too long")
+    payload = parse_json_object(raw)  # refuse a malformed body before it is stored
+    if store is None:
+        log.info("webhook for unknown shop acknowledged without processing")
+        return acknowledge("unknown_shop")
+    if topic not in consts.SUPPORTED_TOPICS:
+        log.info("unsupported Shopify topic %s acknowledged", topic)
+        return acknowledge("unsupported_topic")
+    if _is_stale(headers.get(consts.HEADER_TRIGGERED_AT)):
+        log.warning("store %s: %s delivery triggered too long ago dropped", store.id, topic)
+        return acknowledge("stale")
+    why = (webhooks.binding_error(topic, shop, payload)
+           if topic in webhooks.SHOP_NAMING_FIELDS else None)
+    if why:
+        # A signed body resent under another shop's domain or another topic: refuse it here
+        # (the pipeline checks every topic again before acting).
+        log.warning("store %s: %s delivery refused: %s", store.id, topic, why)
+        raise ApiError(400, "body_mismatch", why)
+    try:
+        # Commits on its own; its foreign key holds the store to still being there.
+        inserted = insert_event(db, store.id, "shopify", topic, webhook_id, raw, event_id)
+    except UnknownStore:
+        # The remembered store was deleted since (shop/redact): as for an unknown shop.
+        if stores.find(db, STORE_BY_DOMAIN, lookup, fresh=True) is not None:
+            raise
+        log.info("webhook for a deleted shop acknowledged without processing")
+        return acknowledge("unknown_shop")
     return enqueue(store.id, inserted)
 
 

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
+
+from app.storage.db import Database
 
 STORE_CACHE_SECONDS = 5.0
 STORE_CACHE_SIZE = 10_000
@@ -40,15 +41,17 @@ class RecentStores:
         self._rows: dict[tuple, tuple[float, Row]] = {}
         self._lock = threading.Lock()
 
-    def find(self, connection: Connection, statement: Select, params: dict[str, Any],
+    def find(self, db: Database, statement: Select, params: dict[str, Any],
              fresh: bool = False) -> Row | None:
-        """The store row ``statement`` selects, from memory unless ``fresh`` or too old."""
+        """The store row ``statement`` selects, from memory unless ``fresh`` or too old (a
+        connection is taken from the pool only then)."""
         key = (statement, *sorted(params.items()))
         now = self.clock()
         hit = None if fresh else self._rows.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        row = connection.execute(statement, params).first()
+        with db.engine.connect() as connection:
+            row = connection.execute(statement, params).first()
         with self._lock:
             self._rows.pop(key, None)
             if row is not None:
@@ -57,17 +60,17 @@ class RecentStores:
                 self._rows[key] = (now + self.seconds, row)
         return row
 
-    def find_verified(self, connection: Connection, statement: Select, params: dict[str, Any],
+    def find_verified(self, db: Database, statement: Select, params: dict[str, Any],
                       verify: Callable[[Row | None], bool]) -> tuple[Row | None, bool]:
         """The store row and whether ``verify`` accepts the delivery with it. A remembered row
         that fails is looked up again before the delivery is refused: its secret may have
         changed since it was remembered."""
-        store = self.find(connection, statement, params)
+        store = self.find(db, statement, params)
         if verify(store):
             return store, True
         if store is None:  # nothing remembered: the lookup was fresh already
             return None, False
-        store = self.find(connection, statement, params, fresh=True)
+        store = self.find(db, statement, params, fresh=True)
         return store, verify(store)
 
     def __len__(self) -> int:

@@ -10,9 +10,8 @@ import logging
 
 from flask import current_app, request
 from sqlalchemy import Row, bindparam, select
-from sqlalchemy.exc import IntegrityError
 
-from app.ingest.inbox import insert_event
+from app.ingest.inbox import UnknownStore, insert_event
 from app.storage.models import Store
 from app.web.errors import ApiError
 from app.web.webhooks import bp
@@ -34,33 +33,31 @@ def receive_woocommerce(store_id: int):
     db = current_app.extensions["db"]
     stores = current_app.extensions["webhook_stores"]
     lookup = {"store_id": store_id}
-    # The store (remembered briefly), then the inbox insert committing on its own (as for
-    # Shopify).
-    with db.autocommit() as connection:
-        store, verified = stores.find_verified(connection, STORE_BY_ID, lookup,
-                                               lambda store: _verified(store, raw, signature))
-        if (not verified and store is not None and signature is None
-                and webhooks.is_ping(request.content_type, raw) is not None):
-            return "", 200  # the unsigned creation ping: exactly 200, nothing else
-        # An unknown store id answers exactly like a bad signature: ids are not probed here.
-        if not verified:
-            raise _bad_signature()
-        topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
-        payload = parse_json_object(raw)
-        if topic not in SUPPORTED_TOPICS:
-            log.info("unsupported WooCommerce topic %s acknowledged", topic)
-            return acknowledge("unsupported_topic")
-        try:
-            key = webhooks.dedupe_key(topic, payload)
-        except PayloadError as exc:
-            raise ApiError(400, "malformed_payload", str(exc)) from exc
-        try:
-            inserted = insert_event(db, connection, store.id, "woocommerce", topic, key, raw)
-        except IntegrityError:
-            # The remembered store was deleted since: as for an unknown store.
-            if stores.find(connection, STORE_BY_ID, lookup, fresh=True) is not None:
-                raise
-            raise _bad_signature() from None
+    store, verified = stores.find_verified(db, STORE_BY_ID, lookup,
+                                           lambda store: _verified(store, raw, signature))
+    if (not verified and store is not None and signature is None
+            and webhooks.is_ping(request.content_type, raw) is not None):
+        return "", 200  # the unsigned creation ping: exactly 200, nothing else
+    # An unknown store id answers exactly like a bad signature: ids are not probed here.
+    if not verified:
+        raise _bad_signature()
+    topic = (request.headers.get(consts.HEADER_TOPIC) or "").strip()
+    payload = parse_json_object(raw)
+    if topic not in SUPPORTED_TOPICS:
+        log.info("unsupported WooCommerce topic %s acknowledged", topic)
+        return acknowledge("unsupported_topic")
+    try:
+        key = webhooks.dedupe_key(topic, payload)
+    except PayloadError as exc:
+        raise ApiError(400, "malformed_payload", str(exc)) from exc
+    try:
+        # Commits on its own, as for Shopify.
+        inserted = insert_event(db, store.id, "woocommerce", topic, key, raw)
+    except UnknownStore:
+        # The remembered store was deleted since: as for an unknown store.
+        if stores.find(db, STORE_BY_ID, lookup, fresh=True) is not None:
+            raise
+        raise _bad_signature() from None
     return enqueue(store.id, inserted)
 
 
