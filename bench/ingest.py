@@ -158,4 +158,5 @@ def measure(rounds: int, seconds: int, kinds: dict[str, tuple[float, int]] = KIN
         }
     summary["connections"] = CONNECTIONS
     summary["seconds_per_round"] = seconds
+    summary["reconnect_every"] = RECONNECT_EVERY
     return summary

@@ -30,8 +30,9 @@ def rows(r: dict) -> list[str]:
     for kind, label in (("webhook", "distinct ids"), ("webhook_dup30", "30% duplicates")):
         hook = r["ingest"][kind]
         share = hook["rps"] / bare["rps"]
-        # Each round's webhook against the bare round beside it: bare Flask's rounds are
-        # bimodal here (bench/FINDINGS.md), so the bar holds only if every round's share does.
+        # Each round's webhook against the bare round beside it: the bar holds only if every
+        # round's share does (bare Flask's rounds were bimodal before wrk re-opened its
+        # connections: bench/FINDINGS.md).
         shares = [h["rps"] / b["rps"] for h, b in zip(hook["rounds"], bare["rounds"],
                                                       strict=True)]
         out.append(_row(f"Webhook ingest, requests/s ({label}, `wrk -c{conns}`)",
@@ -247,7 +248,9 @@ def write_report(r: dict, path: Path) -> None:
         f"- **Ingest**: gunicorn as in the Procfile (2 workers × 4 threads, `--no-control-socket`) "
         f"serving `app.wsgi:app` and, beside it, `bench/bare_app.py` (a route that reads the "
         f"body and returns 200); `wrk -t1 -c{r['ingest']['connections']}` with "
-        f"`bench/webhook.lua` for {r['ingest']['seconds_per_round']} s per round, "
+        f"`bench/webhook.lua` for {r['ingest']['seconds_per_round']} s per round, each "
+        f"connection re-opened about every {r['ingest'].get('reconnect_every', 0)} requests "
+        "(`Connection: close`) so the connections keep spreading over both workers, "
         f"{r['config']['ingest_rounds']} interleaved rounds, medians shown. The body is "
         "tests/connectors/shopify/fixtures/orders_create__sample.json signed with the store's "
         "secret; every "
