@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.scoring.facts import ensure_facts, order_facts, record_changes
-from app.storage.bulk import insert_rows, update_by_id
+from app.storage.bulk import insert_new_rows, insert_rows, update_by_id
 from app.storage.db import Database, chunked, utcnow
 from app.storage.models import Customer, Destination, LineItem, Order, Refund, Store, SyncState
 from connectors.base import (
@@ -41,7 +41,7 @@ def apply_records(db: Database, session: Session, store: Store,
     locked in key order so concurrent batches cannot deadlock — which is what lets one worker
     keep up with a burst. Refunds, deletions and tag echoes are applied one at a time, in place.
     """
-    ensure_facts(db, session, store)
+    ensure_facts(session, store)
     affected: set[int] = set()
     run: list[OrderRecord | CustomerRecord] = []
     for record in records:
@@ -159,13 +159,9 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
                for record in newest.values() for refund in record.refunds]
     affected = {owner for owner in owner_of.values() if owner}
     ids = sorted(newest)
-    inserted: set[str] = set()
-    for chunk in chunked(ids):
-        inserted.update(session.execute(
-            db.insert(Order.__table__).on_conflict_do_nothing()
-            .returning(Order.__table__.c.platform_id),
-            [{"store_id": store.id, "platform_id": pid,
-              **_order_values(newest[pid], owner_of[pid])} for pid in chunk]).scalars())
+    inserted = set(insert_new_rows(session, Order.__table__, [
+        {"store_id": store.id, "platform_id": pid, **_order_values(newest[pid], owner_of[pid])}
+        for pid in ids], returning="platform_id"))
     stored = {}
     for chunk in chunked(ids):
         stored.update((row.platform_id, row) for row in session.execute(
@@ -196,7 +192,7 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
               "product_type": i.product_type, "vendor": i.vendor, "quantity": i.quantity,
               "price": i.price} for order_id, record in fresh for i in record.line_items]
     insert_rows(session, LineItem.__table__, lines)
-    record_changes(db, session, store, before, order_facts(session, store, touched))
+    record_changes(session, store, before, order_facts(session, store, touched))
     return affected
 
 
@@ -211,7 +207,7 @@ def apply_refund(db: Database, session: Session, store: Store, record: RefundRec
         order_platform_id=record.order_platform_id, amount=record.amount,
         created_at=record.created_at,
     ).on_conflict_do_nothing())
-    record_changes(db, session, store, before, order_facts(session, store, touched))
+    record_changes(session, store, before, order_facts(session, store, touched))
     return {owner} if owner else set()
 
 
@@ -231,7 +227,7 @@ def apply_deletion(db: Database, session: Session, store: Store, record: Deletio
     owner = order.customer_id
     before = order_facts(session, store, [order.platform_id])
     session.execute(delete(Order).where(Order.id == order.id))
-    record_changes(db, session, store, before, {})
+    record_changes(session, store, before, {})
     return {owner} if owner else set()
 
 

@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
-from app.storage.bulk import epoch_us, is_postgres
-from app.storage.db import Database, chunked, utcnow
+from app.storage.bulk import epoch_us, is_postgres, upsert_rows
+from app.storage.db import chunked, utcnow
 from app.storage.models import CustomerFacts, Store
 
 FACT_MAPS = ("orders", "product_types", "vendors")
@@ -113,7 +113,7 @@ def _move(facts: dict[str, dict[str, list[int]]], pid: str, order: OrderFacts, s
         _add_units(facts["vendors"], vendor, sign * quantity, sign * lines)
 
 
-def record_changes(db: Database, session: Session, store: Store,
+def record_changes(session: Session, store: Store,
                    before: dict[str, OrderFacts], after: dict[str, OrderFacts]) -> None:
     """Move each order's contribution from what it was to what it is, in its owners' rows
     (locked in customer-id order, so concurrent writers cannot deadlock on them)."""
@@ -134,19 +134,15 @@ def record_changes(db: Database, session: Session, store: Store,
             _move(rows[old.customer_id], pid, old, -1)
         if new := after.get(pid):
             _move(rows[new.customer_id], pid, new, 1)
-    write_facts(db, session, store, rows)
+    write_facts(session, store, rows)
 
 
-def write_facts(db: Database, session: Session, store: Store,
+def write_facts(session: Session, store: Store,
                 rows: dict[int, dict[str, dict[str, list[int]]]]) -> None:
     """Upsert these customers' facts rows."""
-    records = [{"customer_id": customer_id, "store_id": store.id, **maps}
-               for customer_id, maps in sorted(rows.items())]
-    insert = db.insert(CustomerFacts)
-    for chunk in chunked(records):
-        session.execute(insert.on_conflict_do_update(
-            index_elements=["customer_id"],
-            set_={m: insert.excluded[m] for m in FACT_MAPS}), chunk)
+    upsert_rows(session, CustomerFacts.__table__,
+                [{"customer_id": customer_id, "store_id": store.id, **maps}
+                 for customer_id, maps in sorted(rows.items())], key=["customer_id"])
 
 
 def build_facts(session: Session, store: Store, customer_ids: list[int] | None = None,
@@ -184,7 +180,7 @@ def build_facts(session: Session, store: Store, customer_ids: list[int] | None =
     return rows
 
 
-def ensure_facts(db: Database, session: Session, store: Store) -> None:
+def ensure_facts(session: Session, store: Store) -> None:
     """Build the store's facts if it has none yet (a store from before the facts table).
 
     The store row is locked while they are built, so a concurrent first write waits and then
@@ -194,11 +190,11 @@ def ensure_facts(db: Database, session: Session, store: Store) -> None:
         return
     session.refresh(store, with_for_update=True)
     if store.facts_built_at is None:
-        write_facts(db, session, store, build_facts(session, store))
+        write_facts(session, store, build_facts(session, store))
         store.facts_built_at = utcnow()
 
 
-def repair_facts(db: Database, session: Session, store: Store,
+def repair_facts(session: Session, store: Store,
                  blocks: list[tuple[int, int] | None]) -> int:
     """Rebuild the store's facts from scratch, block of customer ids by block (None: all at
     once), and rewrite the rows that drifted; return how many. A drifted row is locked and
@@ -218,5 +214,5 @@ def repair_facts(db: Database, session: Session, store: Store,
         session.execute(select(CustomerFacts.customer_id)
                         .where(CustomerFacts.customer_id.in_(chunk))
                         .order_by(CustomerFacts.customer_id).with_for_update())
-        write_facts(db, session, store, build_facts(session, store, chunk))
+        write_facts(session, store, build_facts(session, store, chunk))
     return len(drifted)

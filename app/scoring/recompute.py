@@ -329,12 +329,12 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     return result
 
 
-def check_facts(db: Database, session: Session, store: Store) -> int:
+def check_facts(session: Session, store: Store) -> int:
     """Rebuild the store's customer facts from its history, ``STORE_BLOCK_CUSTOMERS`` customers
     at a time, and rewrite the rows that drifted; return how many (nightly upkeep, apart from
     the rescore: every write keeps the facts exact, so this only catches what a rare race
     between two workers left behind)."""
-    return repair_facts(db, session, store, _customer_blocks(session, store))
+    return repair_facts(session, store, _customer_blocks(session, store))
 
 
 def _customer_blocks(session: Session, store: Store) -> list[tuple[int, int] | None]:
