@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.scoring.facts import ensure_facts, order_facts, record_changes
-from app.storage.bulk import insert_new_rows, insert_rows, update_by_id
+from app.storage.bulk import insert_new_rows, insert_rows, one_of, update_by_id
 from app.storage.db import Database, chunked, utcnow
 from app.storage.models import Customer, Destination, LineItem, Order, Refund, Store, SyncState
 from connectors.base import (
@@ -109,7 +109,7 @@ def upsert_customers(db: Database, session: Session, store: Store,
             for row in session.execute(
                     select(field.label("key"), Customer.id,
                            *(getattr(Customer, name) for name in CUSTOMER_FIELDS))
-                    .where(Customer.store_id == store.id, field.in_(chunk))
+                    .where(Customer.store_id == store.id, one_of(session, field, chunk))
                     .order_by(field).with_for_update()):
                 found[(column, row.key)] = row._asdict()
     changed: dict[int, dict[str, Any]] = {}
@@ -166,7 +166,7 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
     for chunk in chunked(ids):
         stored.update((row.platform_id, row) for row in session.execute(
             select(Order.id, Order.platform_id, Order.customer_id, Order.source_updated_at)
-            .where(Order.store_id == store.id, Order.platform_id.in_(chunk))
+            .where(Order.store_id == store.id, one_of(session, Order.platform_id, chunk))
             .order_by(Order.platform_id).with_for_update()))
     touched = set(ids) | {refund["order_platform_id"] for refund in refunds}
     before = order_facts(session, store, touched - inserted)
@@ -187,7 +187,7 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
         fresh.append((row.id, record))
     update_by_id(session, Order.__table__, updates)
     for chunk in chunked([row["id"] for row in updates]):  # new orders have no old lines
-        session.execute(delete(LineItem).where(LineItem.order_id.in_(chunk)))
+        session.execute(delete(LineItem).where(one_of(session, LineItem.order_id, chunk)))
     lines = [{"order_id": order_id, "product_id": i.product_id, "variant_id": i.variant_id,
               "product_type": i.product_type, "vendor": i.vendor, "quantity": i.quantity,
               "price": i.price} for order_id, record in fresh for i in record.line_items]

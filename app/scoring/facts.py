@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import ARRAY, String, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from app.storage.bulk import epoch_us, is_postgres, upsert_rows
+from app.storage.bulk import epoch_us, is_postgres, one_of, upsert_rows
 from app.storage.db import chunked, utcnow
 from app.storage.models import CustomerFacts, Store
 
@@ -72,16 +72,18 @@ def order_facts(session: Session, store: Store, platform_ids: Iterable[str]
                 ) -> dict[str, OrderFacts]:
     """The stored contribution of each of these orders that exists and has an owner."""
     found: dict[str, OrderFacts] = {}
-    where = "o.platform_id IN :ids"
+    # One array parameter on PostgreSQL, so the text stays the same (see bulk.one_of).
+    if is_postgres(session):
+        where, ids = "o.platform_id = ANY(:ids)", bindparam("ids", type_=ARRAY(String))
+    else:
+        where, ids = "o.platform_id IN :ids", bindparam("ids", expanding=True)
+    orders, lines_ = (text(_orders_sql(session, where)).bindparams(ids),
+                      text(_lines_sql(where, "o.platform_id")).bindparams(ids))
     for chunk in chunked(sorted(set(platform_ids))):
         params = {"store": store.id, "ids": chunk}
-        for customer_id, pid, *entry in session.execute(
-                text(_orders_sql(session, where)).bindparams(bindparam("ids", expanding=True)),
-                params):
+        for customer_id, pid, *entry in session.execute(orders, params):
             found[pid] = OrderFacts(int(customer_id), [int(v) for v in entry])
-        for pid, product_type, vendor, quantity, lines in session.execute(
-                text(_lines_sql(where, "o.platform_id"))
-                .bindparams(bindparam("ids", expanding=True)), params):
+        for pid, product_type, vendor, quantity, lines in session.execute(lines_, params):
             found[pid].lines.append((product_type, vendor, int(quantity), int(lines)))
     return found
 
@@ -126,7 +128,7 @@ def record_changes(session: Session, store: Store,
     for chunk in chunked(owners):
         for row in session.execute(
                 select(CustomerFacts.customer_id, *(getattr(CustomerFacts, m) for m in FACT_MAPS))
-                .where(CustomerFacts.customer_id.in_(chunk))
+                .where(one_of(session, CustomerFacts.customer_id, chunk))
                 .order_by(CustomerFacts.customer_id).with_for_update()):
             rows[row.customer_id] = {m: dict(getattr(row, m)) for m in FACT_MAPS}
     for pid in changed:

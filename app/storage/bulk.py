@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import JSON, Table, bindparam, update
+from sqlalchemy import ARRAY, JSON, Column, ColumnElement, Table, any_, bindparam, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,16 @@ def epoch_us(session: Session, column: str) -> str:
 def id_filter(column: str, ids: list[int]) -> str:
     """``column IN (...)`` for a list of integer ids (never user text)."""
     return f"{column} IN ({','.join(str(int(i)) for i in ids)})"
+
+
+def one_of(session: Session, column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
+    """``column IN (values)`` in SQL text that stays the same whatever the values: on
+    PostgreSQL ``column = ANY(:values)``, one array parameter, so psycopg parses the text once
+    (it splits a statement of hundreds of placeholders afresh, in Python, on every execution);
+    on SQLite an ``IN`` list (at most ``ID_CHUNK`` values)."""
+    if is_postgres(session):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def id_between(column: str, low: int, high: int) -> str:
