@@ -77,13 +77,13 @@ def order_facts(session: Session, store: Store, platform_ids: Iterable[str]
         where, ids = "o.platform_id = ANY(:ids)", bindparam("ids", type_=ARRAY(String))
     else:
         where, ids = "o.platform_id IN :ids", bindparam("ids", expanding=True)
-    orders, lines_ = (text(_orders_sql(session, where)).bindparams(ids),
-                      text(_lines_sql(where, "o.platform_id")).bindparams(ids))
+    orders_query = text(_orders_sql(session, where)).bindparams(ids)
+    lines_query = text(_lines_sql(where, "o.platform_id")).bindparams(ids)
     for chunk in chunked(sorted(set(platform_ids))):
         params = {"store": store.id, "ids": chunk}
-        for customer_id, pid, *entry in session.execute(orders, params):
+        for customer_id, pid, *entry in session.execute(orders_query, params):
             found[pid] = OrderFacts(int(customer_id), [int(v) for v in entry])
-        for pid, product_type, vendor, quantity, lines in session.execute(lines_, params):
+        for pid, product_type, vendor, quantity, lines in session.execute(lines_query, params):
             found[pid].lines.append((product_type, vendor, int(quantity), int(lines)))
     return found
 
