@@ -12,6 +12,7 @@ For iterating on the drain's cost on a shared machine, where wall-clock figures 
 from __future__ import annotations
 
 import cProfile
+import gc
 import json
 import resource
 import sys
@@ -79,6 +80,7 @@ def run(drains: int, profile_path: str | None) -> None:
     products = {str(line["product_id"]): "Tops" for line in
                 pipeline.order_payload(1)["line_items"] if line.get("product_id")}
     app.extensions["redis"].hset(cache_key(store_id), mapping=products)
+    gc.freeze()  # as the worker does once loaded (tasks.worker)
     profiler = cProfile.Profile(time.process_time) if profile_path else None
     worker = database = 0.0
     processed = 0

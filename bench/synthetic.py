@@ -226,5 +226,5 @@ def load(db, store_id: int, tables: dict[str, pd.DataFrame],
         raw.close()
     if analyze:  # a whole store: its customer facts, as a backfill's writes would keep them
         with db.session() as session:
-            check_facts(db, session, session.get(Store, store_id))
+            check_facts(session, session.get(Store, store_id))
     return {name: len(frame) for name, frame in tables.items()}

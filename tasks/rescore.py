@@ -147,7 +147,7 @@ def check_store_facts(store_id: int) -> int:
     db = current_app.extensions["db"]
     with db.session() as session:
         store = session.get(Store, store_id)
-        drifted = check_facts(db, session, store) if store is not None else 0
+        drifted = check_facts(session, store) if store is not None else 0
     if drifted:
         log.warning("store %s: %s customer facts rows had drifted from the history and were"
                     " rebuilt", store_id, drifted)

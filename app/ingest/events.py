@@ -26,6 +26,7 @@ from app.ingest.categories import add_categories
 from app.ingest.privacy import export_customer, redact_customer, redact_shop
 from app.ingest.upsert import apply_records
 from app.scoring.recompute import refresh_customers
+from app.storage.bulk import one_of
 from app.storage.db import Database, chunked, utcnow
 from app.storage.models import (
     INBOX_DONE,
@@ -183,12 +184,13 @@ def _process(db: Database, store: Store, rows: list[Row], now: datetime,
     with db.session() as session:
         ids = [event.id for event in prepared]
         unlocked = list(session.execute(
-            select(InboxEvent.id).where(InboxEvent.id.in_(ids), InboxEvent.status == INBOX_PENDING)
+            select(InboxEvent.id).where(one_of(session, InboxEvent.id, ids),
+                                        InboxEvent.status == INBOX_PENDING)
             .with_for_update(skip_locked=True)).scalars())
         # The claim itself: on SQLite this UPDATE takes the write lock, so two workers that
         # both read an event as pending cannot both take it.
         taken = set(session.execute(
-            update(InboxEvent).where(InboxEvent.id.in_(unlocked),
+            update(InboxEvent).where(one_of(session, InboxEvent.id, unlocked),
                                      InboxEvent.status == INBOX_PENDING)
             .values(attempts=InboxEvent.attempts + 1).returning(InboxEvent.id)
             .execution_options(synchronize_session=False)).scalars())
@@ -251,7 +253,7 @@ def _record_outcomes(session: Session, outcomes: list[dict[str, Any]]) -> None:
         alike.setdefault(key, []).append(outcome["id"])
     for (status, error, processed_at), ids in alike.items():
         for chunk in chunked(ids):
-            session.execute(update(InboxEvent).where(InboxEvent.id.in_(chunk))
+            session.execute(update(InboxEvent).where(one_of(session, InboxEvent.id, chunk))
                             .values(status=status, error=error, processed_at=processed_at)
                             .execution_options(synchronize_session=False))
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.scoring.facts import ensure_facts, order_facts, record_changes
-from app.storage.bulk import insert_rows, update_by_id
+from app.storage.bulk import insert_new_rows, insert_rows, one_of, update_by_id
 from app.storage.db import Database, chunked, utcnow
 from app.storage.models import Customer, Destination, LineItem, Order, Refund, Store, SyncState
 from connectors.base import (
@@ -41,7 +41,7 @@ def apply_records(db: Database, session: Session, store: Store,
     locked in key order so concurrent batches cannot deadlock — which is what lets one worker
     keep up with a burst. Refunds, deletions and tag echoes are applied one at a time, in place.
     """
-    ensure_facts(db, session, store)
+    ensure_facts(session, store)
     affected: set[int] = set()
     run: list[OrderRecord | CustomerRecord] = []
     for record in records:
@@ -109,7 +109,7 @@ def upsert_customers(db: Database, session: Session, store: Store,
             for row in session.execute(
                     select(field.label("key"), Customer.id,
                            *(getattr(Customer, name) for name in CUSTOMER_FIELDS))
-                    .where(Customer.store_id == store.id, field.in_(chunk))
+                    .where(Customer.store_id == store.id, one_of(session, field, chunk))
                     .order_by(field).with_for_update()):
                 found[(column, row.key)] = row._asdict()
     changed: dict[int, dict[str, Any]] = {}
@@ -159,18 +159,14 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
                for record in newest.values() for refund in record.refunds]
     affected = {owner for owner in owner_of.values() if owner}
     ids = sorted(newest)
-    inserted: set[str] = set()
-    for chunk in chunked(ids):
-        inserted.update(session.execute(
-            db.insert(Order.__table__).on_conflict_do_nothing()
-            .returning(Order.__table__.c.platform_id),
-            [{"store_id": store.id, "platform_id": pid,
-              **_order_values(newest[pid], owner_of[pid])} for pid in chunk]).scalars())
+    inserted = set(insert_new_rows(session, Order.__table__, [
+        {"store_id": store.id, "platform_id": pid, **_order_values(newest[pid], owner_of[pid])}
+        for pid in ids], returning="platform_id"))
     stored = {}
     for chunk in chunked(ids):
         stored.update((row.platform_id, row) for row in session.execute(
             select(Order.id, Order.platform_id, Order.customer_id, Order.source_updated_at)
-            .where(Order.store_id == store.id, Order.platform_id.in_(chunk))
+            .where(Order.store_id == store.id, one_of(session, Order.platform_id, chunk))
             .order_by(Order.platform_id).with_for_update()))
     touched = set(ids) | {refund["order_platform_id"] for refund in refunds}
     before = order_facts(session, store, touched - inserted)
@@ -191,12 +187,12 @@ def upsert_orders(db: Database, session: Session, store: Store, records: list[Or
         fresh.append((row.id, record))
     update_by_id(session, Order.__table__, updates)
     for chunk in chunked([row["id"] for row in updates]):  # new orders have no old lines
-        session.execute(delete(LineItem).where(LineItem.order_id.in_(chunk)))
+        session.execute(delete(LineItem).where(one_of(session, LineItem.order_id, chunk)))
     lines = [{"order_id": order_id, "product_id": i.product_id, "variant_id": i.variant_id,
               "product_type": i.product_type, "vendor": i.vendor, "quantity": i.quantity,
               "price": i.price} for order_id, record in fresh for i in record.line_items]
     insert_rows(session, LineItem.__table__, lines)
-    record_changes(db, session, store, before, order_facts(session, store, touched))
+    record_changes(session, store, before, order_facts(session, store, touched))
     return affected
 
 
@@ -211,7 +207,7 @@ def apply_refund(db: Database, session: Session, store: Store, record: RefundRec
         order_platform_id=record.order_platform_id, amount=record.amount,
         created_at=record.created_at,
     ).on_conflict_do_nothing())
-    record_changes(db, session, store, before, order_facts(session, store, touched))
+    record_changes(session, store, before, order_facts(session, store, touched))
     return {owner} if owner else set()
 
 
@@ -231,7 +227,7 @@ def apply_deletion(db: Database, session: Session, store: Store, record: Deletio
     owner = order.customer_id
     before = order_facts(session, store, [order.platform_id])
     session.execute(delete(Order).where(Order.id == order.id))
-    record_changes(db, session, store, before, {})
+    record_changes(session, store, before, {})
     return {owner} if owner else set()
 
 

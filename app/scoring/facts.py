@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import ARRAY, String, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from app.storage.bulk import epoch_us, is_postgres
-from app.storage.db import Database, chunked, utcnow
+from app.storage.bulk import epoch_us, is_postgres, one_of, upsert_rows
+from app.storage.db import chunked, utcnow
 from app.storage.models import CustomerFacts, Store
 
 FACT_MAPS = ("orders", "product_types", "vendors")
@@ -72,16 +72,18 @@ def order_facts(session: Session, store: Store, platform_ids: Iterable[str]
                 ) -> dict[str, OrderFacts]:
     """The stored contribution of each of these orders that exists and has an owner."""
     found: dict[str, OrderFacts] = {}
-    where = "o.platform_id IN :ids"
+    # One array parameter on PostgreSQL, so the text stays the same (see bulk.one_of).
+    if is_postgres(session):
+        where, ids = "o.platform_id = ANY(:ids)", bindparam("ids", type_=ARRAY(String))
+    else:
+        where, ids = "o.platform_id IN :ids", bindparam("ids", expanding=True)
+    orders_query = text(_orders_sql(session, where)).bindparams(ids)
+    lines_query = text(_lines_sql(where, "o.platform_id")).bindparams(ids)
     for chunk in chunked(sorted(set(platform_ids))):
         params = {"store": store.id, "ids": chunk}
-        for customer_id, pid, *entry in session.execute(
-                text(_orders_sql(session, where)).bindparams(bindparam("ids", expanding=True)),
-                params):
+        for customer_id, pid, *entry in session.execute(orders_query, params):
             found[pid] = OrderFacts(int(customer_id), [int(v) for v in entry])
-        for pid, product_type, vendor, quantity, lines in session.execute(
-                text(_lines_sql(where, "o.platform_id"))
-                .bindparams(bindparam("ids", expanding=True)), params):
+        for pid, product_type, vendor, quantity, lines in session.execute(lines_query, params):
             found[pid].lines.append((product_type, vendor, int(quantity), int(lines)))
     return found
 
@@ -113,7 +115,7 @@ def _move(facts: dict[str, dict[str, list[int]]], pid: str, order: OrderFacts, s
         _add_units(facts["vendors"], vendor, sign * quantity, sign * lines)
 
 
-def record_changes(db: Database, session: Session, store: Store,
+def record_changes(session: Session, store: Store,
                    before: dict[str, OrderFacts], after: dict[str, OrderFacts]) -> None:
     """Move each order's contribution from what it was to what it is, in its owners' rows
     (locked in customer-id order, so concurrent writers cannot deadlock on them)."""
@@ -126,7 +128,7 @@ def record_changes(db: Database, session: Session, store: Store,
     for chunk in chunked(owners):
         for row in session.execute(
                 select(CustomerFacts.customer_id, *(getattr(CustomerFacts, m) for m in FACT_MAPS))
-                .where(CustomerFacts.customer_id.in_(chunk))
+                .where(one_of(session, CustomerFacts.customer_id, chunk))
                 .order_by(CustomerFacts.customer_id).with_for_update()):
             rows[row.customer_id] = {m: dict(getattr(row, m)) for m in FACT_MAPS}
     for pid in changed:
@@ -134,19 +136,15 @@ def record_changes(db: Database, session: Session, store: Store,
             _move(rows[old.customer_id], pid, old, -1)
         if new := after.get(pid):
             _move(rows[new.customer_id], pid, new, 1)
-    write_facts(db, session, store, rows)
+    write_facts(session, store, rows)
 
 
-def write_facts(db: Database, session: Session, store: Store,
+def write_facts(session: Session, store: Store,
                 rows: dict[int, dict[str, dict[str, list[int]]]]) -> None:
     """Upsert these customers' facts rows."""
-    records = [{"customer_id": customer_id, "store_id": store.id, **maps}
-               for customer_id, maps in sorted(rows.items())]
-    insert = db.insert(CustomerFacts)
-    for chunk in chunked(records):
-        session.execute(insert.on_conflict_do_update(
-            index_elements=["customer_id"],
-            set_={m: insert.excluded[m] for m in FACT_MAPS}), chunk)
+    upsert_rows(session, CustomerFacts.__table__,
+                [{"customer_id": customer_id, "store_id": store.id, **maps}
+                 for customer_id, maps in sorted(rows.items())], key=["customer_id"])
 
 
 def build_facts(session: Session, store: Store, customer_ids: list[int] | None = None,
@@ -184,7 +182,7 @@ def build_facts(session: Session, store: Store, customer_ids: list[int] | None =
     return rows
 
 
-def ensure_facts(db: Database, session: Session, store: Store) -> None:
+def ensure_facts(session: Session, store: Store) -> None:
     """Build the store's facts if it has none yet (a store from before the facts table).
 
     The store row is locked while they are built, so a concurrent first write waits and then
@@ -194,11 +192,11 @@ def ensure_facts(db: Database, session: Session, store: Store) -> None:
         return
     session.refresh(store, with_for_update=True)
     if store.facts_built_at is None:
-        write_facts(db, session, store, build_facts(session, store))
+        write_facts(session, store, build_facts(session, store))
         store.facts_built_at = utcnow()
 
 
-def repair_facts(db: Database, session: Session, store: Store,
+def repair_facts(session: Session, store: Store,
                  blocks: list[tuple[int, int] | None]) -> int:
     """Rebuild the store's facts from scratch, block of customer ids by block (None: all at
     once), and rewrite the rows that drifted; return how many. A drifted row is locked and
@@ -218,5 +216,5 @@ def repair_facts(db: Database, session: Session, store: Store,
         session.execute(select(CustomerFacts.customer_id)
                         .where(CustomerFacts.customer_id.in_(chunk))
                         .order_by(CustomerFacts.customer_id).with_for_update())
-        write_facts(db, session, store, build_facts(session, store, chunk))
+        write_facts(session, store, build_facts(session, store, chunk))
     return len(drifted)

@@ -43,6 +43,7 @@ from app.storage.bulk import (
     id_between,
     is_postgres,
     json_column_names,
+    one_of,
     read_frame,
     timestamps,
     update_by_id,
@@ -119,7 +120,7 @@ def facts_inputs(session: Session, store: Store, customer_ids: list[int]) -> Sto
                 select(Customer.id, Customer.email, Customer.accepts_marketing,
                        CustomerFacts.orders, CustomerFacts.product_types, CustomerFacts.vendors)
                 .outerjoin(CustomerFacts, CustomerFacts.customer_id == Customer.id)
-                .where(Customer.store_id == store.id, Customer.id.in_(chunk),
+                .where(Customer.store_id == store.id, one_of(session, Customer.id, chunk),
                        Customer.deleted_at.is_(None)).order_by(Customer.id)):
             ids.append(row.id)
             has_email.append(bool(row.email))
@@ -329,12 +330,12 @@ def rescore_store(db: Database, session: Session, store: Store, now: datetime,
     return result
 
 
-def check_facts(db: Database, session: Session, store: Store) -> int:
+def check_facts(session: Session, store: Store) -> int:
     """Rebuild the store's customer facts from its history, ``STORE_BLOCK_CUSTOMERS`` customers
     at a time, and rewrite the rows that drifted; return how many (nightly upkeep, apart from
     the rescore: every write keeps the facts exact, so this only catches what a rare race
     between two workers left behind)."""
-    return repair_facts(db, session, store, _customer_blocks(session, store))
+    return repair_facts(session, store, _customer_blocks(session, store))
 
 
 def _customer_blocks(session: Session, store: Store) -> list[tuple[int, int] | None]:
@@ -502,7 +503,7 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
         for row in session.execute(select(
                 Membership.id, Membership.customer_id, Membership.segment_key,
                 Membership.explanation).where(
-                Membership.customer_id.in_(chunk), Membership.left_at.is_(None))):
+                one_of(session, Membership.customer_id, chunk), Membership.left_at.is_(None))):
             open_rows.setdefault(row.customer_id, {})[row.segment_key] = row
     changed, closing, opening, explained = [], [], [], []
     for customer_id, wanted in members.items():
@@ -517,7 +518,8 @@ def _move_memberships(session: Session, store_id: int, members: dict[int, dict[s
             closing.extend(current[key].id for key in lost)
             opening.extend((customer_id, key, wanted[key]) for key in gained)
     for chunk in chunked(closing):
-        session.execute(update(Membership).where(Membership.id.in_(chunk)).values(left_at=now))
+        session.execute(update(Membership).where(one_of(session, Membership.id, chunk))
+                        .values(left_at=now))
     # By primary key, one row at a time: a join to a staging table of the changed rows would
     # have PostgreSQL scan every membership of every store (the planner's choice here).
     update_by_id(session, Membership.__table__, explained)

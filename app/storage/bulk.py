@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import JSON, Table, bindparam, update
+from sqlalchemy import ARRAY, JSON, Column, ColumnElement, Table, any_, bindparam, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from app.storage.db import UTCDateTime
+from app.storage.db import UTCDateTime, chunked
 
 NULL = r"\N"  # the NULL marker of our CSV copies: an empty field stays an empty string
 COPY_ROWS = 50_000  # rows per CSV buffer written into a COPY
@@ -43,6 +44,16 @@ def epoch_us(session: Session, column: str) -> str:
 def id_filter(column: str, ids: list[int]) -> str:
     """``column IN (...)`` for a list of integer ids (never user text)."""
     return f"{column} IN ({','.join(str(int(i)) for i in ids)})"
+
+
+def one_of(session: Session, column: Column[Any], values: list[Any]) -> ColumnElement[bool]:
+    """``column IN (values)`` in SQL text that stays the same whatever the values: on
+    PostgreSQL ``column = ANY(:values)``, one array parameter, so psycopg parses the text once
+    (it splits a statement of hundreds of placeholders afresh, in Python, on every execution);
+    on SQLite an ``IN`` list (at most ``ID_CHUNK`` values)."""
+    if is_postgres(session):
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def id_between(column: str, low: int, high: int) -> str:
@@ -144,11 +155,84 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if not is_postgres(session):
         session.execute(table.insert(), rows)
         return
+    _copy_rows(session, table, table.name, rows)
+
+
+def insert_new_rows(session: Session, table: Table, rows: list[dict[str, Any]],
+                    returning: str) -> list[Any]:
+    """Insert the rows no unique key of ``table`` holds yet (``ON CONFLICT DO NOTHING``), one
+    after the other in the order given (the order their keys are locked in); return the
+    ``returning`` column of the rows inserted.
+
+    PostgreSQL: the rows are copied into a staging table and inserted from it by one
+    statement whose text never changes: a multi-row ``INSERT … VALUES`` of a batch carries
+    thousands of placeholders, and psycopg splits a statement that long afresh, in Python,
+    on every execution (its statement cache stops at 4 KB and 50 parameters).
+    SQLite: ``INSERT … RETURNING`` by chunks of rows.
+    """
+    if not rows:
+        return []
+    if not is_postgres(session):
+        statement = sqlite.insert(table).on_conflict_do_nothing().returning(table.c[returning])
+        return [value for chunk in chunked(rows)
+                for value in session.execute(statement, chunk).scalars()]
+    return [row[0] for row in _insert_staged(session, table, rows,
+                                             f"DO NOTHING RETURNING {returning}")]
+
+
+def upsert_rows(session: Session, table: Table, rows: list[dict[str, Any]],
+                key: list[str]) -> None:
+    """Insert the rows, or update the other columns of those whose ``key`` is stored, one
+    after the other in the order given (the order their keys are locked in).
+
+    PostgreSQL: staged like ``insert_new_rows``, for the same reason. SQLite: one
+    ``INSERT … ON CONFLICT DO UPDATE`` executemany per chunk of rows.
+    """
+    if not rows:
+        return
+    values = [name for name in rows[0] if name not in key]
+    if not is_postgres(session):
+        statement = sqlite.insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=key, set_={name: statement.excluded[name] for name in values})
+        for chunk in chunked(rows):
+            session.execute(statement, chunk)
+        return
+    assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in values)
+    _insert_staged(session, table, rows, f"({', '.join(key)}) DO UPDATE SET {assignments}")
+
+
+def _insert_staged(session: Session, table: Table, rows: list[dict[str, Any]],
+                   on_conflict: str) -> list[tuple[Any, ...]]:
+    """COPY the rows into a temporary staging table beside a ``position`` column, then
+    ``INSERT … SELECT`` them into ``table`` in that order with ``ON CONFLICT {on_conflict}``;
+    return what the insert returns (PostgreSQL)."""
+    names = ", ".join(rows[0])
+    staging = f"staging_{table.name}"
+    cursor = session.connection().connection.driver_connection.cursor()
+    cursor.execute(f"CREATE TEMP TABLE {staging} ON COMMIT DROP AS "
+                   f"SELECT CAST(0 AS BIGINT) AS position, {names} FROM {table.name} "
+                   "WITH NO DATA")
+    _copy_rows(session, table, staging, [{"position": position, **row}
+                                         for position, row in enumerate(rows)])
+    cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging} "
+                   f"ORDER BY position ON CONFLICT {on_conflict}")
+    returned = cursor.fetchall() if cursor.description else []
+    cursor.execute(f"DROP TABLE {staging}")
+    return returned
+
+
+def _copy_rows(session: Session, table: Table, target: str, rows: list[dict[str, Any]]
+               ) -> None:
+    """``COPY target (…) FROM STDIN`` the rows (all with the same keys: columns of ``table``,
+    or of its staging table), each value through its column type's bind processing."""
     columns = list(rows[0])
     dialect = session.get_bind().dialect
-    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    # The dialect's own implementation of each type: a generic JSON column's is psycopg's Json.
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                  if name in table.c else None for name in columns]
     raw = session.connection().connection.driver_connection
-    with raw.cursor().copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+    with raw.cursor().copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([value if process is None or value is None else process(value)
                             for process, value in zip(processors, row.values(), strict=True)])
@@ -176,9 +260,7 @@ def _executemany(session: Session, table: Table, frame: pd.DataFrame, key: list[
         statement = update(table).where(*(table.c[k] == bindparam("key_" + k) for k in key))
         session.execute(statement, renamed)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-
-        statement = insert(table)
+        statement = sqlite.insert(table)
         session.execute(statement.on_conflict_do_update(
             index_elements=key,
             set_={c: statement.excluded[c] for c in frame.columns if c not in key}), records)
