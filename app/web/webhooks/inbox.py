@@ -44,8 +44,9 @@ def signal_and_count(response: Response) -> Response:
     topic = (request.headers.get(TOPIC_HEADERS.get(platform, "")) or "").strip()
     if topic not in KNOWN_TOPICS.get(platform, ()):
         topic = "other"  # a label must not take whatever a caller sends
-    outcome = ("rejected" if response.status_code >= 400
-               else g.get("webhook_outcome", "accepted"))
+    outcome = g.pop("webhook_outcome", "accepted")  # popped: g may outlive the request (tests)
+    if response.status_code >= 400:
+        outcome = "rejected"
     signal = g.pop("inbox_signal", None)
     redis = current_app.extensions["redis"]
     try:
