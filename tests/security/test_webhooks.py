@@ -94,6 +94,21 @@ def test_the_same_event_under_a_fresh_webhook_id_is_a_duplicate(app, client):
         assert session.execute(select(func.count(InboxEvent.id))).scalar() == 1
 
 
+def test_a_control_character_in_a_header_is_a_400_not_a_500_and_stores_nothing(app, client):
+    add_shops(app)
+    body = json.dumps(order_payload(1)).encode()
+    for shop, webhook_id, extra in (
+            (SHOP + "\x00", "w-1", {}),  # looked up before the signature is checked
+            (SHOP, "w-\x00", {}),
+            (SHOP, "w-2", {"X-Shopify-Event-Id": "e\x00"}),
+            (SHOP, "w-\x1b-3", {})):
+        response = replay(client, body, "orders/create", shop, webhook_id, **extra)
+        assert response.status_code == 400 and response.json["error"]["reason"] == "bad_header"
+    assert replay(client, body, "orders/create", SHOP, "w-é").json["status"] == "accepted"
+    with app.extensions["db"].session() as session:
+        assert session.execute(select(InboxEvent.dedupe_key)).scalars().all() == ["w-é"]
+
+
 def test_a_delivery_triggered_long_ago_is_dropped(app, client):
     add_shops(app)
     body = json.dumps(order_payload(1)).encode()

@@ -35,9 +35,9 @@ def receive_shopify():
     """Verify the HMAC on the raw bytes, record the delivery, enqueue it, answer 200."""
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     headers = request.headers
-    shop = (headers.get(consts.HEADER_SHOP_DOMAIN) or "").strip().lower()
-    topic = (headers.get(consts.HEADER_TOPIC) or "").strip()
-    webhook_id = (headers.get(consts.HEADER_WEBHOOK_ID) or "").strip()
+    shop = _header(consts.HEADER_SHOP_DOMAIN).lower()
+    topic = _header(consts.HEADER_TOPIC)
+    webhook_id = _header(consts.HEADER_WEBHOOK_ID)
     db = current_app.extensions["db"]
     stores = current_app.extensions["webhook_stores"]
     lookup = {"domain": shop}
@@ -52,7 +52,7 @@ def receive_shopify():
                                               "X-Shopify-Webhook-Id required")
     if len(webhook_id) > 100:
         raise ApiError(400, "bad_header", "X-Shopify-Webhook-Id is too long")
-    event_id = (headers.get(consts.HEADER_EVENT_ID) or "").strip() or None
+    event_id = _header(consts.HEADER_EVENT_ID) or None
     if event_id is not None and len(event_id) > 100:
         raise ApiError(400, "bad_header", "X-Shopify-Event-Id is too long")
     payload = parse_json_object(raw)  # refuse a malformed body before it is stored
@@ -82,6 +82,16 @@ def receive_shopify():
         log.info("webhook for a deleted shop acknowledged without processing")
         return acknowledge("unknown_shop")
     return enqueue(store.id, inserted)
+
+
+def _header(name: str) -> str:
+    """A header's value, stripped ("" when absent); a 400 when it holds a character that is
+    not printable. Shopify's domains, topics and ids never do, and these values are looked up
+    and stored: PostgreSQL refuses a NUL in text, which would otherwise be a 500."""
+    value = (request.headers.get(name) or "").strip()
+    if not value.isprintable():
+        raise ApiError(400, "bad_header", f"{name} holds a character that is not printable")
+    return value
 
 
 def _is_stale(triggered_at: str | None) -> bool:
