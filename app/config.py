@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "PORT": 8000,
     "WEBHOOK_MAX_BYTES": 2 * 1024 * 1024,
     "WEBHOOK_MAX_AGE_SECONDS": 24 * 3600,  # older X-Shopify-Triggered-At: a replay, dropped
+    # A web process sends its deliveries' store marks and counts to Redis together, this often
+    # (app/web/webhooks/signals.py); 0 sends each with its answer.
+    "WEBHOOK_SIGNAL_SECONDS": 0.02,
     "SYNC_DEBOUNCE_SECONDS": 2.0,
     # Bulk destinations (Klaviyo, Mailchimp) may let a small pending set gather this long.
     "SYNC_MAX_DELAY_SECONDS": 15.0,
@@ -70,8 +73,8 @@ INT_KEYS = {"PORT", "WEBHOOK_MAX_BYTES", "SYNC_BATCH_SIZE", "INGEST_BATCH_SIZE",
             "RESCORE_HOUR_UTC", "WEBHOOK_MAX_AGE_SECONDS", "TRUSTED_PROXIES",
             "SYNC_RUN_RETENTION_DAYS", "SYNC_BRAKE_MIN_AUDIENCE", "ALERT_FAILED_RUNS",
             "ALERT_WEBHOOK_SILENCE_MINUTES"}
-FLOAT_KEYS = {"SYNC_DEBOUNCE_SECONDS", "SYNC_MAX_DELAY_SECONDS", "SYNC_BRAKE_SHARE",
-              "ALERT_FAILURE_SHARE"}
+FLOAT_KEYS = {"WEBHOOK_SIGNAL_SECONDS", "SYNC_DEBOUNCE_SECONDS", "SYNC_MAX_DELAY_SECONDS",
+              "SYNC_BRAKE_SHARE", "ALERT_FAILURE_SHARE"}
 BOOL_KEYS = {"TAGWISE_ALLOW_PRIVATE_URLS"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 

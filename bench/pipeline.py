@@ -248,12 +248,15 @@ def latency(app, store_id: int, seconds: float, rate: float, timed: TimedShop) -
         tagged = _tagged_since(db, [store_id], began) & set(customers)
         _wait_tagged(timed, customers, len(tagged), 60)
     waits = _waits(timed, customers, sent)
+    processed = _quantiles(_processed_waits(db, "lat", sent, list(range(n))))
     return {"orders": n, "offered_rate": rate, "achieved_send_rate": n / send_seconds,
             "answered_200": statuses.count(200), "statuses": counts,
             "tagged_customers": len(waits),
             "p50_s": statistics.median(waits) if waits else None,
             "p99_s": float(np.percentile(waits, 99)) if waits else None,
-            "max_s": max(waits) if waits else None}
+            "max_s": max(waits) if waits else None,
+            # webhook -> the start of the batch that processed it: the rest is the sync's
+            "processed_p50_s": processed["p50_s"], "processed_p99_s": processed["p99_s"]}
 
 
 BURST_SENDERS = 16

@@ -92,6 +92,7 @@ def app(database_url, redis_url, tmp_path):
         "TAGWISE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "TAGWISE_API_TOKEN": API_TOKEN,
         "SHOPIFY_API_SECRET": SHOPIFY_SECRET,
+        "WEBHOOK_SIGNAL_SECONDS": 0,  # each answer signals its store at once
         "SYNC_DEBOUNCE_SECONDS": 0,
         "SYNC_MAX_DELAY_SECONDS": 0,  # no gathering unless a test asks for it
     })

@@ -13,12 +13,12 @@ Processing an event twice is a no-op: a finished event is never claimed again.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
@@ -155,7 +155,7 @@ def _prepare(store: Store, row: Row) -> Prepared:
     platform = platform_for(store.platform)
     event = Prepared(id=row.id, action=platform.actions.get(row.topic))
     try:
-        payload = json.loads(row.body or b"null")
+        payload = orjson.loads(row.body or b"null")
         if why := _binding_error(store, row.topic, payload):
             event.error = f"refused: {why}"[:1000]
             return event

@@ -3,6 +3,7 @@
 from flask import Blueprint, Flask, Request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
+from app.web.webhooks.signals import Signals
 from app.web.webhooks.stores import RecentStores
 
 
@@ -18,6 +19,8 @@ class NoSessionForWebhooks(SecureCookieSessionInterface):
 
 def _install(state) -> None:
     state.app.extensions.setdefault("webhook_stores", RecentStores())
+    state.app.extensions.setdefault(
+        "webhook_signals", Signals(state.app, state.app.config["WEBHOOK_SIGNAL_SECONDS"]))
     state.app.session_interface = NoSessionForWebhooks()
 
 
