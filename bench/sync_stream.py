@@ -55,6 +55,13 @@ DESTINATIONS = ("shopify_tags", "klaviyo", "mailchimp")
 _ids = itertools.count(1)
 
 
+def _take_all(client_redis, destination_id: int, send) -> None:
+    """One run as tasks/sync.py does it: what waited when it began, in batches."""
+    redis_state.start_taking_dirty(client_redis, destination_id)
+    while ids := redis_state.take_dirty(client_redis, destination_id, BATCH_SIZE):
+        send(ids)
+
+
 def _unique_id() -> int:
     """An id no other stream of this run uses, in this process or another (dirty sets, scopes)."""
     return os.getpid() * 1000 + next(_ids)
@@ -126,7 +133,8 @@ def stream(kind: str, policy: str, n: int, seconds: float, client_redis: redis.R
     due: list[float] = []
     lock = threading.Lock()
     runs = 0
-    for key in (redis_state.dirty_key(destination_id), redis_state.scheduled_key(destination_id),
+    for key in (redis_state.dirty_key(destination_id), redis_state.taking_key(destination_id),
+                redis_state.scheduled_key(destination_id),
                 redis_state.dirty_since_key(destination_id),
                 redis_state.dirty_seen_key(destination_id)):
         client_redis.delete(key)
@@ -164,8 +172,7 @@ def stream(kind: str, policy: str, n: int, seconds: float, client_redis: redis.R
                 client_redis.delete(redis_state.scheduled_key(destination_id))
             if policy == "fixed":
                 runs += 1
-                while ids := redis_state.take_dirty(client_redis, destination_id, BATCH_SIZE):
-                    send(ids)
+                _take_all(client_redis, destination_id, send)
                 continue
             count = client_redis.scard(redis_state.dirty_key(destination_id))
             previous = redis_state.note_dirty_count(client_redis, destination_id, count)
@@ -180,12 +187,7 @@ def stream(kind: str, policy: str, n: int, seconds: float, client_redis: redis.R
                     heapq.heappush(due, time.monotonic() + wait)
                 continue
             runs += 1
-            left = (redis_state.start_taking_dirty(client_redis, destination_id)
-                    if bulk_from > 0 else math.inf)
-            while left > 0 and (ids := redis_state.take_dirty(client_redis, destination_id,
-                                                              int(min(BATCH_SIZE, left)))):
-                left -= len(ids)
-                send(ids)
+            _take_all(client_redis, destination_id, send)
     finally:
         arrivals.join()
         target.close()

@@ -82,10 +82,8 @@ def sync_destination(destination_id: int) -> int:
         # A run takes what is pending now: later arrivals queued the next run (the scheduled
         # flag was cleared above), so a busy store's run cannot hold a worker process for as
         # long as its changes keep coming while other stores' syncs and drains wait.
-        left = redis_state.start_taking_dirty(redis, destination_id)
-        while left > 0 and (ids := redis_state.take_dirty(redis, destination_id,
-                                                          int(min(batch_size, left)))):
-            left -= len(ids)
+        redis_state.start_taking_dirty(redis, destination_id)
+        while ids := redis_state.take_dirty(redis, destination_id, batch_size):
             with db.session() as session:
                 destination = session.get(Destination, destination_id)
                 if destination is None:

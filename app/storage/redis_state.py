@@ -66,17 +66,28 @@ def note_dirty_count(client: redis.Redis, destination_id: int, count: int) -> in
     return int(previous) if previous is not None else None
 
 
+def taking_key(destination_id: int) -> str:
+    """Redis set of the customers a sync run took when it began and has not sent yet (what a
+    run that died midway left is taken first by the next)."""
+    return f"tw:dirty-taking:{destination_id}"
+
+
 def start_taking_dirty(client: redis.Redis, destination_id: int) -> int:
-    """Begin a run: the age clock restarts for later changes; return how many wait now."""
-    pipe = client.pipeline()
+    """Begin a run: every waiting customer moves to the run's own set, at once, so what the run
+    sends is what waited when it began, oldest change included (later changes wait in the
+    dirty set for the next run, however the pops fall), and the age clock restarts; return
+    how many the run takes."""
+    pipe = client.pipeline()  # MULTI/EXEC: a change is either taken now or left for the next run
     pipe.delete(dirty_since_key(destination_id), dirty_seen_key(destination_id))
-    pipe.scard(dirty_key(destination_id))
+    pipe.sunionstore(taking_key(destination_id), taking_key(destination_id),
+                     dirty_key(destination_id))
+    pipe.delete(dirty_key(destination_id))
     return int(pipe.execute()[1])
 
 
 def take_dirty(client: redis.Redis, destination_id: int, limit: int) -> list[int]:
-    """Pop up to ``limit`` dirty customer ids."""
-    return sorted(int(v) for v in client.spop(dirty_key(destination_id), limit) or [])
+    """Pop up to ``limit`` of the customers the run took (``start_taking_dirty``)."""
+    return sorted(int(v) for v in client.spop(taking_key(destination_id), limit) or [])
 
 
 # The live path's signals. A webhook adds its store to the pending set after committing the
