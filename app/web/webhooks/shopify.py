@@ -13,7 +13,12 @@ from app.storage.db import utcnow
 from app.storage.models import Store
 from app.web.errors import ApiError
 from app.web.webhooks import bp
-from app.web.webhooks.inbox import acknowledge, enqueue, parse_json_object
+from app.web.webhooks.inbox import (
+    acknowledge,
+    check_json_object,
+    enqueue,
+    parse_json_object,
+)
 from connectors.shopify import consts, webhooks
 
 log = logging.getLogger(__name__)
@@ -55,7 +60,11 @@ def receive_shopify():
     event_id = _header(consts.HEADER_EVENT_ID) or None
     if event_id is not None and len(event_id) > 100:
         raise ApiError(400, "bad_header", "X-Shopify-Event-Id is too long")
-    payload = parse_json_object(raw)  # refuse a malformed body before it is stored
+    # Refuse a malformed body before it is stored; only the shop-naming topics are read here.
+    if topic in webhooks.SHOP_NAMING_FIELDS:
+        payload = parse_json_object(raw)
+    else:
+        check_json_object(raw)
     if store is None:
         log.info("webhook for unknown shop acknowledged without processing")
         return acknowledge("unknown_shop")

@@ -68,13 +68,24 @@ def test_previous_secret_is_accepted_during_rotation(app, client):
     assert post(client, body, shopify_headers(body, "orders/create", "w-3")).status_code == 200
 
 
+MALFORMED = (b"{not json", b"[1, 2]", b"\xff\xfe", b'{"a": 1} trailing', b'{"a": "\xc3"}',
+             b'{"total": NaN}', b'{"total": 1e999}', b"", b'{"id": 1', b'"just a string"')
+
+
 def test_malformed_json_is_400_not_500(app, client):
     add_store(app)
-    for body in (b"{not json", b"[1, 2]", b"\xff\xfe"):
-        response = post(client, body, shopify_headers(body, "orders/create", "w-bad"))
-        assert response.status_code == 400
-        assert response.json["error"]["reason"] == "malformed_json"
+    # Orders are checked without being parsed, the shop-naming topics parsed: the same 400s.
+    for topic in ("orders/create", "app/uninstalled"):
+        for body in MALFORMED:
+            response = post(client, body, shopify_headers(body, topic, "w-bad"))
+            assert response.status_code == 400, (topic, body)
+            assert response.json["error"]["reason"] == "malformed_json"
     assert inbox_count(app) == 0
+    body = fixture_bytes("shopify", "orders_create__sample.json")
+    for n in range(3):  # the view's checker is used again and again by the same thread
+        assert post(client, body, shopify_headers(body, "orders/create", f"w-ok{n}")
+                    ).status_code == 200
+    assert inbox_count(app) == 3
 
 
 def test_missing_topic_or_id_is_400(app, client):
