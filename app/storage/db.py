@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, DateTime, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -115,7 +116,9 @@ class Database:
 
     def __init__(self, url: str):
         self.url = url
-        options: dict[str, Any] = {"future": True}
+        # JSON columns read with orjson (psycopg and SQLite alike): a fifth of json's CPU, for
+        # the five JSON values a drained order reads back. Written with json, unchanged.
+        options: dict[str, Any] = {"future": True, "json_deserializer": orjson.loads}
         if url.startswith("sqlite"):
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
         else:
