@@ -69,7 +69,8 @@ def test_previous_secret_is_accepted_during_rotation(app, client):
 
 
 MALFORMED = (b"{not json", b"[1, 2]", b"\xff\xfe", b'{"a": 1} trailing', b'{"a": "\xc3"}',
-             b'{"total": NaN}', b'{"total": 1e999}', b"", b'{"id": 1', b'"just a string"')
+             b'{"total": NaN}', b'{"total": 1e999}', b"", b'{"id": 1', b'"just a string"',
+             b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")  # json.loads: RecursionError
 
 
 def test_malformed_json_is_400_not_500(app, client):
